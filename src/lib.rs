@@ -1,0 +1,17 @@
+//! The Machine Payments Protocol (MPP) for tower and axum servers.
+//!
+//! MPP gives HTTP `402 Payment Required` its semantics: a server answers an
+//! unpaid request with one `WWW-Authenticate: Payment ...` challenge per
+//! payment option, the client pays and retries with
+//! `Authorization: Payment <credential>`, and the server verifies, settles,
+//! serves and attaches a `Payment-Receipt`.
+//!
+//! This crate is built in layers:
+//!
+//! - [`protocol`]: the wire format (challenges, credentials, receipts,
+//!   problem details, `Accept-Payment`, `Content-Digest`, amounts), no I/O.
+//! - [`binding`]: stateless challenge ids (HMAC-SHA256 over the challenge)
+//!   with secret rotation.
+
+pub mod binding;
+pub mod protocol;

@@ -1,0 +1,268 @@
+//! JSON objects on the wire: JCS (RFC 8785) serialization, then base64url.
+//!
+//! The `request` and `opaque` challenge parameters are JSON objects encoded
+//! this way, and the challenge id binds their *wire* form. [`Base64Json`]
+//! therefore keeps both: the exact base64url text as received or produced,
+//! and the decoded object. Values built here are always canonical; values
+//! parsed from a peer keep the peer's bytes untouched, canonical or not, so
+//! that the binding is checked over what the peer actually sent.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::base64url::{self, Base64Error};
+
+/// Serializes a JSON value with the JSON Canonicalization Scheme (RFC 8785).
+///
+/// Object members are sorted by their UTF-16 code units, numbers use the
+/// ECMAScript shortest round-trip form, strings use the minimal escapes.
+///
+/// # Errors
+///
+/// [`JsonError`] if the value cannot be serialized (a number JCS cannot
+/// represent, such as a non-finite float, or a failing `Serialize` impl).
+///
+/// ```
+/// use serde_json::json;
+/// let text = tower_mpp::protocol::canonical_json(&json!({"b": 1, "a": [1.0, "é"]})).unwrap();
+/// assert_eq!(text, r#"{"a":[1,"é"],"b":1}"#);
+/// ```
+pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, JsonError> {
+    serde_json_canonicalizer::to_string(value).map_err(|source| JsonError {
+        kind: JsonErrorKind::Serialize(source),
+    })
+}
+
+/// A JSON object carried as base64url-encoded text in a header parameter.
+///
+/// Equality compares the wire text, which is what the challenge binding signs.
+#[derive(Clone)]
+pub struct Base64Json {
+    wire: String,
+    object: Map<String, Value>,
+}
+
+impl Base64Json {
+    /// Encodes a JSON object canonically (JCS, then base64url).
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] if the value is not a JSON object or cannot be serialized.
+    pub fn from_value(value: Value) -> Result<Self, JsonError> {
+        match value {
+            Value::Object(object) => Self::from_object(object),
+            other => Err(JsonError {
+                kind: JsonErrorKind::NotAnObject(json_type(&other)),
+            }),
+        }
+    }
+
+    /// Encodes a JSON object canonically (JCS, then base64url).
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] if the object cannot be serialized.
+    pub fn from_object(object: Map<String, Value>) -> Result<Self, JsonError> {
+        let wire = base64url::encode(canonical_json(&object)?);
+        Ok(Self { wire, object })
+    }
+
+    /// Serializes any `Serialize` type that produces a JSON object.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] if serialization fails or does not produce an object.
+    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Self, JsonError> {
+        let value = serde_json::to_value(value).map_err(|source| JsonError {
+            kind: JsonErrorKind::Serialize(source),
+        })?;
+        Self::from_value(value)
+    }
+
+    /// Decodes wire text: base64url without padding holding a JSON object.
+    ///
+    /// The wire text is kept as given, canonical or not.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] for invalid base64url, invalid UTF-8, invalid JSON, or
+    /// JSON that is not an object.
+    pub fn from_wire(wire: &str) -> Result<Self, JsonError> {
+        let bytes = base64url::decode(wire).map_err(|source| JsonError {
+            kind: JsonErrorKind::Base64(source),
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|source| JsonError {
+            kind: JsonErrorKind::Parse(source),
+        })?;
+        match value {
+            Value::Object(object) => Ok(Self {
+                wire: wire.to_owned(),
+                object,
+            }),
+            other => Err(JsonError {
+                kind: JsonErrorKind::NotAnObject(json_type(&other)),
+            }),
+        }
+    }
+
+    /// The base64url text as it appears on the wire.
+    pub fn as_wire(&self) -> &str {
+        &self.wire
+    }
+
+    /// The decoded JSON object.
+    pub fn object(&self) -> &Map<String, Value> {
+        &self.object
+    }
+
+    /// Deserializes the decoded object into a typed value.
+    ///
+    /// # Errors
+    ///
+    /// [`JsonError`] when the object does not have the expected shape.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
+        T::deserialize(&Value::Object(self.object.clone())).map_err(|source| JsonError {
+            kind: JsonErrorKind::Parse(source),
+        })
+    }
+
+    /// Whether every member value is a string (the shape `opaque` must have).
+    pub fn is_flat_string_map(&self) -> bool {
+        self.object.values().all(Value::is_string)
+    }
+
+    /// Whether the wire text is the canonical (JCS) encoding of the object.
+    pub fn is_canonical(&self) -> bool {
+        canonical_json(&self.object).is_ok_and(|text| base64url::encode(text) == self.wire)
+    }
+}
+
+impl PartialEq for Base64Json {
+    fn eq(&self, other: &Self) -> bool {
+        self.wire == other.wire
+    }
+}
+
+impl Eq for Base64Json {}
+
+impl fmt::Debug for Base64Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Base64Json")
+            .field("wire", &self.wire)
+            .field("object", &self.object)
+            .finish()
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON value that could not be encoded or decoded.
+#[derive(Debug)]
+pub struct JsonError {
+    kind: JsonErrorKind,
+}
+
+#[derive(Debug)]
+enum JsonErrorKind {
+    Base64(Base64Error),
+    Parse(serde_json::Error),
+    Serialize(serde_json::Error),
+    NotAnObject(&'static str),
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            JsonErrorKind::Base64(_) => f.write_str("the value is not valid base64url"),
+            JsonErrorKind::Parse(_) => f.write_str("the value is not the expected JSON"),
+            JsonErrorKind::Serialize(_) => f.write_str("the value cannot be serialized as JSON"),
+            JsonErrorKind::NotAnObject(found) => {
+                write!(f, "expected a JSON object, found {found}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for JsonError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            JsonErrorKind::Base64(e) => Some(e),
+            JsonErrorKind::Parse(e) | JsonErrorKind::Serialize(e) => Some(e),
+            JsonErrorKind::NotAnObject(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn keys_sort_by_utf16_code_units() {
+        // U+E000 sorts after U+1F600 in UTF-8/code points but before it in
+        // UTF-16 (the emoji is a surrogate pair starting 0xD83D).
+        let value = json!({"\u{E000}": 1, "\u{1F600}": 2, "a": 3, "B": 4, "é": 5});
+        assert_eq!(
+            canonical_json(&value).unwrap(),
+            "{\"B\":4,\"a\":3,\"é\":5,\"\u{1F600}\":2,\"\u{E000}\":1}"
+        );
+    }
+
+    #[test]
+    fn numbers_use_the_ecmascript_form() {
+        let value = json!([1.0, -0.0, 1e21, 1e-7, 0.1, 123_456_789_012_345_680.0, 4.5]);
+        assert_eq!(
+            canonical_json(&value).unwrap(),
+            "[1,0,1e+21,1e-7,0.1,123456789012345680,4.5]"
+        );
+    }
+
+    #[test]
+    fn strings_use_minimal_escapes() {
+        let value = json!({"s": "\u{0}\u{1f}\"\\/\u{7f}é\u{2028}"});
+        assert_eq!(
+            canonical_json(&value).unwrap(),
+            "{\"s\":\"\\u0000\\u001f\\\"\\\\/\u{7f}é\u{2028}\"}"
+        );
+    }
+
+    #[test]
+    fn published_request_encodes_as_expected() {
+        let encoded = Base64Json::from_value(json!({"amount": "1000000"})).unwrap();
+        assert_eq!(encoded.as_wire(), "eyJhbW91bnQiOiIxMDAwMDAwIn0");
+        assert!(encoded.is_canonical());
+    }
+
+    #[test]
+    fn wire_text_is_kept_verbatim() {
+        let wire = base64url::encode(r#"{ "b":1, "a":2 }"#);
+        let decoded = Base64Json::from_wire(&wire).unwrap();
+        assert_eq!(decoded.as_wire(), wire);
+        assert!(!decoded.is_canonical());
+        assert_eq!(decoded.object()["a"], 2);
+    }
+
+    #[test]
+    fn rejects_non_objects_and_garbage() {
+        assert!(Base64Json::from_value(json!([1])).is_err());
+        assert!(Base64Json::from_wire(&base64url::encode("[1]")).is_err());
+        assert!(Base64Json::from_wire(&base64url::encode("{")).is_err());
+        assert!(Base64Json::from_wire("e30=").is_err());
+        assert!(Base64Json::from_wire(&base64url::encode([0xff])).is_err());
+        assert!(Base64Json::from_wire("e30").is_ok());
+    }
+}

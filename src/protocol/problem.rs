@@ -1,0 +1,223 @@
+//! Problem details (RFC 9457) for payment failures.
+//!
+//! Every failure of the payment flow is answered with an
+//! `application/problem+json` body whose `type` is one of the problem types
+//! of the core specification, and with the `challengeId` of the fresh
+//! challenge when the response carries one.
+
+use std::fmt;
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The media type of a problem details body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The base URI of the payment problem types.
+pub const PROBLEM_BASE: &str = "https://paymentauth.org/problems/";
+
+/// The problem types of the core specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemType {
+    /// The resource requires payment (402).
+    PaymentRequired,
+    /// The amount paid is too low (402).
+    PaymentInsufficient,
+    /// The challenge or authorization expired (402).
+    PaymentExpired,
+    /// The payment proof is invalid (402).
+    VerificationFailed,
+    /// The payment method is not accepted (400).
+    MethodUnsupported,
+    /// The credential is not well formed (402).
+    MalformedCredential,
+    /// The challenge id is unknown, expired or already used (402).
+    InvalidChallenge,
+}
+
+impl ProblemType {
+    /// Every problem type, in the order of the specification's table.
+    pub const ALL: [Self; 7] = [
+        Self::PaymentRequired,
+        Self::PaymentInsufficient,
+        Self::PaymentExpired,
+        Self::VerificationFailed,
+        Self::MethodUnsupported,
+        Self::MalformedCredential,
+        Self::InvalidChallenge,
+    ];
+
+    /// The short code, e.g. `verification-failed`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::PaymentRequired => "payment-required",
+            Self::PaymentInsufficient => "payment-insufficient",
+            Self::PaymentExpired => "payment-expired",
+            Self::VerificationFailed => "verification-failed",
+            Self::MethodUnsupported => "method-unsupported",
+            Self::MalformedCredential => "malformed-credential",
+            Self::InvalidChallenge => "invalid-challenge",
+        }
+    }
+
+    /// The type URI, under [`PROBLEM_BASE`].
+    pub const fn uri(self) -> &'static str {
+        match self {
+            Self::PaymentRequired => "https://paymentauth.org/problems/payment-required",
+            Self::PaymentInsufficient => "https://paymentauth.org/problems/payment-insufficient",
+            Self::PaymentExpired => "https://paymentauth.org/problems/payment-expired",
+            Self::VerificationFailed => "https://paymentauth.org/problems/verification-failed",
+            Self::MethodUnsupported => "https://paymentauth.org/problems/method-unsupported",
+            Self::MalformedCredential => "https://paymentauth.org/problems/malformed-credential",
+            Self::InvalidChallenge => "https://paymentauth.org/problems/invalid-challenge",
+        }
+    }
+
+    /// A short human-readable summary.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::PaymentRequired => "Payment Required",
+            Self::PaymentInsufficient => "Payment Insufficient",
+            Self::PaymentExpired => "Payment Expired",
+            Self::VerificationFailed => "Payment Verification Failed",
+            Self::MethodUnsupported => "Method Unsupported",
+            Self::MalformedCredential => "Malformed Credential",
+            Self::InvalidChallenge => "Invalid Challenge",
+        }
+    }
+
+    /// The HTTP status the specification assigns.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::MethodUnsupported => StatusCode::BAD_REQUEST,
+            _ => StatusCode::PAYMENT_REQUIRED,
+        }
+    }
+
+    /// The problem type for a type URI, if it is one of the core ones.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.uri() == uri)
+    }
+}
+
+impl fmt::Display for ProblemType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProblemDetails {
+    /// The problem type URI.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// An explanation of this occurrence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The id of the fresh challenge sent with this problem, if any.
+    #[serde(
+        rename = "challengeId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub challenge_id: Option<String>,
+    /// Extension members.
+    #[serde(flatten)]
+    pub extensions: Map<String, Value>,
+}
+
+impl ProblemDetails {
+    /// A problem of one of the core types, with its title and status.
+    pub fn new(problem_type: ProblemType) -> Self {
+        Self::custom(
+            problem_type.uri(),
+            problem_type.title(),
+            problem_type.status(),
+        )
+    }
+
+    /// A problem of any type (a URI of the caller's).
+    pub fn custom(uri: impl Into<String>, title: impl Into<String>, status: StatusCode) -> Self {
+        Self {
+            problem_type: uri.into(),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: None,
+            challenge_id: None,
+            extensions: Map::new(),
+        }
+    }
+
+    /// Sets `detail`.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Sets `challengeId`.
+    #[must_use]
+    pub fn with_challenge_id(mut self, id: impl Into<String>) -> Self {
+        self.challenge_id = Some(id.into());
+        self
+    }
+
+    /// The core problem type, if `type` is one of them.
+    pub fn core_type(&self) -> Option<ProblemType> {
+        ProblemType::from_uri(&self.problem_type)
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("problem details always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_type_has_a_uri_under_the_base_and_a_status() {
+        for t in ProblemType::ALL {
+            assert_eq!(t.uri(), format!("{PROBLEM_BASE}{}", t.code()));
+            assert_eq!(ProblemType::from_uri(t.uri()), Some(t));
+            let expected = if t == ProblemType::MethodUnsupported {
+                400
+            } else {
+                402
+            };
+            assert_eq!(t.status().as_u16(), expected);
+        }
+    }
+
+    #[test]
+    fn serializes_as_rfc9457_with_challenge_id() {
+        let p = ProblemDetails::new(ProblemType::PaymentRequired)
+            .with_detail("Payment required for access.")
+            .with_challenge_id("qB3w");
+        assert_eq!(
+            p.to_json(),
+            r#"{"type":"https://paymentauth.org/problems/payment-required","title":"Payment Required","status":402,"detail":"Payment required for access.","challengeId":"qB3w"}"#
+        );
+        let back: ProblemDetails = serde_json::from_str(&p.to_json()).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.core_type(), Some(ProblemType::PaymentRequired));
+    }
+
+    #[test]
+    fn keeps_extension_members() {
+        let json = r#"{"type":"about:blank","title":"x","status":503,"retryAfter":5}"#;
+        let p: ProblemDetails = serde_json::from_str(json).unwrap();
+        assert_eq!(p.extensions["retryAfter"], 5);
+        assert_eq!(p.core_type(), None);
+    }
+}
