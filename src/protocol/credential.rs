@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::base64url::{self, Base64Error};
 use super::challenge::{Challenge, ChallengeError};
-use super::json::{JsonError, canonical_json};
+use super::json::compact_json;
 
 /// The largest credential token accepted, in bytes of base64url text (64 KiB).
 ///
@@ -121,12 +121,12 @@ impl Credential {
         })
     }
 
-    /// Encodes the credential token: JCS JSON, then base64url.
+    /// Encodes the credential token: compact JSON with sorted keys, then
+    /// base64url. Payload numbers are kept exactly.
     ///
     /// # Errors
     ///
-    /// [`CredentialError`] if the echoed challenge is invalid or the payload
-    /// cannot be serialized canonically.
+    /// [`CredentialError`] if the echoed challenge is invalid.
     pub fn encode(&self) -> Result<String, CredentialError> {
         use CredentialErrorKind as K;
         self.challenge
@@ -160,8 +160,7 @@ impl Credential {
         if let Some(source) = &self.source {
             object.insert("source".into(), Value::String(source.clone()));
         }
-        let json = canonical_json(&object).map_err(|e| CredentialError::new(K::Encode(e)))?;
-        Ok(base64url::encode(json))
+        Ok(base64url::encode(compact_json(&object)))
     }
 
     /// Formats the `Authorization` field value: `Payment <token>`.
@@ -201,7 +200,6 @@ enum CredentialErrorKind {
     Json(serde_json::Error),
     Field(&'static str),
     Challenge(ChallengeError),
-    Encode(JsonError),
 }
 
 impl CredentialError {
@@ -226,7 +224,6 @@ impl fmt::Display for CredentialError {
             K::Json(_) => f.write_str("credential is not valid JSON"),
             K::Field(what) => write!(f, "malformed credential: {what}"),
             K::Challenge(e) => write!(f, "credential echoes an invalid challenge: {e}"),
-            K::Encode(e) => write!(f, "credential cannot be encoded: {e}"),
         }
     }
 }
@@ -238,7 +235,6 @@ impl std::error::Error for CredentialError {
             K::Base64(e) => Some(e),
             K::Json(e) => Some(e),
             K::Challenge(e) => Some(e),
-            K::Encode(e) => Some(e),
             K::NotPayment | K::TooLarge | K::Field(_) => None,
         }
     }

@@ -19,21 +19,62 @@ use super::base64url::{self, Base64Error};
 ///
 /// Object members are sorted by their UTF-16 code units, numbers use the
 /// ECMAScript shortest round-trip form, strings use the minimal escapes.
+/// JCS numbers are IEEE doubles, so an integer beyond ±(2^53 − 1) would be
+/// silently rounded: it is refused instead (send large amounts as strings,
+/// as the payment specifications do).
 ///
 /// # Errors
 ///
-/// [`JsonError`] if the value cannot be serialized (a number JCS cannot
-/// represent, such as a non-finite float, or a failing `Serialize` impl).
+/// [`JsonError`] if the value holds an integer JCS cannot represent exactly,
+/// or cannot be serialized at all.
 ///
 /// ```
 /// use serde_json::json;
-/// let text = tower_mpp::protocol::canonical_json(&json!({"b": 1, "a": [1.0, "é"]})).unwrap();
+/// use tower_mpp::protocol::canonical_json;
+/// let text = canonical_json(&json!({"b": 1, "a": [1.0, "é"]})).unwrap();
 /// assert_eq!(text, r#"{"a":[1,"é"],"b":1}"#);
+/// assert!(canonical_json(&json!({"amount": 9_007_199_254_740_993u64})).is_err());
 /// ```
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, JsonError> {
-    serde_json_canonicalizer::to_string(value).map_err(|source| JsonError {
+    let value = serde_json::to_value(value).map_err(|source| JsonError {
+        kind: JsonErrorKind::Serialize(source),
+    })?;
+    check_exact_integers(&value)?;
+    serde_json_canonicalizer::to_string(&value).map_err(|source| JsonError {
         kind: JsonErrorKind::Serialize(source),
     })
+}
+
+/// The largest integer an IEEE double holds exactly, with all below it.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+fn check_exact_integers(value: &Value) -> Result<(), JsonError> {
+    match value {
+        Value::Number(n) => {
+            let exact = n.as_u64().is_none_or(|u| u <= MAX_SAFE_INTEGER)
+                && n.as_i64()
+                    .is_none_or(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER);
+            if exact {
+                Ok(())
+            } else {
+                Err(JsonError {
+                    kind: JsonErrorKind::UnsafeInteger,
+                })
+            }
+        }
+        Value::Array(items) => items.iter().try_for_each(check_exact_integers),
+        Value::Object(members) => members.values().try_for_each(check_exact_integers),
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+    }
+}
+
+/// Compact JSON with members sorted by key, keeping every number exactly as
+/// `serde_json` holds it: the encoding of credentials and receipts, which
+/// the specification does not require to be canonical.
+pub(crate) fn compact_json(object: &Map<String, Value>) -> String {
+    // `Map` is ordered (no `preserve_order` feature), and a map of JSON
+    // values always serializes.
+    serde_json::to_string(object).expect("a JSON map always serializes")
 }
 
 /// A JSON object carried as base64url-encoded text in a header parameter.
@@ -180,6 +221,7 @@ enum JsonErrorKind {
     Parse(serde_json::Error),
     Serialize(serde_json::Error),
     NotAnObject(&'static str),
+    UnsafeInteger,
 }
 
 impl fmt::Display for JsonError {
@@ -191,6 +233,9 @@ impl fmt::Display for JsonError {
             JsonErrorKind::NotAnObject(found) => {
                 write!(f, "expected a JSON object, found {found}")
             }
+            JsonErrorKind::UnsafeInteger => f.write_str(
+                "an integer beyond ±(2^53 - 1) cannot be canonicalized exactly; send it as a string",
+            ),
         }
     }
 }
@@ -200,7 +245,7 @@ impl std::error::Error for JsonError {
         match &self.kind {
             JsonErrorKind::Base64(e) => Some(e),
             JsonErrorKind::Parse(e) | JsonErrorKind::Serialize(e) => Some(e),
-            JsonErrorKind::NotAnObject(_) => None,
+            JsonErrorKind::NotAnObject(_) | JsonErrorKind::UnsafeInteger => None,
         }
     }
 }
@@ -229,6 +274,18 @@ mod tests {
             canonical_json(&value).unwrap(),
             "[1,0,1e+21,1e-7,0.1,123456789012345680,4.5]"
         );
+        let edge = json!([9_007_199_254_740_991u64, -9_007_199_254_740_991i64]);
+        assert_eq!(
+            canonical_json(&edge).unwrap(),
+            "[9007199254740991,-9007199254740991]"
+        );
+        for unsafe_int in [
+            json!(9_007_199_254_740_992u64),
+            json!({"a": [-9_007_199_254_740_992i64]}),
+            json!(u64::MAX),
+        ] {
+            assert!(canonical_json(&unsafe_int).is_err(), "{unsafe_int}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::base64url::{self, Base64Error};
 use super::challenge::is_method_id;
-use super::json::{JsonError, canonical_json};
+use super::json::compact_json;
 use super::timestamp::Timestamp;
 
 /// The largest receipt accepted when parsing, in bytes of base64url text.
@@ -104,12 +104,12 @@ impl Receipt {
         })
     }
 
-    /// Encodes the receipt: JCS JSON, then base64url.
+    /// Encodes the receipt: compact JSON with sorted keys, then base64url.
     ///
     /// # Errors
     ///
-    /// [`ReceiptError`] for an invalid method id, an `extra` field that
-    /// shadows a standard one, or a value JCS cannot serialize.
+    /// [`ReceiptError`] for an invalid method id or an `extra` field that
+    /// shadows a standard one.
     pub fn encode(&self) -> Result<String, ReceiptError> {
         use ReceiptErrorKind as K;
         if !is_method_id(&self.method) {
@@ -128,8 +128,7 @@ impl Receipt {
         if let Some(id) = &self.external_id {
             object.insert("externalId".into(), id.clone().into());
         }
-        let json = canonical_json(&object).map_err(|e| ReceiptError::new(K::Encode(e)))?;
-        Ok(base64url::encode(json))
+        Ok(base64url::encode(compact_json(&object)))
     }
 
     /// Encodes the receipt as a ready-to-send header value.
@@ -159,7 +158,6 @@ enum ReceiptErrorKind {
     Status,
     Field(&'static str),
     Shadowed(&'static str),
-    Encode(JsonError),
 }
 
 impl ReceiptError {
@@ -178,7 +176,6 @@ impl fmt::Display for ReceiptError {
             K::Status => f.write_str("receipt `status` must be \"success\""),
             K::Field(name) => write!(f, "receipt field `{name}` is missing or invalid"),
             K::Shadowed(name) => write!(f, "receipt extra field `{name}` shadows a standard field"),
-            K::Encode(e) => write!(f, "receipt cannot be encoded: {e}"),
         }
     }
 }
@@ -188,7 +185,6 @@ impl std::error::Error for ReceiptError {
         match &self.kind {
             ReceiptErrorKind::Base64(e) => Some(e),
             ReceiptErrorKind::Json(e) => Some(e),
-            ReceiptErrorKind::Encode(e) => Some(e),
             _ => None,
         }
     }
