@@ -15,3 +15,8 @@
 
 pub mod binding;
 pub mod protocol;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
