@@ -120,40 +120,43 @@ impl Challenge {
         self.validate()?;
         let mut out = String::with_capacity(96 + self.request.as_wire().len());
         out.push_str("Payment ");
-        let mut first = true;
-        let mut param = |name: &'static str, value: &str| -> Result<(), ChallengeError> {
-            if !first {
+        for (i, (name, value)) in self.wire_params().enumerate() {
+            if i > 0 {
                 out.push_str(", ");
             }
-            first = false;
             out.push_str(name);
             out.push('=');
-            if auth_param::push_quoted(&mut out, value) {
-                Ok(())
-            } else {
-                Err(ChallengeError::new(ChallengeErrorKind::Unrepresentable(
+            if !auth_param::push_quoted(&mut out, value) {
+                return Err(ChallengeError::new(ChallengeErrorKind::Unrepresentable(
                     name,
-                )))
+                )));
             }
-        };
-        param("id", &self.id)?;
-        param("realm", &self.realm)?;
-        param("method", &self.method)?;
-        param("intent", &self.intent)?;
-        param("request", self.request.as_wire())?;
-        if let Some(v) = &self.description {
-            param("description", v)?;
-        }
-        if let Some(v) = &self.digest {
-            param("digest", v)?;
-        }
-        if let Some(v) = &self.expires {
-            param("expires", v.as_str())?;
-        }
-        if let Some(v) = &self.opaque {
-            param("opaque", v.as_wire())?;
         }
         Ok(out)
+    }
+
+    /// The parameters present, in wire form and in the order this crate
+    /// writes them: the required five, then `description`, `digest`,
+    /// `expires`, `opaque`.
+    pub(crate) fn wire_params(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let required = [
+            ("id", self.id.as_str()),
+            ("realm", self.realm.as_str()),
+            ("method", self.method.as_str()),
+            ("intent", self.intent.as_str()),
+            ("request", self.request.as_wire()),
+        ];
+        let optional = [
+            ("description", self.description.as_deref()),
+            ("digest", self.digest.as_deref()),
+            ("expires", self.expires.as_ref().map(Timestamp::as_str)),
+            ("opaque", self.opaque.as_ref().map(Base64Json::as_wire)),
+        ];
+        required.into_iter().chain(
+            optional
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?))),
+        )
     }
 
     /// Formats the challenge as a ready-to-send header value.

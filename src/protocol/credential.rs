@@ -132,28 +132,11 @@ impl Credential {
         self.challenge
             .validate()
             .map_err(|e| CredentialError::new(K::Challenge(e)))?;
-        let c = &self.challenge;
-        let mut echo = Map::new();
-        let mut put = |name: &str, value: &str| {
-            echo.insert(name.to_owned(), Value::String(value.to_owned()));
-        };
-        put("id", &c.id);
-        put("realm", &c.realm);
-        put("method", &c.method);
-        put("intent", &c.intent);
-        put("request", c.request.as_wire());
-        if let Some(v) = &c.description {
-            put("description", v);
-        }
-        if let Some(v) = &c.digest {
-            put("digest", v);
-        }
-        if let Some(v) = &c.expires {
-            put("expires", v.as_str());
-        }
-        if let Some(v) = &c.opaque {
-            put("opaque", v.as_wire());
-        }
+        let echo = self
+            .challenge
+            .wire_params()
+            .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+            .collect();
         let mut object = Map::new();
         object.insert("challenge".into(), Value::Object(echo));
         object.insert("payload".into(), Value::Object(self.payload.clone()));
