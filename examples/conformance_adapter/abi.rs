@@ -174,7 +174,7 @@ fn receipt_parse(input: &Value) -> OpResult {
     if let Some(id) = receipt.external_id {
         out.insert("externalId".into(), id.into());
     }
-    if let Some(extra) = receipt.extra.get("extra") {
+    if let Some(extra) = receipt.extra.get("extra").filter(|v| v.is_object()) {
         out.insert("extra".into(), extra.clone());
     }
     Ok(Value::Object(out))

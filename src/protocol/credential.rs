@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::base64url::{self, Base64Error};
 use super::challenge::{Challenge, ChallengeError};
-use super::json::compact_json;
+use super::json::{JsonError, compact_json, parse_json};
 
 /// The largest credential token accepted, in bytes of base64url text (64 KiB).
 ///
@@ -79,7 +79,7 @@ impl Credential {
         }
         let bytes = base64url::decode(token).map_err(|e| CredentialError::new(K::Base64(e)))?;
         let Value::Object(mut object) =
-            serde_json::from_slice(&bytes).map_err(|e| CredentialError::new(K::Json(e)))?
+            parse_json(&bytes).map_err(|e| CredentialError::new(K::Json(e)))?
         else {
             return Err(CredentialError::new(K::Field(
                 "the credential must be a JSON object",
@@ -180,7 +180,7 @@ enum CredentialErrorKind {
     NotPayment,
     TooLarge,
     Base64(Base64Error),
-    Json(serde_json::Error),
+    Json(JsonError),
     Field(&'static str),
     Challenge(ChallengeError),
 }
@@ -204,7 +204,7 @@ impl fmt::Display for CredentialError {
             K::NotPayment => f.write_str("not a `Payment` credential"),
             K::TooLarge => write!(f, "credential exceeds {MAX_CREDENTIAL_LEN} bytes"),
             K::Base64(e) => write!(f, "credential is not valid base64url: {e}"),
-            K::Json(_) => f.write_str("credential is not valid JSON"),
+            K::Json(e) => write!(f, "credential is not valid JSON: {e}"),
             K::Field(what) => write!(f, "malformed credential: {what}"),
             K::Challenge(e) => write!(f, "credential echoes an invalid challenge: {e}"),
         }

@@ -68,6 +68,55 @@ fn check_exact_integers(value: &Value) -> Result<(), JsonError> {
     }
 }
 
+/// Parses JSON text, refusing integers that do not fit 64 bits.
+///
+/// `serde_json` would read such an integer as a float and round it; an
+/// amount or nonce that changes value in transit is worse than an error.
+pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
+    let value = serde_json::from_slice(bytes).map_err(|source| JsonError {
+        kind: JsonErrorKind::Parse(source),
+    })?;
+    if has_wide_integer(bytes) {
+        return Err(JsonError {
+            kind: JsonErrorKind::WideInteger,
+        });
+    }
+    Ok(value)
+}
+
+/// Whether valid JSON text holds an integer literal outside `i64`/`u64`.
+fn has_wide_integer(text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < text.len()
+                    && matches!(text[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    i += 1;
+                }
+                let token = &text[start..i];
+                let integer = !token.iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+                let fits = std::str::from_utf8(token)
+                    .is_ok_and(|t| t.parse::<i64>().is_ok() || t.parse::<u64>().is_ok());
+                if integer && !fits {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 /// Compact JSON with members sorted by key, keeping every number exactly as
 /// `serde_json` holds it: the encoding of credentials and receipts, which
 /// the specification does not require to be canonical.
@@ -135,9 +184,7 @@ impl Base64Json {
         let bytes = base64url::decode(wire).map_err(|source| JsonError {
             kind: JsonErrorKind::Base64(source),
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|source| JsonError {
-            kind: JsonErrorKind::Parse(source),
-        })?;
+        let value = parse_json(&bytes)?;
         match value {
             Value::Object(object) => Ok(Self {
                 wire: wire.to_owned(),
@@ -222,6 +269,7 @@ enum JsonErrorKind {
     Serialize(serde_json::Error),
     NotAnObject(&'static str),
     UnsafeInteger,
+    WideInteger,
 }
 
 impl fmt::Display for JsonError {
@@ -232,6 +280,9 @@ impl fmt::Display for JsonError {
             JsonErrorKind::Serialize(_) => f.write_str("the value cannot be serialized as JSON"),
             JsonErrorKind::NotAnObject(found) => {
                 write!(f, "expected a JSON object, found {found}")
+            }
+            JsonErrorKind::WideInteger => {
+                f.write_str("an integer does not fit in 64 bits; send it as a string")
             }
             JsonErrorKind::UnsafeInteger => f.write_str(
                 "an integer beyond ±(2^53 - 1) cannot be canonicalized exactly; send it as a string",
@@ -245,7 +296,9 @@ impl std::error::Error for JsonError {
         match &self.kind {
             JsonErrorKind::Base64(e) => Some(e),
             JsonErrorKind::Parse(e) | JsonErrorKind::Serialize(e) => Some(e),
-            JsonErrorKind::NotAnObject(_) | JsonErrorKind::UnsafeInteger => None,
+            JsonErrorKind::NotAnObject(_)
+            | JsonErrorKind::UnsafeInteger
+            | JsonErrorKind::WideInteger => None,
         }
     }
 }
@@ -311,6 +364,27 @@ mod tests {
         assert_eq!(decoded.as_wire(), wire);
         assert!(!decoded.is_canonical());
         assert_eq!(decoded.object()["a"], 2);
+    }
+
+    #[test]
+    fn refuses_integers_wider_than_64_bits_instead_of_rounding() {
+        let ok = br#"{"a":18446744073709551615,"b":-9223372036854775808,"c":1e300,"d":"123456789012345678901234567890","e\"1":1.5}"#;
+        assert!(parse_json(ok).is_ok());
+        for bad in [
+            &br#"{"a":18446744073709551616}"#[..],
+            br"[-9223372036854775809]",
+            br#"{"s":"\\\"","n":123456789012345678901234567890}"#,
+        ] {
+            let err = parse_json(bad).unwrap_err();
+            assert!(
+                matches!(err.kind, JsonErrorKind::WideInteger),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(
+            Base64Json::from_wire(&base64url::encode(r#"{"n":99999999999999999999}"#)).is_err()
+        );
     }
 
     #[test]

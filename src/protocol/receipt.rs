@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::base64url::{self, Base64Error};
 use super::challenge::is_method_id;
-use super::json::compact_json;
+use super::json::{JsonError, compact_json, parse_json};
 use super::timestamp::Timestamp;
 
 /// The largest receipt accepted when parsing, in bytes of base64url text.
@@ -71,7 +71,7 @@ impl Receipt {
         }
         let bytes = base64url::decode(header).map_err(|e| ReceiptError::new(K::Base64(e)))?;
         let Value::Object(mut extra) =
-            serde_json::from_slice(&bytes).map_err(|e| ReceiptError::new(K::Json(e)))?
+            parse_json(&bytes).map_err(|e| ReceiptError::new(K::Json(e)))?
         else {
             return Err(ReceiptError::new(K::Field(
                 "the receipt must be a JSON object",
@@ -154,7 +154,7 @@ pub struct ReceiptError {
 enum ReceiptErrorKind {
     TooLarge,
     Base64(Base64Error),
-    Json(serde_json::Error),
+    Json(JsonError),
     Status,
     Field(&'static str),
     Shadowed(&'static str),
@@ -172,7 +172,7 @@ impl fmt::Display for ReceiptError {
         match &self.kind {
             K::TooLarge => write!(f, "receipt exceeds {MAX_RECEIPT_LEN} bytes"),
             K::Base64(e) => write!(f, "receipt is not valid base64url: {e}"),
-            K::Json(_) => f.write_str("receipt is not valid JSON"),
+            K::Json(e) => write!(f, "receipt is not valid JSON: {e}"),
             K::Status => f.write_str("receipt `status` must be \"success\""),
             K::Field(name) => write!(f, "receipt field `{name}` is missing or invalid"),
             K::Shadowed(name) => write!(f, "receipt extra field `{name}` shadows a standard field"),
