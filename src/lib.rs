@@ -15,6 +15,7 @@
 
 pub mod binding;
 pub mod protocol;
+pub mod store;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,0 +1,153 @@
+//! Single-use claims: the only shared state a charge needs.
+//!
+//! Challenges are stateless (see [`binding`](crate::binding)), so any server
+//! instance can issue and check them. What must be shared is the memory of
+//! which payment proofs were already used: a [`Store`] claims a key
+//! atomically, once, for a time to live. The registry claims each settled
+//! challenge; payment methods claim their own proofs (a transaction hash, a
+//! signed proof) through the same store.
+//!
+//! A store failure fails the request closed: `503` with `Retry-After`, no
+//! receipt, and the handler does not run.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Atomic, expiring, single-use claims of string keys.
+///
+/// Implementations must be linearizable per key: of any number of concurrent
+/// [`claim`](Store::claim)s of one unexpired key, exactly one returns
+/// `Ok(true)`.
+pub trait Store: Send + Sync + 'static {
+    /// Claims `key` for `ttl`: `Ok(true)` if this caller won it, `Ok(false)`
+    /// if it is already claimed and not yet expired.
+    fn claim(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Releases a claim, so the key can be claimed again (for a payment that
+    /// definitely did not happen). Releasing an unclaimed key is not an error.
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Object-safe form of [`Store`], for the registry's shared handle.
+trait DynStore: Send + Sync + 'static {
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn release<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+impl<S: Store> DynStore for S {
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(Store::claim(self, key, ttl))
+    }
+
+    fn release<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(Store::release(self, key))
+    }
+}
+
+/// A cheaply cloneable handle to any [`Store`].
+#[derive(Clone)]
+pub struct SharedStore {
+    inner: Arc<dyn DynStore>,
+    name: &'static str,
+}
+
+impl SharedStore {
+    /// Wraps a store.
+    pub fn new<S: Store>(store: S) -> Self {
+        Self {
+            inner: Arc::new(store),
+            name: std::any::type_name::<S>(),
+        }
+    }
+
+    /// Claims `key` for `ttl`; see [`Store::claim`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn claim(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.inner.claim(key, ttl).await
+    }
+
+    /// Releases `key`; see [`Store::release`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn release(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.release(key).await
+    }
+}
+
+impl fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedStore").field(&self.name).finish()
+    }
+}
+
+/// Why a store could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The backend is unreachable or answered with an error.
+    Unavailable,
+    /// The backend did not answer in time.
+    Timeout,
+    /// The store is full and refuses new claims rather than forget live ones.
+    CapacityExceeded,
+}
+
+/// A store that could not answer. The request fails closed (`503`).
+#[derive(Debug)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error of `kind`.
+    pub fn new(kind: StoreErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    /// An error of `kind` caused by `source`.
+    pub fn with_source(
+        kind: StoreErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            StoreErrorKind::Unavailable => "the claim store is unavailable",
+            StoreErrorKind::Timeout => "the claim store did not answer in time",
+            StoreErrorKind::CapacityExceeded => "the claim store is full",
+        })
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
