@@ -13,7 +13,11 @@
 //! - [`binding`]: stateless challenge ids (HMAC-SHA256 over the challenge)
 //!   with secret rotation.
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod binding;
+pub mod layer;
+pub mod method;
 pub mod protocol;
 pub mod store;
 

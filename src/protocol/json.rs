@@ -39,8 +39,14 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, JsonError> {
     let value = serde_json::to_value(value).map_err(|source| JsonError {
         kind: JsonErrorKind::Serialize(source),
     })?;
-    check_exact_integers(&value)?;
-    serde_json_canonicalizer::to_string(&value).map_err(|source| JsonError {
+    canonical_value(&value)
+}
+
+/// [`canonical_json`] of a value already in `serde_json` form, without
+/// copying it.
+fn canonical_value(value: &Value) -> Result<String, JsonError> {
+    check_exact_integers(value)?;
+    serde_json_canonicalizer::to_string(value).map_err(|source| JsonError {
         kind: JsonErrorKind::Serialize(source),
     })
 }
@@ -156,7 +162,11 @@ impl Base64Json {
     ///
     /// [`JsonError`] if the object cannot be serialized.
     pub fn from_object(object: Map<String, Value>) -> Result<Self, JsonError> {
-        let wire = base64url::encode(canonical_json(&object)?);
+        let value = Value::Object(object);
+        let wire = base64url::encode(canonical_value(&value)?);
+        let Value::Object(object) = value else {
+            unreachable!("built as an object just above")
+        };
         Ok(Self { wire, object })
     }
 

@@ -9,6 +9,40 @@
 //!
 //! A store failure fails the request closed: `503` with `Retry-After`, no
 //! receipt, and the handler does not run.
+//!
+//! Two stores come with the crate:
+//!
+//! - [`MemoryStore`], the default: sharded and bounded, for one instance.
+//! - `RedisStore` (feature `redis`): `SET key 1 NX PX ttl` on a shared Redis,
+//!   for several instances behind a load balancer.
+//!
+//! # Several instances behind a load balancer
+//!
+//! No sticky sessions are needed: a challenge issued by one instance can be
+//! paid at another. The instances must share
+//!
+//! - the secret ring (the same `MPP_SECRET_KEY`, and the same previous keys
+//!   while rotating), so that each recognises the others' challenges;
+//! - the realm and the payment methods' configuration, so that the echoed
+//!   challenge matches what each instance expects;
+//! - one `RedisStore`: the same Redis and the same key prefix, so that a
+//!   credential presented to two instances at once settles once;
+//! - a synchronised clock (NTP): each instance checks `expires` itself, and
+//!   the claims' margin past expiry absorbs small skews.
+//!
+//! Any other backend implements [`Store`] and is wrapped in a
+//! [`SharedStore`]. The time to live a caller passes must cover the whole
+//! time the protected challenge could still be used (its expiry plus a
+//! margin for clock skew): a claim that expires earlier lets its proof
+//! settle again.
+
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
+pub use memory::MemoryStore;
 
 use std::fmt;
 use std::future::Future;
@@ -20,7 +54,17 @@ use std::time::Duration;
 ///
 /// Implementations must be linearizable per key: of any number of concurrent
 /// [`claim`](Store::claim)s of one unexpired key, exactly one returns
-/// `Ok(true)`.
+/// `Ok(true)`. A store that cannot tell whether a claim was recorded (a
+/// timeout) returns an error, never `Ok(true)`: the request then fails
+/// closed, and a proof is never settled twice.
+///
+/// # Extending the trait
+///
+/// Operations that later payment methods need (payment channels will need a
+/// compare-and-set on a small record) will be added as provided methods
+/// whose default returns [`StoreErrorKind::Unsupported`], so an
+/// implementation written today stays valid; a method that needs such an
+/// operation fails closed on a store that lacks it.
 pub trait Store: Send + Sync + 'static {
     /// Claims `key` for `ttl`: `Ok(true)` if this caller won it, `Ok(false)`
     /// if it is already claimed and not yet expired.
@@ -104,6 +148,12 @@ pub enum StoreErrorKind {
     Timeout,
     /// The store is full and refuses new claims rather than forget live ones.
     CapacityExceeded,
+    /// The store does not implement the operation (see [`Store`] on how the
+    /// trait grows).
+    Unsupported,
+    /// The store's configuration is invalid, such as a malformed Redis URL.
+    /// Returned when the store is built, not per request.
+    InvalidConfig,
 }
 
 /// A store that could not answer. The request fails closed (`503`).
@@ -142,6 +192,8 @@ impl fmt::Display for StoreError {
             StoreErrorKind::Unavailable => "the claim store is unavailable",
             StoreErrorKind::Timeout => "the claim store did not answer in time",
             StoreErrorKind::CapacityExceeded => "the claim store is full",
+            StoreErrorKind::Unsupported => "the claim store does not support this operation",
+            StoreErrorKind::InvalidConfig => "the claim store's configuration is invalid",
         })
     }
 }

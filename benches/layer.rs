@@ -1,0 +1,170 @@
+//! The cost of payments on the request path, beside a bare handler.
+//!
+//! - `issue`: building and signing one challenge (one offer).
+//! - `binding`: decoding a credential and checking its challenge id.
+//! - `oneshot/bare` vs `oneshot/402`: a handler alone, and the same route
+//!   behind `PaymentLayer` answering 402.
+//! - `oneshot/paid`: a paid request through the whole verification path
+//!   (a method that accepts at once, the in-memory claim store).
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::Request;
+use serde_json::{Map, Value, json};
+use tower::ServiceExt as _;
+use tower_mpp::axum::Charge;
+use tower_mpp::binding::BindingInput;
+use tower_mpp::layer::PaymentLayer;
+use tower_mpp::method::{
+    ChargeContext, MethodError, PaymentMethod, Payments, Price, Settlement, StaticPrice,
+    Verification, VerifyError,
+};
+use tower_mpp::protocol::Credential;
+
+struct Instant;
+
+impl PaymentMethod for Instant {
+    fn name(&self) -> &'static str {
+        "instant"
+    }
+
+    fn request(&self, _: &str, price: &Price) -> Result<Option<Map<String, Value>>, MethodError> {
+        let units = price
+            .amount()
+            .to_base_units(6)
+            .map_err(|e| MethodError::new("price").with_source(e))?;
+        let Value::Object(request) = json!({
+            "amount": units.to_string(),
+            "currency": "0x20c0000000000000000000000000000000000000",
+            "recipient": "0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00",
+        }) else {
+            unreachable!()
+        };
+        Ok(Some(request))
+    }
+
+    async fn verify(&self, verification: &Verification<'_>) -> Result<Settlement, VerifyError> {
+        Ok(Settlement::new(
+            verification.credential.challenge.id.clone(),
+        ))
+    }
+}
+
+struct OneCent;
+impl StaticPrice for OneCent {
+    fn price() -> Price {
+        Price::base_units(10_000)
+    }
+}
+
+fn payments() -> Payments {
+    Payments::builder()
+        .realm("api.example.com")
+        .secret("a benchmark secret of at least 32 bytes")
+        .expiry(Duration::from_secs(3600))
+        .method(Instant)
+        .build()
+        .unwrap()
+}
+
+fn router(payments: &Payments) -> Router {
+    Router::new()
+        .route("/bare", get(|| async { "ok" }))
+        .route("/paid", get(|_: Charge<OneCent>| async { "ok" }))
+        .layer(PaymentLayer::new(payments.clone()))
+}
+
+fn credential(payments: &Payments) -> String {
+    let ctx = ChargeContext {
+        scope: "GET /paid",
+        ..ChargeContext::default()
+    };
+    let challenge = payments
+        .challenges(&OneCent::price(), &ctx)
+        .unwrap()
+        .remove(0);
+    let Value::Object(payload) = json!({"proof": "ok"}) else {
+        unreachable!()
+    };
+    Credential::new(challenge, payload).to_header().unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    let payments = payments();
+    let price = OneCent::price();
+    let ctx = ChargeContext {
+        scope: "GET /paid",
+        ..ChargeContext::default()
+    };
+    c.bench_function("issue", |b| {
+        b.iter(|| {
+            payments
+                .challenges(black_box(&price), black_box(&ctx))
+                .unwrap()
+        });
+    });
+
+    let header = credential(&payments);
+    let ring = tower_mpp::binding::SecretRing::new(
+        tower_mpp::binding::SecretKey::new("a benchmark secret of at least 32 bytes").unwrap(),
+    );
+    c.bench_function("binding", |b| {
+        b.iter(|| {
+            let credential = Credential::parse(black_box(&header)).unwrap();
+            assert!(ring.verify(
+                &credential.challenge.id,
+                &BindingInput::from_challenge(&credential.challenge)
+            ));
+        });
+    });
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let app = router(&payments);
+    let mut group = c.benchmark_group("oneshot");
+    group.bench_function("bare", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = app
+                .clone()
+                .oneshot(Request::get("/bare").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        });
+    });
+    group.bench_function("402", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = app
+                .clone()
+                .oneshot(Request::get("/paid").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 402);
+        });
+    });
+    group.bench_function("paid", |b| {
+        b.to_async(&runtime).iter_batched(
+            || credential(&payments),
+            |auth| async {
+                let request = Request::get("/paid")
+                    .header("authorization", auth)
+                    .body(Body::empty())
+                    .unwrap();
+                let response = app.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(layer, benches);
+criterion_main!(layer);

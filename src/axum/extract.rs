@@ -1,0 +1,126 @@
+//! `Charge<P>` and `Payment`.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use axum_core::body::Body;
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
+
+use crate::layer::{BodyDigest, PaymentContext};
+use crate::method::{PaymentRejection, Price, RejectionKind, StaticPrice};
+use crate::protocol::Receipt;
+
+fn context(parts: &Parts) -> Result<PaymentContext, PaymentRejection> {
+    parts
+        .extensions
+        .get::<PaymentContext>()
+        .cloned()
+        .ok_or_else(|| {
+            PaymentRejection::new(
+                RejectionKind::Misconfigured,
+                "This route asks for payment but PaymentLayer is not installed on it.",
+            )
+        })
+}
+
+fn digest(parts: &Parts) -> Option<String> {
+    parts.extensions.get::<BodyDigest>().map(|d| d.0.clone())
+}
+
+/// A paid request at the price of `P`; the handler runs only once paid.
+pub struct Charge<P> {
+    receipt: Receipt,
+    price: PhantomData<fn() -> P>,
+}
+
+impl<P> Charge<P> {
+    /// The receipt that will be attached to the response.
+    pub fn receipt(&self) -> &Receipt {
+        &self.receipt
+    }
+}
+
+impl<P> fmt::Debug for Charge<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Charge")
+            .field("receipt", &self.receipt)
+            .finish()
+    }
+}
+
+impl<S: Send + Sync, P: StaticPrice> FromRequestParts<S> for Charge<P> {
+    type Rejection = PaymentRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts)?;
+        let receipt = context
+            .charge(&P::price(), digest(parts).as_deref())
+            .await?;
+        Ok(Self {
+            receipt,
+            price: PhantomData,
+        })
+    }
+}
+
+/// `None` when the request carries no `Payment` credential; a credential
+/// that does not pay is still rejected.
+impl<S: Send + Sync, P: StaticPrice> OptionalFromRequestParts<S> for Charge<P> {
+    type Rejection = PaymentRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !context(parts)?.has_credential() {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
+/// Charges a price computed at run time.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    context: PaymentContext,
+    digest: Option<String>,
+}
+
+impl Payment {
+    /// Charges `price`: the receipt if the request's credential pays for it,
+    /// else the rejection to return (a 402 with fresh challenges when there
+    /// is no credential or it does not pay).
+    ///
+    /// # Errors
+    ///
+    /// The [`PaymentRejection`] to answer with.
+    pub async fn charge(&self, price: Price) -> Result<Receipt, PaymentRejection> {
+        self.context.charge(&price, self.digest.as_deref()).await
+    }
+
+    /// Whether the request carries a `Payment` credential.
+    pub fn has_credential(&self) -> bool {
+        self.context.has_credential()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Payment {
+    type Rejection = PaymentRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            context: context(parts)?,
+            digest: digest(parts),
+        })
+    }
+}
+
+impl IntoResponse for PaymentRejection {
+    fn into_response(self) -> Response {
+        self.to_response().map(Body::from)
+    }
+}

@@ -1,0 +1,190 @@
+//! The per-request payment context the service puts in the request
+//! extensions, and through which extractors charge.
+
+use std::sync::{Arc, OnceLock};
+
+use http::header::{AUTHORIZATION, HeaderMap};
+use http::{HeaderValue, Request};
+
+use crate::method::{
+    ChargeContext, PaymentFailed, PaymentRejection, Payments, Price, RejectionKind,
+};
+use crate::protocol::{AcceptPayment, Credential, ProblemType, Receipt};
+
+/// The `Content-Digest` of a request body, inserted into the request
+/// extensions by [`BodyDigestLayer`](super::BodyDigestLayer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyDigest(pub String);
+
+/// A settled payment, waiting for the response.
+#[derive(Debug)]
+pub(crate) struct Settled {
+    pub(crate) receipt: Receipt,
+    pub(crate) header: HeaderValue,
+}
+
+pub(crate) type SettledSlot = Arc<OnceLock<Settled>>;
+
+/// What the service learned about the request, shared with extractors.
+#[derive(Debug, Clone)]
+pub(crate) struct PaymentContext {
+    inner: Arc<ContextInner>,
+}
+
+#[derive(Debug)]
+struct ContextInner {
+    payments: Payments,
+    credential: Option<Result<Credential, String>>,
+    accept: Option<AcceptPayment>,
+    scope: String,
+    settled: SettledSlot,
+}
+
+impl PaymentContext {
+    /// Reads the credential, `Accept-Payment` and scope of a request.
+    ///
+    /// # Errors
+    ///
+    /// A 400 rejection when the request carries more than one `Payment`
+    /// credential.
+    pub(crate) fn from_request<B>(
+        payments: &Payments,
+        request: &Request<B>,
+    ) -> Result<Self, PaymentRejection> {
+        let credential = read_credential(request.headers()).map_err(|()| {
+            payments.rejection(
+                RejectionKind::SeveralCredentials,
+                "Send exactly one Payment credential.",
+            )
+        })?;
+        let accept_values: Vec<&str> = request
+            .headers()
+            .get_all("accept-payment")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let accept = if accept_values.is_empty() {
+            None
+        } else {
+            AcceptPayment::parse(accept_values).ok()
+        };
+        Ok(Self {
+            inner: Arc::new(ContextInner {
+                payments: payments.clone(),
+                credential,
+                accept,
+                scope: format!("{} {}", request.method(), request.uri().path()),
+                settled: Arc::default(),
+            }),
+        })
+    }
+
+    pub(crate) fn settled_slot(&self) -> SettledSlot {
+        self.inner.settled.clone()
+    }
+
+    pub(crate) fn payments(&self) -> &Payments {
+        &self.inner.payments
+    }
+
+    pub(crate) fn scope(&self) -> &str {
+        &self.inner.scope
+    }
+
+    /// Whether the request carries a `Payment` credential (well formed or
+    /// not).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn has_credential(&self) -> bool {
+        self.inner.credential.is_some()
+    }
+
+    /// Charges `price` for this request: a 402 without a credential, the
+    /// full verification with one. At most one charge settles per request.
+    pub(crate) async fn charge(
+        &self,
+        price: &Price,
+        digest: Option<&str>,
+    ) -> Result<Receipt, PaymentRejection> {
+        let inner = &self.inner;
+        let payments = &inner.payments;
+        if inner.settled.get().is_some() {
+            return Err(payments.misconfigured("This request was already charged once."));
+        }
+        let ctx = ChargeContext {
+            scope: &inner.scope,
+            digest,
+            accept: inner.accept.as_ref(),
+        };
+        let credential = match &inner.credential {
+            None => return Err(payments.payment_required(price, &ctx)),
+            Some(Err(detail)) => {
+                let rejection =
+                    payments.failed(price, &ctx, ProblemType::MalformedCredential, detail);
+                payments.inner.hooks.payment_failed(&PaymentFailed {
+                    scope: &inner.scope,
+                    challenge_id: None,
+                    rejection: &rejection,
+                });
+                return Err(rejection);
+            }
+            Some(Ok(credential)) => credential,
+        };
+        let receipt = payments.verify(price, &ctx, credential).await?;
+        let header = receipt.to_header_value().map_err(|e| {
+            payments
+                .misconfigured("the receipt cannot be encoded")
+                .with_source(e)
+        })?;
+        inner
+            .settled
+            .set(Settled {
+                receipt: receipt.clone(),
+                header,
+            })
+            .map_err(|_| payments.misconfigured("This request was already charged once."))?;
+        Ok(receipt)
+    }
+}
+
+/// The request's `Payment` credential: `None` without one, `Err` with a
+/// detail when it is malformed, `Err(())` of the outer result when there are
+/// several.
+#[allow(clippy::type_complexity)]
+fn read_credential(headers: &HeaderMap) -> Result<Option<Result<Credential, String>>, ()> {
+    let mut found: Option<Result<Credential, String>> = None;
+    for value in headers.get_all(AUTHORIZATION) {
+        let Ok(text) = value.to_str() else {
+            if starts_with_payment(value.as_bytes()) {
+                if found.is_some() {
+                    return Err(());
+                }
+                found = Some(Err(
+                    "The Payment credential is not visible ASCII.".to_owned()
+                ));
+            }
+            continue;
+        };
+        // Base64url tokens hold no commas: splitting finds a Payment
+        // credential sent beside another scheme.
+        for item in text.split(',') {
+            let item = item.trim_matches([' ', '\t']);
+            if !starts_with_payment(item.as_bytes()) {
+                continue;
+            }
+            if found.is_some() {
+                return Err(());
+            }
+            found = Some(
+                Credential::parse(item)
+                    .map_err(|e| format!("The Payment credential is malformed: {e}.")),
+            );
+        }
+    }
+    Ok(found)
+}
+
+fn starts_with_payment(bytes: &[u8]) -> bool {
+    bytes.len() >= 7
+        && bytes[..7].eq_ignore_ascii_case(b"payment")
+        && bytes.get(7).is_none_or(|b| *b == b' ' || *b == b'\t')
+}

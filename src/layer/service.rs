@@ -1,0 +1,84 @@
+//! `PaymentService`: the tower service behind [`PaymentLayer`](super::PaymentLayer).
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::context::{BodyDigest, PaymentContext};
+use super::future::ResponseFuture;
+use crate::method::{Payments, Price};
+
+/// Prepares each request for payment, charges a fixed price when one is set,
+/// and attaches `Payment-Receipt` to the 2xx response of a paid request.
+///
+/// Responses built here (400 for several credentials, and the rejections of
+/// a fixed price) need `ResBody: From<Bytes>`, which `axum::body::Body` and
+/// `http_body_util::Full<Bytes>` satisfy.
+#[derive(Debug, Clone)]
+pub struct PaymentService<S> {
+    inner: S,
+    payments: Payments,
+    price: Option<Arc<Price>>,
+}
+
+impl<S> PaymentService<S> {
+    pub(crate) fn new(inner: S, payments: Payments, price: Option<Price>) -> Self {
+        Self {
+            inner,
+            payments,
+            price: price.map(Arc::new),
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PaymentService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Request<ReqBody>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The service polled ready is the one called; a fresh clone stays.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+
+        let context = match PaymentContext::from_request(&self.payments, &request) {
+            Ok(context) => context,
+            Err(rejection) => return ResponseFuture::rejected(&rejection),
+        };
+        request.extensions_mut().insert(context.clone());
+        match &self.price {
+            None => ResponseFuture::inner(inner.call(request), &context),
+            Some(price) => {
+                let price = price.clone();
+                let charging = context.clone();
+                let digest = request
+                    .extensions()
+                    .get::<BodyDigest>()
+                    .map(|d| d.0.clone());
+                let verification =
+                    Box::pin(
+                        async move { charging.charge(&price, digest.as_deref()).await.map(drop) },
+                    );
+                ResponseFuture::verifying(verification, inner, request, &context)
+            }
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Issuing challenges for a price, and verifying the credentials that
+//! answer them, in the order DESIGN.md fixes: binding, realm and method,
+//! expiry, price pinning, scope and digest, the method, the single-use
+//! claim.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+
+use super::hooks::{ChallengeIssued, PaymentFailed, PaymentSettled};
+use super::payment_method::{Verification, VerifyErrorKind};
+use super::price::Price;
+use super::registry::{DynMethod, Payments};
+use super::rejection::{PaymentRejection, RejectionKind};
+use crate::binding::BindingInput;
+use crate::protocol::{
+    AcceptPayment, Base64Json, Challenge, Credential, ProblemType, Receipt, Timestamp,
+};
+
+/// The intent this module charges for.
+const CHARGE: &str = "charge";
+
+/// How long a settled challenge stays claimed after it expires, so that
+/// clock skew between instances cannot reopen it.
+const CLAIM_MARGIN: Duration = Duration::from_secs(60);
+
+/// The receipt fields the protocol owns; methods cannot override them.
+const RESERVED_RECEIPT_FIELDS: [&str; 5] =
+    ["status", "method", "timestamp", "reference", "externalId"];
+
+/// What a charge is bound to besides its price: the route, the request body
+/// and the client's preferences.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChargeContext<'a> {
+    /// The route scope, e.g. `GET /joke`: a challenge issued for one scope
+    /// does not pay for another.
+    pub scope: &'a str,
+    /// The `Content-Digest` of the request body, when the route binds it.
+    pub digest: Option<&'a str>,
+    /// The client's `Accept-Payment`, to filter and order offers.
+    pub accept: Option<&'a AcceptPayment>,
+}
+
+impl Payments {
+    /// Fresh challenges for `price`: one per method that can serve it, in
+    /// server order, then filtered and ordered by `Accept-Payment`.
+    ///
+    /// # Errors
+    ///
+    /// A `Misconfigured` [`PaymentRejection`] when no method can express the
+    /// price, or a method fails to.
+    pub fn challenges(
+        &self,
+        price: &Price,
+        ctx: &ChargeContext<'_>,
+    ) -> Result<Vec<Challenge>, PaymentRejection> {
+        let inner = &self.inner;
+        let expires = Timestamp::after(inner.expiry)
+            .map_err(|e| self.misconfigured("expiry out of range").with_source(e))?;
+        let opaque = bind_opaque(ctx.scope, &inner.nonces.next()).map_err(|e| {
+            self.misconfigured("route scope cannot be bound")
+                .with_source(e)
+        })?;
+        let mut challenges = Vec::with_capacity(inner.methods.len());
+        for method in &inner.methods {
+            let Some(request) = self.expected_request(method.as_ref(), price)? else {
+                continue;
+            };
+            let mut challenge = Challenge::new(
+                String::new(),
+                inner.realm.clone(),
+                method.name(),
+                CHARGE,
+                request,
+            )
+            .with_expires(expires.clone())
+            .with_opaque(opaque.clone());
+            challenge.digest = ctx.digest.map(str::to_owned);
+            challenge.description = price.description_text().map(str::to_owned);
+            challenge.id = inner
+                .secrets
+                .sign(&BindingInput::from_challenge(&challenge));
+            challenge.validate().map_err(|e| {
+                self.misconfigured("a challenge for this price cannot be written")
+                    .with_source(e)
+            })?;
+            challenges.push(challenge);
+        }
+        if challenges.is_empty() {
+            return Err(self.misconfigured(format!("no payment method can charge {price}")));
+        }
+        Ok(match ctx.accept {
+            Some(accept) => accept.rank(challenges, |c| (c.method.as_str(), c.intent.as_str())),
+            None => challenges,
+        })
+    }
+
+    /// The 402 for a request without a credential.
+    pub fn payment_required(&self, price: &Price, ctx: &ChargeContext<'_>) -> PaymentRejection {
+        match self.challenges(price, ctx) {
+            Ok(challenges) => {
+                trace_event!(
+                    scope = ctx.scope,
+                    offers = challenges.len(),
+                    "payment required"
+                );
+                self.inner.hooks.challenge_issued(&ChallengeIssued {
+                    scope: ctx.scope,
+                    challenges: &challenges,
+                });
+                self.rejection(
+                    RejectionKind::PaymentRequired,
+                    "Payment is required for this resource.",
+                )
+                .with_challenges(challenges)
+            }
+            Err(rejection) => rejection,
+        }
+    }
+
+    /// Verifies and settles `credential` for `price`, and returns the
+    /// receipt.
+    ///
+    /// # Errors
+    ///
+    /// A [`PaymentRejection`]: 402 with fresh challenges when the credential
+    /// does not pay for this request, 503 when a method or the store cannot
+    /// answer, 500 when the price cannot be expressed.
+    pub async fn verify(
+        &self,
+        price: &Price,
+        ctx: &ChargeContext<'_>,
+        credential: &Credential,
+    ) -> Result<Receipt, PaymentRejection> {
+        let echo = &credential.challenge;
+        let result = self.verify_inner(price, ctx, credential).await;
+        if let Err(rejection) = &result {
+            trace_event!(
+                scope = ctx.scope,
+                challenge_id = %echo.id,
+                status = rejection.status().as_u16(),
+                detail = rejection.detail(),
+                "payment refused"
+            );
+            self.inner.hooks.payment_failed(&PaymentFailed {
+                scope: ctx.scope,
+                challenge_id: Some(&echo.id),
+                rejection,
+            });
+        }
+        result
+    }
+
+    async fn verify_inner(
+        &self,
+        price: &Price,
+        ctx: &ChargeContext<'_>,
+        credential: &Credential,
+    ) -> Result<Receipt, PaymentRejection> {
+        let inner = &self.inner;
+        let echo = &credential.challenge;
+        let now = SystemTime::now();
+        let Checked {
+            method,
+            expected,
+            expires,
+        } = match self.check_challenge(price, ctx, echo, now) {
+            Ok(checked) => checked,
+            Err(Refusal::Client(problem, detail)) => {
+                return Err(self.failed(price, ctx, problem, detail));
+            }
+            Err(Refusal::Server(rejection)) => return Err(rejection),
+        };
+
+        let verification = Verification {
+            credential,
+            request: &expected,
+            price,
+            expires,
+            claims: &inner.store,
+        };
+        let settlement = match method.verify(&verification).await {
+            Ok(settlement) => settlement,
+            Err(error) => {
+                let rejection = match error.kind() {
+                    VerifyErrorKind::Client(problem) => {
+                        self.failed(price, ctx, problem, error.detail())
+                    }
+                    VerifyErrorKind::Unavailable(after) => {
+                        self.rejection(RejectionKind::Unavailable(after), error.detail())
+                    }
+                };
+                return Err(rejection.with_source(error));
+            }
+        };
+
+        let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
+        match inner
+            .store
+            .claim(&format!("challenge:{}", echo.id), ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(self.failed(
+                    price,
+                    ctx,
+                    ProblemType::InvalidChallenge,
+                    "This challenge was already paid and used.",
+                ));
+            }
+            Err(error) => {
+                return Err(self
+                    .rejection(
+                        RejectionKind::Unavailable(Duration::from_secs(1)),
+                        "Payments are temporarily unavailable.",
+                    )
+                    .with_source(error));
+            }
+        }
+
+        let (reference, mut fields) = settlement.into_parts();
+        fields.retain(|name, _| !RESERVED_RECEIPT_FIELDS.contains(&name.as_str()));
+        let mut receipt = Receipt::new(echo.method.clone(), Timestamp::now(), reference);
+        receipt.external_id = price.external_id_text().map(str::to_owned);
+        receipt.extra = fields;
+        trace_event!(
+            scope = ctx.scope,
+            challenge_id = %echo.id,
+            method = %receipt.method,
+            reference = %receipt.reference,
+            "payment settled"
+        );
+        inner.hooks.payment_settled(&PaymentSettled {
+            scope: ctx.scope,
+            challenge_id: &echo.id,
+            payer: credential.source.as_deref(),
+            receipt: &receipt,
+        });
+        Ok(receipt)
+    }
+
+    /// Every check before the method, cheapest first: the binding (no I/O
+    /// for a forged id), realm, method and intent, expiry, price pinning,
+    /// route scope, body digest.
+    fn check_challenge(
+        &self,
+        price: &Price,
+        ctx: &ChargeContext<'_>,
+        echo: &Challenge,
+        now: SystemTime,
+    ) -> Result<Checked<'_>, Refusal> {
+        use ProblemType::{
+            InvalidChallenge, MethodUnsupported, PaymentExpired, VerificationFailed,
+        };
+        let inner = &self.inner;
+        if !inner
+            .secrets
+            .verify(&echo.id, &BindingInput::from_challenge(echo))
+        {
+            return Err(Refusal::Client(
+                InvalidChallenge,
+                "The challenge was not issued by this server, or was altered.",
+            ));
+        }
+        if echo.realm != inner.realm {
+            return Err(Refusal::Client(
+                InvalidChallenge,
+                "The challenge was issued for another realm.",
+            ));
+        }
+        let Some(method) = inner.methods.iter().find(|m| m.name() == echo.method) else {
+            return Err(Refusal::Client(
+                MethodUnsupported,
+                "This payment method is not accepted here.",
+            ));
+        };
+        if echo.intent != CHARGE || !method.supports_intent(&echo.intent) {
+            return Err(Refusal::Client(
+                InvalidChallenge,
+                "The challenge was issued for another intent.",
+            ));
+        }
+        let Some(expires) = &echo.expires else {
+            return Err(Refusal::Client(
+                InvalidChallenge,
+                "The challenge has no expiry.",
+            ));
+        };
+        if expires.is_reached(now) {
+            return Err(Refusal::Client(
+                PaymentExpired,
+                "The challenge has expired.",
+            ));
+        }
+        let expected = match self
+            .expected_request(method.as_ref(), price)
+            .map_err(Refusal::Server)?
+        {
+            Some(expected) if expected == echo.request => expected,
+            _ => {
+                return Err(Refusal::Client(
+                    InvalidChallenge,
+                    "The challenge was issued for another price or resource.",
+                ));
+            }
+        };
+        let scope = echo
+            .opaque
+            .as_ref()
+            .and_then(|o| o.object().get("scope"))
+            .and_then(Value::as_str);
+        if scope != Some(ctx.scope) {
+            return Err(Refusal::Client(
+                InvalidChallenge,
+                "The challenge was issued for another route.",
+            ));
+        }
+        if echo.digest.as_deref() != ctx.digest {
+            return Err(Refusal::Client(
+                VerificationFailed,
+                "The request body does not match the challenge's digest.",
+            ));
+        }
+        Ok(Checked {
+            method: method.as_ref(),
+            expected,
+            expires: expires.to_system_time(),
+        })
+    }
+
+    fn expected_request(
+        &self,
+        method: &dyn DynMethod,
+        price: &Price,
+    ) -> Result<Option<Base64Json>, PaymentRejection> {
+        let object = method.request(CHARGE, price).map_err(|e| {
+            self.misconfigured(format!("method {} cannot charge {price}", method.name()))
+                .with_source(e)
+        })?;
+        object
+            .map(Base64Json::from_object)
+            .transpose()
+            .map_err(|e| {
+                self.misconfigured(format!("method {} built an invalid request", method.name()))
+                    .with_source(e)
+            })
+    }
+
+    /// A rejection carrying this registry's responder.
+    pub(crate) fn rejection(
+        &self,
+        kind: RejectionKind,
+        detail: impl Into<String>,
+    ) -> PaymentRejection {
+        let mut rejection = PaymentRejection::new(kind, detail);
+        rejection.responder = Some(self.inner.responder.clone());
+        rejection
+    }
+
+    pub(crate) fn misconfigured(&self, detail: impl Into<String>) -> PaymentRejection {
+        self.rejection(RejectionKind::Misconfigured, detail)
+    }
+
+    /// A client-side failure, with fresh challenges for the route.
+    pub(crate) fn failed(
+        &self,
+        price: &Price,
+        ctx: &ChargeContext<'_>,
+        problem: ProblemType,
+        detail: &str,
+    ) -> PaymentRejection {
+        match self.challenges(price, ctx) {
+            Ok(challenges) => self
+                .rejection(RejectionKind::Failed(problem), detail)
+                .with_challenges(challenges),
+            Err(rejection) => rejection,
+        }
+    }
+}
+
+/// A credential whose challenge passed every check before the method.
+struct Checked<'a> {
+    method: &'a dyn DynMethod,
+    expected: Base64Json,
+    expires: SystemTime,
+}
+
+/// Why a challenge was refused before the method saw it.
+enum Refusal {
+    /// The client's: a 402 (or 400) with fresh challenges.
+    Client(ProblemType, &'static str),
+    /// The server's configuration: the rejection to send.
+    Server(PaymentRejection),
+}
+
+/// `opaque` binds the route scope and makes each 402's challenges unique:
+/// `{"nonce": "...", "scope": "GET /path"}`.
+fn bind_opaque(scope: &str, nonce: &str) -> Result<Base64Json, crate::protocol::JsonError> {
+    let mut object = Map::new();
+    object.insert("nonce".to_owned(), Value::String(nonce.to_owned()));
+    object.insert("scope".to_owned(), Value::String(scope.to_owned()));
+    Base64Json::from_object(object)
+}

@@ -1,0 +1,36 @@
+//! Payment methods and the registry that offers and verifies them.
+//!
+//! A [`PaymentMethod`] (Tempo, Stripe, ...) turns a [`Price`] into the
+//! method-specific `request` of a challenge and verifies the credentials
+//! that answer it. [`Payments`] holds the methods in preference order with
+//! the realm, the challenge-signing secrets, the claim store and the hooks;
+//! it issues one challenge per method that can serve a price and runs every
+//! check of a credential before the method sees it.
+
+/// A `tracing` event with the `tracing` feature; nothing without it. Events
+/// name scopes, methods, challenge ids and references, never a credential,
+/// a signature or a secret.
+macro_rules! trace_event {
+    ($($arg:tt)*) => {
+        #[cfg(feature = "tracing")]
+        {
+            tracing::event!(target: "tower_mpp", tracing::Level::DEBUG, $($arg)*);
+        }
+    };
+}
+
+mod charge;
+mod hooks;
+mod payment_method;
+mod price;
+mod registry;
+mod rejection;
+
+pub use charge::ChargeContext;
+pub use hooks::{
+    ChallengeIssued, NoHooks, PaymentFailed, PaymentHooks, PaymentSettled, RefundCandidate,
+};
+pub use payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
+pub use price::{Amount, Price, StaticPrice};
+pub use registry::{ConfigError, Payments, PaymentsBuilder, REALM_ENV_VARS};
+pub use rejection::{PaymentRejection, ProblemResponder, RejectionKind, RejectionResponder};

@@ -1,0 +1,252 @@
+//! The `PaymentMethod` trait: what a payment method (Tempo, Stripe, ...)
+//! provides to the registry.
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+
+use super::price::Price;
+use crate::protocol::{Base64Json, Credential, ProblemType};
+use crate::store::SharedStore;
+
+/// A payment method: builds the `request` of its challenges and verifies the
+/// credentials that answer them.
+///
+/// The registry has already checked the challenge binding, realm, expiry,
+/// price pinning, scope and body digest when [`verify`](Self::verify) runs:
+/// the method checks only the payment itself, and claims its own proofs
+/// (a transaction hash, a signature) in [`Verification::claims`] so that
+/// one proof never settles twice.
+pub trait PaymentMethod: Send + Sync + 'static {
+    /// The method identifier, `1*LOWERALPHA` (e.g. `tempo`).
+    fn name(&self) -> &str;
+
+    /// Whether this method serves `intent` (e.g. `charge`).
+    fn supports_intent(&self, intent: &str) -> bool {
+        intent == "charge"
+    }
+
+    /// The method-specific `request` object for `price`, or `Ok(None)` when
+    /// this method cannot serve the price (another currency, for example).
+    ///
+    /// # Errors
+    ///
+    /// [`MethodError`] when the price cannot be expressed (too many decimals
+    /// for the currency, say): a configuration problem of the server.
+    fn request(
+        &self,
+        intent: &str,
+        price: &Price,
+    ) -> Result<Option<Map<String, Value>>, MethodError>;
+
+    /// Verifies and settles a credential against the request this route
+    /// expects.
+    fn verify(
+        &self,
+        verification: &Verification<'_>,
+    ) -> impl Future<Output = Result<Settlement, VerifyError>> + Send;
+}
+
+/// What a method gets to verify one credential.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Verification<'a> {
+    /// The credential, its binding already checked.
+    pub credential: &'a Credential,
+    /// The request this route expects from this method (equal to the
+    /// echoed one).
+    pub request: &'a Base64Json,
+    /// The route's price.
+    pub price: &'a Price,
+    /// When the challenge expires.
+    pub expires: SystemTime,
+    /// The shared store, for single-use claims of the method's own proofs.
+    pub claims: &'a SharedStore,
+}
+
+/// A settled payment, as the method reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    reference: String,
+    receipt_fields: Map<String, Value>,
+}
+
+impl Settlement {
+    /// A settlement identified by `reference` (a transaction hash, a
+    /// payment intent id).
+    pub fn new(reference: impl Into<String>) -> Self {
+        Self {
+            reference: reference.into(),
+            receipt_fields: Map::new(),
+        }
+    }
+
+    /// Adds a method-specific field to the receipt.
+    #[must_use]
+    pub fn receipt_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.receipt_fields.insert(name.into(), value.into());
+        self
+    }
+
+    /// The reference.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The extra receipt fields.
+    pub fn receipt_fields(&self) -> &Map<String, Value> {
+        &self.receipt_fields
+    }
+
+    pub(crate) fn into_parts(self) -> (String, Map<String, Value>) {
+        (self.reference, self.receipt_fields)
+    }
+}
+
+/// A credential a method did not accept, and whose fault that is.
+#[derive(Debug)]
+pub struct VerifyError {
+    kind: VerifyErrorKind,
+    detail: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VerifyErrorKind {
+    /// The client's fault: 402 with the problem type and a fresh challenge.
+    Client(ProblemType),
+    /// Infrastructure trouble: 503 with `Retry-After`; the proof stays usable.
+    Unavailable(Duration),
+}
+
+impl VerifyError {
+    fn client(problem: ProblemType, detail: impl Into<String>) -> Self {
+        Self {
+            kind: VerifyErrorKind::Client(problem),
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// The proof is invalid (`verification-failed`).
+    pub fn failed(detail: impl Into<String>) -> Self {
+        Self::client(ProblemType::VerificationFailed, detail)
+    }
+
+    /// The payment is smaller than the price (`payment-insufficient`).
+    pub fn insufficient(detail: impl Into<String>) -> Self {
+        Self::client(ProblemType::PaymentInsufficient, detail)
+    }
+
+    /// The payment's own authorization expired (`payment-expired`).
+    pub fn expired(detail: impl Into<String>) -> Self {
+        Self::client(ProblemType::PaymentExpired, detail)
+    }
+
+    /// The credential's payload is not what this method expects
+    /// (`malformed-credential`).
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::client(ProblemType::MalformedCredential, detail)
+    }
+
+    /// The proof was already used (`invalid-challenge`).
+    pub fn replayed(detail: impl Into<String>) -> Self {
+        Self::client(ProblemType::InvalidChallenge, detail)
+    }
+
+    /// The method's infrastructure (RPC node, processor, store) could not
+    /// answer; the client may retry after `retry_after` with the same proof.
+    pub fn unavailable(retry_after: Duration, detail: impl Into<String>) -> Self {
+        Self {
+            kind: VerifyErrorKind::Unavailable(retry_after),
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// Chains the underlying cause (kept out of responses).
+    #[must_use]
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Whether the failure is the infrastructure's, not the client's.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.kind, VerifyErrorKind::Unavailable(_))
+    }
+
+    /// The problem type a client-side failure maps to.
+    pub fn problem_type(&self) -> Option<ProblemType> {
+        match self.kind {
+            VerifyErrorKind::Client(problem) => Some(problem),
+            VerifyErrorKind::Unavailable(_) => None,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> VerifyErrorKind {
+        self.kind
+    }
+
+    /// The explanation shown to the client.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+/// A method that cannot build a request for a price: a server
+/// misconfiguration, answered with 500.
+#[derive(Debug)]
+pub struct MethodError {
+    detail: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl MethodError {
+    /// An error with an explanation for the operator.
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// Chains the underlying cause.
+    #[must_use]
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+}
+
+impl fmt::Display for MethodError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for MethodError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}

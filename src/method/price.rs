@@ -1,0 +1,171 @@
+//! What a route charges: an amount, optionally a currency, a description and
+//! a merchant reference.
+
+use std::fmt;
+
+use crate::protocol::{AmountError, MAX_DECIMALS, parse_amount};
+
+/// An amount: a human decimal (scaled by the method's currency decimals) or
+/// exact base units.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Amount {
+    /// A decimal string in whole currency units, e.g. `"0.01"`.
+    Decimal(String),
+    /// Base units (the currency's smallest denomination).
+    BaseUnits(u128),
+}
+
+impl Amount {
+    /// The amount in base units for a currency with `decimals` decimals.
+    ///
+    /// # Errors
+    ///
+    /// [`AmountError`] when the decimal amount has more significant decimals
+    /// than the currency, or overflows.
+    pub fn to_base_units(&self, decimals: u8) -> Result<u128, AmountError> {
+        match self {
+            Self::Decimal(text) => parse_amount(text, decimals),
+            Self::BaseUnits(units) => Ok(*units),
+        }
+    }
+}
+
+/// The price of a request.
+///
+/// ```
+/// use tower_mpp::method::Price;
+/// let price = Price::new("0.01")?.description("One joke").external_id("order-42");
+/// assert_eq!(price.amount().to_base_units(6)?, 10_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Price {
+    amount: Amount,
+    currency: Option<String>,
+    description: Option<String>,
+    external_id: Option<String>,
+}
+
+impl Price {
+    /// A price in whole currency units, as a decimal string (`"0.50"`).
+    ///
+    /// # Errors
+    ///
+    /// [`AmountError`] if the text is not a non-negative decimal number.
+    pub fn new(decimal: impl Into<String>) -> Result<Self, AmountError> {
+        let decimal = decimal.into();
+        // The syntax is checked now; the scale once the method's currency
+        // decimals are known.
+        parse_amount(&decimal, MAX_DECIMALS)?;
+        Ok(Self::from_amount(Amount::Decimal(decimal)))
+    }
+
+    /// A price in base units (`10_000` is 0.01 of a 6-decimal currency).
+    pub fn base_units(units: u128) -> Self {
+        Self::from_amount(Amount::BaseUnits(units))
+    }
+
+    fn from_amount(amount: Amount) -> Self {
+        Self {
+            amount,
+            currency: None,
+            description: None,
+            external_id: None,
+        }
+    }
+
+    /// Charges in this currency instead of the method's default; methods
+    /// that do not accept it are not offered.
+    #[must_use]
+    pub fn currency(mut self, currency: impl Into<String>) -> Self {
+        self.currency = Some(currency.into());
+        self
+    }
+
+    /// A human-readable purpose, shown to the payer.
+    #[must_use]
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The merchant's reference, echoed in the receipt.
+    #[must_use]
+    pub fn external_id(mut self, external_id: impl Into<String>) -> Self {
+        self.external_id = Some(external_id.into());
+        self
+    }
+
+    /// The amount.
+    pub fn amount(&self) -> &Amount {
+        &self.amount
+    }
+
+    /// The currency override, if any.
+    pub fn currency_override(&self) -> Option<&str> {
+        self.currency.as_deref()
+    }
+
+    /// The description, if any.
+    pub fn description_text(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The merchant's reference, if any.
+    pub fn external_id_text(&self) -> Option<&str> {
+        self.external_id.as_deref()
+    }
+}
+
+impl fmt::Display for Price {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.amount {
+            Amount::Decimal(text) => f.write_str(text)?,
+            Amount::BaseUnits(units) => write!(f, "{units} base units")?,
+        }
+        if let Some(currency) = &self.currency {
+            write!(f, " {currency}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A price fixed at compile time, for the [`Charge`](crate::axum::Charge)
+/// extractor: one type per route price.
+///
+/// ```
+/// use tower_mpp::method::{Price, StaticPrice};
+///
+/// struct OneCent;
+/// impl StaticPrice for OneCent {
+///     fn price() -> Price {
+///         Price::base_units(10_000).description("One joke")
+///     }
+/// }
+/// ```
+pub trait StaticPrice: Send + Sync + 'static {
+    /// The price.
+    fn price() -> Price;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_prices_are_checked_when_built_and_scaled_by_the_method() {
+        assert!(Price::new("abc").is_err());
+        assert!(Price::new("-1").is_err());
+        let price = Price::new("0.0000001").unwrap();
+        assert_eq!(
+            price.amount().to_base_units(6),
+            Err(AmountError::TooManyDecimals { max: 6 })
+        );
+        assert_eq!(price.amount().to_base_units(18), Ok(100_000_000_000));
+        assert_eq!(Price::base_units(5).amount().to_base_units(0), Ok(5));
+        assert_eq!(
+            Price::new("1.5").unwrap().currency("usd").to_string(),
+            "1.5 usd"
+        );
+    }
+}

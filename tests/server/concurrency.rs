@@ -1,0 +1,50 @@
+//! The same credential sent many times at once settles once.
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+
+use crate::common::{app, challenge_for, get_req, pay, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_credential_sent_200_times_at_once_settles_once() {
+    let app = app();
+    let challenge = challenge_for(&app.router, "GET", "/joke", "").await;
+    let auth = pay(&challenge, "paid");
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let router = app.router.clone();
+        let auth = auth.clone();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            send(
+                &router,
+                get_req("/joke")
+                    .header("authorization", auth)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }));
+    }
+    let mut served = 0;
+    let mut refused = 0;
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status.as_u16() {
+            200 => {
+                assert!(reply.receipt().is_some());
+                served += 1;
+            }
+            402 => {
+                reply.assert_rejected(402, "invalid-challenge");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}: {}", reply.text()),
+        }
+    }
+    assert_eq!((served, refused), (1, 199));
+    assert_eq!(app.runs.load(Ordering::SeqCst), 1);
+}

@@ -1,0 +1,257 @@
+//! The Redis store against a real `redis-server` that each test starts on
+//! its own loopback port (see `support/redis_server.rs`).
+
+#![cfg(feature = "redis")]
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use redis_server::RedisServer;
+use tower_mpp::store::{RedisStore, SharedStore, Store, StoreErrorKind};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn connect(server: &RedisServer) -> RedisStore {
+    RedisStore::connect(&server.url()).await.expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn ten_thousand_concurrent_claims_of_a_hundred_keys_have_a_hundred_winners() {
+    let server = RedisServer::start();
+    // Two connections, as two server instances would have.
+    let stores = [
+        SharedStore::new(connect(&server).await),
+        SharedStore::new(connect(&server).await),
+    ];
+    let tasks: Vec<_> = (0..10_000)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            tokio::spawn(async move {
+                let key = format!("proof-{}", i % 100);
+                let won = store.claim(&key, HOUR).await.expect("claim");
+                (key, won)
+            })
+        })
+        .collect();
+    let mut winners: HashMap<String, usize> = HashMap::new();
+    for task in tasks {
+        let (key, won) = task.await.expect("task");
+        *winners.entry(key).or_default() += usize::from(won);
+    }
+    assert_eq!(winners.len(), 100);
+    assert!(
+        winners.values().all(|&count| count == 1),
+        "each key has exactly one winner: {winners:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_succeeds_again_after_its_ttl() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let ttl = Duration::from_millis(100);
+    assert!(store.claim("k", ttl).await.unwrap());
+    assert!(!store.claim("k", ttl).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(store.claim("k", ttl).await.unwrap(), "the claim expired");
+}
+
+#[tokio::test]
+async fn claims_are_prefixed_keys_with_an_expiry() {
+    let server = RedisServer::start();
+    let shop = RedisStore::builder(server.url())
+        .prefix("shop:")
+        .connect()
+        .await
+        .unwrap();
+    let other = connect(&server).await;
+    assert_eq!(other.prefix(), "mpp:");
+
+    assert!(shop.claim("k", HOUR).await.unwrap());
+    assert!(other.claim("k", HOUR).await.unwrap(), "prefixes isolate");
+    assert!(!shop.claim("k", HOUR).await.unwrap());
+
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    keys.sort();
+    assert_eq!(keys, ["mpp:k", "shop:k"]);
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg("shop:k")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert!((3_590_000..=3_600_000).contains(&ttl_ms), "PTTL {ttl_ms}");
+}
+
+#[tokio::test]
+async fn release_lets_a_key_be_claimed_again() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    assert!(store.claim("k", HOUR).await.unwrap());
+    store.release("k").await.unwrap();
+    assert!(store.claim("k", HOUR).await.unwrap());
+    assert!(!store.claim("k", HOUR).await.unwrap());
+    store.release("never-claimed").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_password_in_the_url_authenticates_and_never_shows() {
+    let server = RedisServer::start_with(&["--requirepass", "hunter2"]);
+    let port = server.port();
+    for url in [
+        format!("redis://:hunter2@127.0.0.1:{port}"),
+        format!("redis://default:hunter2@127.0.0.1:{port}/0"),
+    ] {
+        let builder = RedisStore::builder(url.as_str());
+        assert!(!format!("{builder:?}").contains("hunter2"));
+        let store = builder.connect().await.expect("connect with the password");
+        let debug = format!("{store:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains(&format!("***@127.0.0.1:{port}")), "{debug}");
+        store.claim("k", HOUR).await.unwrap();
+    }
+
+    let started = Instant::now();
+    let wrong = RedisStore::connect(&format!("redis://:wrong@127.0.0.1:{port}")).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "fails fast");
+    let error = wrong.expect_err("a wrong password is refused");
+    assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+    assert!(!format!("{error:?}").contains("wrong@"));
+
+    // Without a password the server refuses the first command.
+    let anonymous = RedisStore::connect(&server.url()).await;
+    let error = anonymous.expect_err("connecting without the password fails");
+    assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+    assert!(std::error::Error::source(&error).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_fail_while_redis_is_down_and_resume_when_it_is_back() {
+    let mut server = RedisServer::start();
+    let timeout = Duration::from_millis(500);
+    let store = RedisStore::builder(server.url())
+        .timeout(timeout)
+        .connect()
+        .await
+        .unwrap();
+    assert!(store.claim("before", HOUR).await.unwrap());
+
+    server.stop();
+    for i in 0..5 {
+        let started = Instant::now();
+        let result = store.claim(&format!("down-{i}"), HOUR).await;
+        let took = started.elapsed();
+        let error = result.expect_err("a claim while Redis is down is an error");
+        assert!(
+            matches!(
+                error.kind(),
+                StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+            ),
+            "{error:?}"
+        );
+        eprintln!("claim {i} while down: {:?} after {took:?}", error.kind());
+        assert!(took < timeout + Duration::from_millis(250), "took {took:?}");
+    }
+    assert!(store.release("before").await.is_err());
+
+    server.restart();
+    let restarted = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let resumed = loop {
+        match store.claim("after", HOUR).await {
+            Ok(won) => break won,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("no service 10 s after Redis came back: {error:?}"),
+        }
+    };
+    eprintln!(
+        "service resumed {:?} after the restart",
+        restarted.elapsed()
+    );
+    assert!(resumed);
+    assert!(!store.claim("after", HOUR).await.unwrap());
+}
+
+#[tokio::test]
+async fn connecting_to_nothing_is_an_error_within_the_connect_timeout() {
+    let port = {
+        let server = RedisServer::start();
+        server.port()
+    };
+    let started = Instant::now();
+    let result = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_secs(1))
+        .connect()
+        .await;
+    let error = result.expect_err("nothing listens");
+    assert!(
+        matches!(
+            error.kind(),
+            StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+        ),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn a_malformed_url_or_zero_timeout_is_a_configuration_error() {
+    for url in ["", "http://127.0.0.1", "redis://127.0.0.1:notaport"] {
+        let error = RedisStore::connect(url).await.unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::InvalidConfig, "{url}");
+    }
+    let error = RedisStore::builder("redis://127.0.0.1")
+        .timeout(Duration::ZERO)
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::InvalidConfig);
+}
+
+#[test]
+fn traits() {
+    fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug + Store>() {}
+    assert_traits::<RedisStore>();
+}
+
+#[tokio::test]
+async fn rediss_urls_speak_tls_verified_against_the_given_authority() {
+    let server = RedisServer::start_tls();
+    assert!(server.url().starts_with("rediss://"));
+    let ca = std::fs::read(format!("{}/ca.pem", redis_server::TLS_FIXTURES)).unwrap();
+    let store = RedisStore::builder(server.url())
+        .root_certificate(ca)
+        .connect()
+        .await
+        .expect("a TLS connection");
+    assert!(store.claim("k", HOUR).await.unwrap());
+    assert!(!store.claim("k", HOUR).await.unwrap());
+
+    // The system's roots do not know the test authority: refused.
+    let error = RedisStore::connect(&server.url()).await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Unavailable);
+    // Nor does a plain-text client get an answer from a TLS port.
+    let plain = server.url().replace("rediss://", "redis://");
+    let error = RedisStore::builder(plain)
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        StoreErrorKind::Unavailable | StoreErrorKind::Timeout
+    ));
+}
