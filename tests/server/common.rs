@@ -21,6 +21,7 @@ use tower_mpp::method::{
     VerifyError,
 };
 use tower_mpp::protocol::{Challenge, Credential, ProblemDetails, Receipt, parse_challenges};
+use tower_mpp::store::{MemoryStore, Store};
 
 pub(crate) const SECRET: &str = "test secret: at least thirty-two bytes long";
 pub(crate) const REALM: &str = "api.example.com";
@@ -220,8 +221,13 @@ async fn free(State(s): State<AppState>) -> &'static str {
     "free"
 }
 
-pub(crate) fn payments(calls: &Arc<AtomicUsize>, recorder: &Arc<Recorder>) -> Payments {
+pub(crate) fn payments<S: Store>(
+    calls: &Arc<AtomicUsize>,
+    recorder: &Arc<Recorder>,
+    store: S,
+) -> Payments {
     Payments::builder()
+        .store(store)
         .realm(REALM)
         .secret(SECRET)
         .method(Invoice {
@@ -245,10 +251,15 @@ pub(crate) fn payments(calls: &Arc<AtomicUsize>, recorder: &Arc<Recorder>) -> Pa
 }
 
 pub(crate) fn app() -> App {
+    app_with(MemoryStore::default())
+}
+
+/// The test server on a given claim store.
+pub(crate) fn app_with<S: Store>(store: S) -> App {
     let runs = Arc::new(AtomicUsize::new(0));
     let calls = Arc::new(AtomicUsize::new(0));
     let recorder = Arc::new(Recorder::default());
-    let payments = payments(&calls, &recorder);
+    let payments = payments(&calls, &recorder, store);
     let state = AppState { runs: runs.clone() };
     let fixed = Router::new()
         .route("/fixed", get(free))
