@@ -3,6 +3,7 @@
 //! expiry, price pinning, scope and digest, the method, the single-use
 //! claim.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
@@ -14,7 +15,7 @@ use super::registry::{DynMethod, Payments};
 use super::rejection::{PaymentRejection, RejectionKind};
 use crate::binding::BindingInput;
 use crate::protocol::{
-    AcceptPayment, Base64Json, Challenge, Credential, ProblemType, Receipt, Timestamp,
+    AcceptPayment, Base64Json, Challenge, Credential, ProblemType, Receipt, Timestamp, base64url,
 };
 
 /// The intent this module charges for.
@@ -57,13 +58,11 @@ impl Payments {
         let inner = &self.inner;
         let expires = Timestamp::after(inner.expiry)
             .map_err(|e| self.misconfigured("expiry out of range").with_source(e))?;
-        let opaque = bind_opaque(ctx.scope, &inner.nonces.next()).map_err(|e| {
-            self.misconfigured("route scope cannot be bound")
-                .with_source(e)
-        })?;
+        let opaque = bind_opaque(ctx.scope, &inner.nonces.next());
+        let requests = self.expected_requests(price)?;
         let mut challenges = Vec::with_capacity(inner.methods.len());
-        for method in &inner.methods {
-            let Some(request) = self.expected_request(method.as_ref(), price)? else {
+        for (method, request) in inner.methods.iter().zip(requests.iter()) {
+            let Some(request) = request.clone() else {
                 continue;
             };
             let mut challenge = Challenge::new(
@@ -269,12 +268,13 @@ impl Payments {
                 "The challenge was issued for another realm.",
             ));
         }
-        let Some(method) = inner.methods.iter().find(|m| m.name() == echo.method) else {
+        let Some(index) = inner.methods.iter().position(|m| m.name() == echo.method) else {
             return Err(Refusal::Client(
                 MethodUnsupported,
                 "This payment method is not accepted here.",
             ));
         };
+        let method = &inner.methods[index];
         if echo.intent != CHARGE || !method.supports_intent(&echo.intent) {
             return Err(Refusal::Client(
                 InvalidChallenge,
@@ -293,11 +293,8 @@ impl Payments {
                 "The challenge has expired.",
             ));
         }
-        let expected = match self
-            .expected_request(method.as_ref(), price)
-            .map_err(Refusal::Server)?
-        {
-            Some(expected) if expected == echo.request => expected,
+        let expected = match &self.expected_requests(price).map_err(Refusal::Server)?[index] {
+            Some(expected) if *expected == echo.request => expected.clone(),
             _ => {
                 return Err(Refusal::Client(
                     InvalidChallenge,
@@ -329,7 +326,27 @@ impl Payments {
         })
     }
 
-    fn expected_request(
+    /// Every method's request for `price` (`None` where a method cannot
+    /// serve it), encoded once per price.
+    fn expected_requests(
+        &self,
+        price: &Price,
+    ) -> Result<Arc<[Option<Base64Json>]>, PaymentRejection> {
+        if let Some(cached) = self.inner.requests.get(price) {
+            return Ok(cached);
+        }
+        let encoded: Arc<[Option<Base64Json>]> = self
+            .inner
+            .methods
+            .iter()
+            .map(|method| self.encode_request(method.as_ref(), price))
+            .collect::<Result<Vec<_>, _>>()?
+            .into();
+        self.inner.requests.insert(price, encoded.clone());
+        Ok(encoded)
+    }
+
+    fn encode_request(
         &self,
         method: &dyn DynMethod,
         price: &Price,
@@ -395,10 +412,36 @@ enum Refusal {
 }
 
 /// `opaque` binds the route scope and makes each 402's challenges unique:
-/// `{"nonce": "...", "scope": "GET /path"}`.
-fn bind_opaque(scope: &str, nonce: &str) -> Result<Base64Json, crate::protocol::JsonError> {
+/// `{"nonce": "...", "scope": "GET /path"}`. Written directly: for an
+/// object of two strings with these sorted keys, JCS is this text
+/// (`serde_json` escapes strings exactly as JCS does).
+fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
+    let scope_json = Value::String(scope.to_owned()).to_string();
+    let nonce_json = Value::String(nonce.to_owned()).to_string();
+    let wire = base64url::encode(format!(r#"{{"nonce":{nonce_json},"scope":{scope_json}}}"#));
     let mut object = Map::new();
     object.insert("nonce".to_owned(), Value::String(nonce.to_owned()));
     object.insert("scope".to_owned(), Value::String(scope.to_owned()));
-    Base64Json::from_object(object)
+    Base64Json::from_canonical_parts(wire, object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_direct_opaque_is_the_canonical_one() {
+        for scope in [
+            "GET /joke",
+            "POST /a\"b\\c",
+            "GET /caf\u{e9}/\u{1F600}",
+            "GET /\u{1}\u{1f}\u{7f}\n\t",
+            "",
+        ] {
+            let direct = bind_opaque(scope, "AAECAwQFBgcICQoLDA0ODw");
+            assert!(direct.is_canonical(), "{scope:?}");
+            assert!(direct.is_flat_string_map());
+            assert_eq!(direct.object()["scope"], scope);
+        }
+    }
 }

@@ -31,6 +31,10 @@ pub trait PaymentMethod: Send + Sync + 'static {
     /// The method-specific `request` object for `price`, or `Ok(None)` when
     /// this method cannot serve the price (another currency, for example).
     ///
+    /// It must depend only on the price and the method's configuration: the
+    /// registry encodes it once per price, and pins each credential to it.
+    /// Per-challenge correlation data belongs in `opaque`, not here.
+    ///
     /// # Errors
     ///
     /// [`MethodError`] when the price cannot be expressed (too many decimals

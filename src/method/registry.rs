@@ -1,10 +1,11 @@
 //! `Payments`: the registry of payment methods and the challenge signer.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
@@ -14,7 +15,7 @@ use super::payment_method::{MethodError, PaymentMethod, Settlement, Verification
 use super::price::Price;
 use super::rejection::{ProblemResponder, RejectionResponder};
 use crate::binding::{SecretError, SecretKey, SecretRing};
-use crate::protocol::{DEFAULT_EXPIRY, base64url, is_method_id};
+use crate::protocol::{Base64Json, DEFAULT_EXPIRY, base64url, is_method_id};
 use crate::store::{MemoryStore, SharedStore, Store};
 
 /// The environment variables a realm is read from, in order. `HOSTNAME` is
@@ -90,6 +91,35 @@ pub(crate) struct Inner {
     pub(crate) hooks: Arc<dyn PaymentHooks>,
     pub(crate) responder: Arc<dyn RejectionResponder>,
     pub(crate) nonces: Nonces,
+    pub(crate) requests: RequestCache,
+}
+
+/// The most prices whose encoded requests are kept.
+const REQUEST_CACHE_LIMIT: usize = 1024;
+
+/// Every method's encoded `request` per price: a route's price is encoded
+/// once, not per request. Bounded: past the limit, new prices are encoded
+/// each time but not kept (run-time prices can be unbounded).
+#[derive(Default)]
+pub(crate) struct RequestCache {
+    entries: RwLock<HashMap<Price, Arc<[Option<Base64Json>]>>>,
+}
+
+impl RequestCache {
+    pub(crate) fn get(&self, price: &Price) -> Option<Arc<[Option<Base64Json>]>> {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(price)
+            .cloned()
+    }
+
+    pub(crate) fn insert(&self, price: &Price, requests: Arc<[Option<Base64Json>]>) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() < REQUEST_CACHE_LIMIT {
+            entries.insert(price.clone(), requests);
+        }
+    }
 }
 
 /// Challenge nonces: two clients asking for the same resource in the same
@@ -283,6 +313,7 @@ impl PaymentsBuilder {
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(NoHooks)),
                 responder: self.responder.unwrap_or_else(|| Arc::new(ProblemResponder)),
                 nonces: Nonces::new(),
+                requests: RequestCache::default(),
             }),
         })
     }

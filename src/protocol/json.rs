@@ -8,6 +8,7 @@
 //! that the binding is checked over what the peer actually sent.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -135,8 +136,13 @@ pub(crate) fn compact_json(object: &Map<String, Value>) -> String {
 /// A JSON object carried as base64url-encoded text in a header parameter.
 ///
 /// Equality compares the wire text, which is what the challenge binding signs.
+/// The value is immutable and cheap to clone.
 #[derive(Clone)]
 pub struct Base64Json {
+    inner: Arc<Encoded>,
+}
+
+struct Encoded {
     wire: String,
     object: Map<String, Value>,
 }
@@ -167,7 +173,7 @@ impl Base64Json {
         let Value::Object(object) = value else {
             unreachable!("built as an object just above")
         };
-        Ok(Self { wire, object })
+        Ok(Self::new(wire, object))
     }
 
     /// Serializes any `Serialize` type that produces a JSON object.
@@ -196,24 +202,32 @@ impl Base64Json {
         })?;
         let value = parse_json(&bytes)?;
         match value {
-            Value::Object(object) => Ok(Self {
-                wire: wire.to_owned(),
-                object,
-            }),
+            Value::Object(object) => Ok(Self::new(wire.to_owned(), object)),
             other => Err(JsonError {
                 kind: JsonErrorKind::NotAnObject(json_type(&other)),
             }),
         }
     }
 
+    /// Wraps wire text the caller has produced canonically for `object`.
+    pub(crate) fn from_canonical_parts(wire: String, object: Map<String, Value>) -> Self {
+        Self::new(wire, object)
+    }
+
+    fn new(wire: String, object: Map<String, Value>) -> Self {
+        Self {
+            inner: Arc::new(Encoded { wire, object }),
+        }
+    }
+
     /// The base64url text as it appears on the wire.
     pub fn as_wire(&self) -> &str {
-        &self.wire
+        &self.inner.wire
     }
 
     /// The decoded JSON object.
     pub fn object(&self) -> &Map<String, Value> {
-        &self.object
+        &self.inner.object
     }
 
     /// Deserializes the decoded object into a typed value.
@@ -222,25 +236,26 @@ impl Base64Json {
     ///
     /// [`JsonError`] when the object does not have the expected shape.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
-        T::deserialize(&Value::Object(self.object.clone())).map_err(|source| JsonError {
+        T::deserialize(&Value::Object(self.inner.object.clone())).map_err(|source| JsonError {
             kind: JsonErrorKind::Parse(source),
         })
     }
 
     /// Whether every member value is a string (the shape `opaque` must have).
     pub fn is_flat_string_map(&self) -> bool {
-        self.object.values().all(Value::is_string)
+        self.inner.object.values().all(Value::is_string)
     }
 
     /// Whether the wire text is the canonical (JCS) encoding of the object.
     pub fn is_canonical(&self) -> bool {
-        canonical_json(&self.object).is_ok_and(|text| base64url::encode(text) == self.wire)
+        canonical_json(&self.inner.object)
+            .is_ok_and(|text| base64url::encode(text) == self.inner.wire)
     }
 }
 
 impl PartialEq for Base64Json {
     fn eq(&self, other: &Self) -> bool {
-        self.wire == other.wire
+        self.inner.wire == other.inner.wire
     }
 }
 
@@ -249,8 +264,8 @@ impl Eq for Base64Json {}
 impl fmt::Debug for Base64Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Base64Json")
-            .field("wire", &self.wire)
-            .field("object", &self.object)
+            .field("wire", &self.inner.wire)
+            .field("object", &self.inner.object)
             .finish()
     }
 }
