@@ -69,7 +69,7 @@ type Buffering<B> = Pin<Box<dyn Future<Output = Result<Request<B>, PaymentReject
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BodyDigestService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ReqBody: Body + From<Bytes> + Send + 'static,
     ReqBody::Data: Send,
     ReqBody::Error: std::error::Error + Send + Sync + 'static,

@@ -41,9 +41,7 @@ impl<S> PaymentService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PaymentService<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send,
-    ReqBody: Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
