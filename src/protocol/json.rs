@@ -8,7 +8,7 @@
 //! that the binding is checked over what the peer actually sent.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -144,7 +144,13 @@ pub struct Base64Json {
 
 struct Encoded {
     wire: String,
-    object: Map<String, Value>,
+    /// The decoded object, built on first use: parsing a credential only
+    /// validates `request` and `opaque`, and the registry compares their
+    /// wire text.
+    object: OnceLock<Map<String, Value>>,
+    /// The JSON text, kept until the object is built; `None` when the
+    /// object was given.
+    json: Option<Vec<u8>>,
 }
 
 impl Base64Json {
@@ -197,16 +203,37 @@ impl Base64Json {
     /// [`JsonError`] for invalid base64url, invalid UTF-8, invalid JSON, or
     /// JSON that is not an object.
     pub fn from_wire(wire: &str) -> Result<Self, JsonError> {
-        let bytes = base64url::decode(wire).map_err(|source| JsonError {
+        let json = base64url::decode(wire).map_err(|source| JsonError {
             kind: JsonErrorKind::Base64(source),
         })?;
-        let value = parse_json(&bytes)?;
-        match value {
-            Value::Object(object) => Ok(Self::new(wire.to_owned(), object)),
-            other => Err(JsonError {
-                kind: JsonErrorKind::NotAnObject(json_type(&other)),
-            }),
+        serde_json::from_slice::<serde::de::IgnoredAny>(&json).map_err(|source| JsonError {
+            kind: JsonErrorKind::Parse(source),
+        })?;
+        let found = match json.trim_ascii_start().first() {
+            Some(b'{') => None,
+            Some(b'[') => Some("an array"),
+            Some(b'"') => Some("a string"),
+            Some(b't' | b'f') => Some("a boolean"),
+            Some(b'n') => Some("null"),
+            _ => Some("a number"),
+        };
+        if let Some(found) = found {
+            return Err(JsonError {
+                kind: JsonErrorKind::NotAnObject(found),
+            });
         }
+        if has_wide_integer(&json) {
+            return Err(JsonError {
+                kind: JsonErrorKind::WideInteger,
+            });
+        }
+        Ok(Self {
+            inner: Arc::new(Encoded {
+                wire: wire.to_owned(),
+                object: OnceLock::new(),
+                json: Some(json),
+            }),
+        })
     }
 
     /// Wraps wire text the caller has produced canonically for `object`.
@@ -216,7 +243,11 @@ impl Base64Json {
 
     fn new(wire: String, object: Map<String, Value>) -> Self {
         Self {
-            inner: Arc::new(Encoded { wire, object }),
+            inner: Arc::new(Encoded {
+                wire,
+                object: OnceLock::from(object),
+                json: None,
+            }),
         }
     }
 
@@ -227,7 +258,14 @@ impl Base64Json {
 
     /// The decoded JSON object.
     pub fn object(&self) -> &Map<String, Value> {
-        &self.inner.object
+        self.inner.object.get_or_init(|| {
+            // Validated as a JSON object by `from_wire`.
+            let json = self.inner.json.as_deref().unwrap_or(b"{}");
+            match serde_json::from_slice(json) {
+                Ok(Value::Object(object)) => object,
+                _ => Map::new(),
+            }
+        })
     }
 
     /// Deserializes the decoded object into a typed value.
@@ -236,20 +274,19 @@ impl Base64Json {
     ///
     /// [`JsonError`] when the object does not have the expected shape.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
-        T::deserialize(&Value::Object(self.inner.object.clone())).map_err(|source| JsonError {
+        T::deserialize(&Value::Object(self.object().clone())).map_err(|source| JsonError {
             kind: JsonErrorKind::Parse(source),
         })
     }
 
     /// Whether every member value is a string (the shape `opaque` must have).
     pub fn is_flat_string_map(&self) -> bool {
-        self.inner.object.values().all(Value::is_string)
+        self.object().values().all(Value::is_string)
     }
 
     /// Whether the wire text is the canonical (JCS) encoding of the object.
     pub fn is_canonical(&self) -> bool {
-        canonical_json(&self.inner.object)
-            .is_ok_and(|text| base64url::encode(text) == self.inner.wire)
+        canonical_json(self.object()).is_ok_and(|text| base64url::encode(text) == self.inner.wire)
     }
 }
 
@@ -265,7 +302,7 @@ impl fmt::Debug for Base64Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Base64Json")
             .field("wire", &self.inner.wire)
-            .field("object", &self.inner.object)
+            .field("object", self.object())
             .finish()
     }
 }
