@@ -1,6 +1,7 @@
 //! The per-request payment context the service puts in the request
 //! extensions, and through which extractors charge.
 
+use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use http::header::{AUTHORIZATION, HeaderMap};
@@ -9,7 +10,7 @@ use http::{HeaderValue, Request};
 use crate::method::{
     ChargeContext, PaymentFailed, PaymentRejection, Payments, Price, RejectionKind,
 };
-use crate::protocol::{AcceptPayment, Credential, ProblemType, Receipt};
+use crate::protocol::{AcceptPayment, Credential, CredentialError, ProblemType, Receipt};
 
 /// The `Content-Digest` of a request body, inserted into the request
 /// extensions by [`BodyDigestLayer`](super::BodyDigestLayer).
@@ -34,7 +35,7 @@ pub(crate) struct PaymentContext {
 #[derive(Debug)]
 struct ContextInner {
     payments: Payments,
-    credential: Option<Result<Credential, String>>,
+    credential: Option<Result<Credential, Malformed>>,
     accept: Option<AcceptPayment>,
     scope: String,
     settled: SettledSlot,
@@ -51,7 +52,7 @@ impl PaymentContext {
         payments: &Payments,
         request: &Request<B>,
     ) -> Result<Self, PaymentRejection> {
-        let credential = read_credential(request.headers()).map_err(|()| {
+        let credential = read_credential(request.headers()).map_err(|SeveralCredentials| {
             payments.rejection(
                 RejectionKind::SeveralCredentials,
                 "Send exactly one Payment credential.",
@@ -117,9 +118,10 @@ impl PaymentContext {
         };
         let credential = match &inner.credential {
             None => return Err(payments.payment_required(price, &ctx)),
-            Some(Err(detail)) => {
+            Some(Err(malformed)) => {
+                let detail = malformed.to_string();
                 let rejection =
-                    payments.failed(price, &ctx, ProblemType::MalformedCredential, detail);
+                    payments.failed(price, &ctx, ProblemType::MalformedCredential, &detail);
                 payments.inner.hooks.payment_failed(&PaymentFailed {
                     scope: &inner.scope,
                     challenge_id: None,
@@ -146,21 +148,44 @@ impl PaymentContext {
     }
 }
 
-/// The request's `Payment` credential: `None` without one, `Err` with a
-/// detail when it is malformed, `Err(())` of the outer result when there are
-/// several.
-#[allow(clippy::type_complexity)]
-fn read_credential(headers: &HeaderMap) -> Result<Option<Result<Credential, String>>, ()> {
-    let mut found: Option<Result<Credential, String>> = None;
+/// More than one `Payment` credential in a request.
+struct SeveralCredentials;
+
+/// A `Payment` credential that cannot be read.
+#[derive(Debug)]
+enum Malformed {
+    /// The header value holds bytes outside visible ASCII.
+    NotAscii,
+    /// The credential itself is invalid.
+    Invalid(CredentialError),
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAscii => f.write_str("The Payment credential is not visible ASCII."),
+            Self::Invalid(e) => write!(f, "The Payment credential is malformed: {e}."),
+        }
+    }
+}
+
+/// The request's `Payment` credential: `None` without one, `Some(Err)` when
+/// it is malformed.
+fn read_credential(
+    headers: &HeaderMap,
+) -> Result<Option<Result<Credential, Malformed>>, SeveralCredentials> {
+    let mut found = None;
+    let mut record = |credential: Result<Credential, Malformed>| {
+        if found.replace(credential).is_some() {
+            Err(SeveralCredentials)
+        } else {
+            Ok(())
+        }
+    };
     for value in headers.get_all(AUTHORIZATION) {
         let Ok(text) = value.to_str() else {
             if starts_with_payment(value.as_bytes()) {
-                if found.is_some() {
-                    return Err(());
-                }
-                found = Some(Err(
-                    "The Payment credential is not visible ASCII.".to_owned()
-                ));
+                record(Err(Malformed::NotAscii))?;
             }
             continue;
         };
@@ -168,16 +193,9 @@ fn read_credential(headers: &HeaderMap) -> Result<Option<Result<Credential, Stri
         // credential sent beside another scheme.
         for item in text.split(',') {
             let item = item.trim_matches([' ', '\t']);
-            if !starts_with_payment(item.as_bytes()) {
-                continue;
+            if starts_with_payment(item.as_bytes()) {
+                record(Credential::parse(item).map_err(Malformed::Invalid))?;
             }
-            if found.is_some() {
-                return Err(());
-            }
-            found = Some(
-                Credential::parse(item)
-                    .map_err(|e| format!("The Payment credential is malformed: {e}.")),
-            );
         }
     }
     Ok(found)
