@@ -24,8 +24,6 @@ pub(crate) struct Settled {
     pub(crate) header: HeaderValue,
 }
 
-pub(crate) type SettledSlot = Arc<OnceLock<Settled>>;
-
 /// What the service learned about the request, shared with extractors.
 #[derive(Debug, Clone)]
 pub(crate) struct PaymentContext {
@@ -38,7 +36,7 @@ struct ContextInner {
     credential: Option<Result<Credential, Malformed>>,
     accept: Option<AcceptPayment>,
     scope: String,
-    settled: SettledSlot,
+    settled: OnceLock<Settled>,
 }
 
 impl PaymentContext {
@@ -75,13 +73,14 @@ impl PaymentContext {
                 credential,
                 accept,
                 scope: format!("{} {}", request.method(), request.uri().path()),
-                settled: Arc::default(),
+                settled: OnceLock::new(),
             }),
         })
     }
 
-    pub(crate) fn settled_slot(&self) -> SettledSlot {
-        self.inner.settled.clone()
+    /// The payment settled for this request, if any.
+    pub(crate) fn settled(&self) -> Option<&Settled> {
+        self.inner.settled.get()
     }
 
     pub(crate) fn payments(&self) -> &Payments {

@@ -10,8 +10,8 @@ use http::{HeaderMap, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::context::{PaymentContext, SettledSlot};
-use crate::method::{PaymentRejection, Payments, RefundCandidate};
+use super::context::PaymentContext;
+use crate::method::{PaymentRejection, RefundCandidate};
 
 /// The `Payment-Receipt` header name.
 pub const PAYMENT_RECEIPT: &str = "payment-receipt";
@@ -26,15 +26,9 @@ pin_project! {
     {
         #[pin]
         state: State<S, Req>,
-        outcome: Option<Outcome>,
+        // The request's context: whether it was paid, and for what.
+        outcome: Option<PaymentContext>,
     }
-}
-
-/// What the future needs to finish a paid response.
-struct Outcome {
-    payments: Payments,
-    scope: String,
-    settled: SettledSlot,
 }
 
 pin_project! {
@@ -59,18 +53,10 @@ pin_project! {
 }
 
 impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
-    fn outcome(context: &PaymentContext) -> Outcome {
-        Outcome {
-            payments: context.payments().clone(),
-            scope: context.scope().to_owned(),
-            settled: context.settled_slot(),
-        }
-    }
-
     pub(crate) fn inner(future: S::Future, context: &PaymentContext) -> Self {
         Self {
             state: State::Inner { future },
-            outcome: Some(Self::outcome(context)),
+            outcome: Some(context.clone()),
         }
     }
 
@@ -86,7 +72,7 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
                 service: Some(service),
                 request: Some(request),
             },
-            outcome: Some(Self::outcome(context)),
+            outcome: Some(context.clone()),
         }
     }
 
@@ -148,8 +134,8 @@ where
 
 /// Attaches the receipt to a 2xx response of a paid request; reports any
 /// other outcome of a paid request as a refund candidate.
-fn finish<B>(outcome: &Outcome, response: &mut Response<B>) {
-    let Some(settled) = outcome.settled.get() else {
+fn finish<B>(context: &PaymentContext, response: &mut Response<B>) {
+    let Some(settled) = context.settled() else {
         return;
     };
     if response.status().is_success() {
@@ -157,12 +143,12 @@ fn finish<B>(outcome: &Outcome, response: &mut Response<B>) {
         headers.insert(PAYMENT_RECEIPT, settled.header.clone());
         make_private(headers);
     } else {
-        outcome
-            .payments
+        context
+            .payments()
             .inner
             .hooks
             .refund_candidate(&RefundCandidate {
-                scope: &outcome.scope,
+                scope: context.scope(),
                 receipt: &settled.receipt,
                 status: response.status(),
             });
