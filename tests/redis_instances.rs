@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use common::{App, app_with, challenge_for, get_req, pay, send};
+use common::{App, app_with, challenge_for, get_req, pay, send, send_auth};
 use redis_server::RedisServer;
 use tower_mpp::store::RedisStore;
 
@@ -72,14 +72,7 @@ async fn redis_down_gives_503_without_receipts_and_service_resumes() {
 
     server.stop();
     for _ in 0..3 {
-        let reply = send(
-            &app.router,
-            get_req("/joke")
-                .header("authorization", &auth)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let reply = send_auth(&app.router, "/joke", &auth).await;
         assert_eq!(reply.status, 503, "{}", reply.text());
         assert!(reply.headers.contains_key("retry-after"));
         assert!(reply.headers.get("payment-receipt").is_none());
@@ -96,14 +89,7 @@ async fn redis_down_gives_503_without_receipts_and_service_resumes() {
     // is back (the connection manager reconnects within about a second).
     let deadline = Instant::now() + Duration::from_secs(10);
     let reply = loop {
-        let reply = send(
-            &app.router,
-            get_req("/joke")
-                .header("authorization", &auth)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let reply = send_auth(&app.router, "/joke", &auth).await;
         if reply.status != 503 || Instant::now() > deadline {
             break reply;
         }

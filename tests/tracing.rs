@@ -9,8 +9,7 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use common::{SECRET, app, challenge_for, get_req, pay, send};
+use common::{SECRET, app, challenge_for, pay, send_auth};
 
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -39,24 +38,10 @@ async fn traces_name_payments_but_never_carry_secrets() {
     let app = app();
     let challenge = challenge_for(&app.router, "GET", "/joke", "").await;
     let paid = pay(&challenge, "paid");
-    let reply = send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", &paid)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/joke", &paid).await;
     assert_eq!(reply.status, 200);
     let forged = pay(&challenge, "forged");
-    send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", &forged)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    send_auth(&app.router, "/joke", &forged).await;
 
     let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert!(output.contains("payment required"), "{output}");

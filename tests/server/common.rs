@@ -362,6 +362,19 @@ pub(crate) async fn send(router: &Router, request: Request<Body>) -> Reply {
     }
 }
 
+/// A `GET` with an `Authorization` header, read whole.
+pub(crate) async fn send_auth(
+    router: &Router,
+    path: &str,
+    authorization: impl AsRef<str>,
+) -> Reply {
+    let request = get_req(path)
+        .header("authorization", authorization.as_ref())
+        .body(Body::empty())
+        .unwrap();
+    send(router, request).await
+}
+
 pub(crate) fn get_req(path: &str) -> http::request::Builder {
     Request::builder().uri(path)
 }

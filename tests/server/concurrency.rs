@@ -2,9 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::body::Body;
-
-use crate::common::{app, challenge_for, get_req, pay, send};
+use crate::common::{app, challenge_for, pay, send_auth};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_same_credential_sent_200_times_at_once_settles_once() {
@@ -19,14 +17,7 @@ async fn the_same_credential_sent_200_times_at_once_settles_once() {
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
-            send(
-                &router,
-                get_req("/joke")
-                    .header("authorization", auth)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
+            send_auth(&router, "/joke", auth).await
         }));
     }
     let mut served = 0;

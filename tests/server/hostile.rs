@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tower_mpp::binding::{BindingInput, SecretKey, SecretRing};
 use tower_mpp::protocol::{Base64Json, Challenge, Credential, Timestamp, base64url};
 
-use crate::common::{SECRET, app, challenge_for, get_req, pay, send};
+use crate::common::{SECRET, app, challenge_for, get_req, pay, send, send_auth};
 
 fn b64(value: &Value) -> String {
     format!("Payment {}", base64url::encode(value.to_string()))
@@ -353,14 +353,7 @@ async fn hostile_credentials_are_refused_without_running_the_handler() {
     ];
     let mut checked = 0;
     for (name, authorization, status, code) in cases {
-        let reply = send(
-            &app.router,
-            get_req("/joke")
-                .header("authorization", &authorization)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let reply = send_auth(&app.router, "/joke", &authorization).await;
         assert_eq!(reply.status.as_u16(), status, "{name}: {}", reply.text());
         assert_eq!(reply.problem_code(), code, "{name}: {}", reply.text());
         assert!(reply.headers.get("payment-receipt").is_none(), "{name}");
@@ -378,23 +371,9 @@ async fn hostile_credentials_are_refused_without_running_the_handler() {
 
     // A challenge bought for the 1-cent route does not pay the 1-dollar one,
     // and the reverse does not pay the cheap one either.
-    let reply = send(
-        &app.router,
-        get_req("/expensive")
-            .header("authorization", pay(&cheap_route, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/expensive", pay(&cheap_route, "paid")).await;
     reply.assert_rejected(402, "invalid-challenge");
-    let reply = send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", pay(&expensive_route, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/joke", pay(&expensive_route, "paid")).await;
     reply.assert_rejected(402, "invalid-challenge");
     assert_eq!(app.runs.load(Ordering::SeqCst), 0);
     assert!(
@@ -440,14 +419,7 @@ async fn a_forged_id_never_reaches_the_method() {
         SecretRing::new(SecretKey::new("another secret, also thirty-two bytes long").unwrap())
             .sign(&BindingInput::from_challenge(&good));
     for _ in 0..10 {
-        let reply = send(
-            &app.router,
-            get_req("/joke")
-                .header("authorization", pay(&forged, "paid"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let reply = send_auth(&app.router, "/joke", pay(&forged, "paid")).await;
         reply.assert_rejected(402, "invalid-challenge");
     }
     assert_eq!(app.calls.load(Ordering::SeqCst), 0);

@@ -8,7 +8,7 @@ mod hostile;
 use std::sync::atomic::Ordering;
 
 use axum::body::Body;
-use common::{app, challenge_for, get_req, pay, send};
+use common::{app, challenge_for, get_req, pay, send, send_auth};
 use http::Request;
 
 #[tokio::test]
@@ -43,14 +43,7 @@ async fn a_paid_request_is_served_once_with_a_private_receipt() {
     let app = app();
     let challenge = challenge_for(&app.router, "GET", "/joke", "").await;
     let auth = pay(&challenge, "paid");
-    let reply = send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", &auth)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/joke", &auth).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let receipt = reply.receipt().expect("a receipt");
     assert_eq!(receipt.method, "invoice");
@@ -62,14 +55,7 @@ async fn a_paid_request_is_served_once_with_a_private_receipt() {
     assert_eq!(app.runs.load(Ordering::SeqCst), 1);
 
     // The same credential again: already used.
-    let again = send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", &auth)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let again = send_auth(&app.router, "/joke", &auth).await;
     again.assert_rejected(402, "invalid-challenge");
     assert_eq!(app.runs.load(Ordering::SeqCst), 1);
     let events = app.recorder.events.lock().unwrap().clone();
@@ -94,14 +80,7 @@ async fn two_clients_in_the_same_second_get_distinct_challenges_and_both_are_ser
     let second = challenge_for(&app.router, "GET", "/joke", "").await;
     assert_ne!(first.id, second.id);
     for challenge in [&first, &second] {
-        let reply = send(
-            &app.router,
-            get_req("/joke")
-                .header("authorization", pay(challenge, "paid"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let reply = send_auth(&app.router, "/joke", pay(challenge, "paid")).await;
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
     assert_eq!(app.runs.load(Ordering::SeqCst), 2);
@@ -110,14 +89,7 @@ async fn two_clients_in_the_same_second_get_distinct_challenges_and_both_are_ser
 #[tokio::test]
 async fn free_routes_are_untouched_even_with_a_bad_credential() {
     let app = app();
-    let reply = send(
-        &app.router,
-        get_req("/free")
-            .header("authorization", "Payment !!!")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/free", "Payment !!!").await;
     assert_eq!(reply.status, 200);
     assert!(reply.headers.get("payment-receipt").is_none());
     assert!(reply.headers.get("cache-control").is_none());
@@ -187,14 +159,7 @@ async fn option_charge_serves_a_preview_without_a_credential() {
     assert!(preview.receipt().is_none());
 
     let challenge = challenge_for(&app.router, "GET", "/joke", "").await;
-    let other_route = send(
-        &app.router,
-        get_req("/preview")
-            .header("authorization", pay(&challenge, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let other_route = send_auth(&app.router, "/preview", pay(&challenge, "paid")).await;
     other_route.assert_rejected(402, "invalid-challenge");
 }
 
@@ -237,14 +202,7 @@ async fn a_fixed_price_layer_charges_services_without_extractors() {
     assert_eq!(app.runs.load(Ordering::SeqCst), 0);
     let challenge = reply.challenges().remove(0);
     assert_eq!(challenge.request.object()["amount"], "5");
-    let paid = send(
-        &app.router,
-        get_req("/fixed")
-            .header("authorization", pay(&challenge, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let paid = send_auth(&app.router, "/fixed", pay(&challenge, "paid")).await;
     assert_eq!(paid.status, 200);
     assert!(paid.receipt().is_some());
     assert_eq!(app.runs.load(Ordering::SeqCst), 1);
@@ -254,14 +212,7 @@ async fn a_fixed_price_layer_charges_services_without_extractors() {
 async fn a_paid_request_whose_handler_fails_gets_no_receipt_and_is_a_refund_candidate() {
     let app = app();
     let challenge = challenge_for(&app.router, "GET", "/failing", "").await;
-    let reply = send(
-        &app.router,
-        get_req("/failing")
-            .header("authorization", pay(&challenge, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/failing", pay(&challenge, "paid")).await;
     assert_eq!(reply.status, 500);
     assert!(reply.headers.get("payment-receipt").is_none());
     let events = app.recorder.events.lock().unwrap().clone();
@@ -275,14 +226,7 @@ async fn a_paid_request_whose_handler_fails_gets_no_receipt_and_is_a_refund_cand
 async fn public_caching_becomes_private_on_paid_responses() {
     let app = app();
     let challenge = challenge_for(&app.router, "GET", "/cached", "").await;
-    let reply = send(
-        &app.router,
-        get_req("/cached")
-            .header("authorization", pay(&challenge, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/cached", pay(&challenge, "paid")).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.headers["cache-control"], "max-age=60, private");
 }
@@ -352,27 +296,13 @@ async fn a_price_no_method_can_express_is_a_500_not_a_broken_402() {
 async fn infrastructure_trouble_is_a_503_with_retry_after_and_the_proof_stays_usable() {
     let app = app();
     let challenge = challenge_for(&app.router, "GET", "/joke", "").await;
-    let reply = send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", pay(&challenge, "unavailable"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let reply = send_auth(&app.router, "/joke", pay(&challenge, "unavailable")).await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.headers["retry-after"], "7");
     assert!(reply.headers.get("payment-receipt").is_none());
     assert_eq!(app.runs.load(Ordering::SeqCst), 0);
     // The challenge was not consumed.
-    let later = send(
-        &app.router,
-        get_req("/joke")
-            .header("authorization", pay(&challenge, "paid"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let later = send_auth(&app.router, "/joke", pay(&challenge, "paid")).await;
     assert_eq!(later.status, 200);
 }
 
