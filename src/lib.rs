@@ -12,6 +12,11 @@
 //!   problem details, `Accept-Payment`, `Content-Digest`, amounts), no I/O.
 //! - [`binding`]: stateless challenge ids (HMAC-SHA256 over the challenge)
 //!   with secret rotation.
+//! - [`method`]: the `PaymentMethod` trait and the `Payments` registry.
+//! - [`layer`]: `PaymentLayer`, the tower middleware; [`axum`](mod@crate::axum)
+//!   (feature `axum`): the `Charge` and `Payment` extractors.
+//! - [`store`]: single-use claims, in memory or in Redis (feature `redis`).
+//! - `tempo` (feature `tempo`): the Tempo charge method, settled on chain.
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -20,6 +25,8 @@ pub mod layer;
 pub mod method;
 pub mod protocol;
 pub mod store;
+#[cfg(feature = "tempo")]
+pub mod tempo;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,7 +1,10 @@
 //! Issuing challenges for a price, and verifying the credentials that
-//! answer them, in the order DESIGN.md fixes: binding, realm and method,
-//! expiry, price pinning, scope and digest, the method, the single-use
-//! claim.
+//! answer them in DESIGN.md's order: binding, realm and method, expiry,
+//! price pinning, scope and digest, then the single-use claim of the
+//! challenge and the method. The claim comes before the method (and is
+//! released when the method fails) rather than after it: a method that
+//! settles (broadcasts a transaction) must never be run twice for one
+//! challenge, or the second payer would pay and be refused.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -56,7 +59,11 @@ impl Payments {
         ctx: &ChargeContext<'_>,
     ) -> Result<Vec<Challenge>, PaymentRejection> {
         let inner = &self.inner;
-        let expires = Timestamp::after(inner.expiry)
+        let expiry = price.expiry_override().unwrap_or(inner.expiry);
+        if expiry.is_zero() {
+            return Err(self.misconfigured("the price's expiry is zero"));
+        }
+        let expires = Timestamp::after(expiry)
             .map_err(|e| self.misconfigured("expiry out of range").with_source(e))?;
         let opaque = bind_opaque(ctx.scope, &inner.nonces.next());
         let requests = self.expected_requests(price)?;
@@ -171,34 +178,13 @@ impl Payments {
             Err(Refusal::Server(rejection)) => return Err(rejection),
         };
 
-        let verification = Verification {
-            credential,
-            request: &expected,
-            price,
-            expires,
-            claims: &inner.store,
-        };
-        let settlement = match method.verify(&verification).await {
-            Ok(settlement) => settlement,
-            Err(error) => {
-                let rejection = match error.kind() {
-                    VerifyErrorKind::Client(problem) => {
-                        self.failed(price, ctx, problem, error.detail())
-                    }
-                    VerifyErrorKind::Unavailable(after) => {
-                        self.rejection(RejectionKind::Unavailable(after), error.detail())
-                    }
-                };
-                return Err(rejection.with_source(error));
-            }
-        };
-
+        // The challenge is claimed before the method runs, so that two
+        // payments can never be made for one challenge (the second would be
+        // refused after paying); a method failure releases it, so the client
+        // can retry with the same challenge.
+        let claim_key = format!("challenge:{}", echo.id);
         let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
-        match inner
-            .store
-            .claim(&format!("challenge:{}", echo.id), ttl)
-            .await
-        {
+        match inner.store.claim(&claim_key, ttl).await {
             Ok(true) => {}
             Ok(false) => {
                 return Err(self.failed(
@@ -218,10 +204,42 @@ impl Payments {
             }
         }
 
+        let verification = Verification {
+            credential,
+            request: &expected,
+            price,
+            expires,
+            claims: &inner.store,
+        };
+        let settlement = match method.verify(&verification).await {
+            Ok(settlement) => settlement,
+            Err(error) => {
+                // Best effort: a claim that cannot be released expires with
+                // the challenge.
+                let _ = inner.store.release(&claim_key).await;
+                let rejection = match error.kind() {
+                    VerifyErrorKind::Client(problem) => {
+                        self.failed(price, ctx, problem, error.detail())
+                    }
+                    VerifyErrorKind::Unavailable(after) => {
+                        self.rejection(RejectionKind::Unavailable(after), error.detail())
+                    }
+                };
+                return Err(rejection.with_source(error));
+            }
+        };
+
         let (reference, mut fields) = settlement.into_parts();
         fields.retain(|name, _| !RESERVED_RECEIPT_FIELDS.contains(&name.as_str()));
         let mut receipt = Receipt::new(echo.method.clone(), Timestamp::now(), reference);
-        receipt.external_id = price.external_id_text().map(str::to_owned);
+        // The price's reference, or the one the method put in its request.
+        receipt.external_id = price.external_id_text().map(str::to_owned).or_else(|| {
+            expected
+                .object()
+                .get("externalId")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
         receipt.extra = fields;
         trace_event!(
             scope = ctx.scope,

@@ -1,7 +1,9 @@
-//! What a route charges: an amount, optionally a currency, a description and
-//! a merchant reference.
+//! What a route charges: an amount, and optionally a currency, a recipient,
+//! a memo, fee sponsorship, an expiry, a description and a merchant
+//! reference.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::protocol::{AmountError, MAX_DECIMALS, parse_amount};
 
@@ -42,6 +44,10 @@ impl Amount {
 pub struct Price {
     amount: Amount,
     currency: Option<String>,
+    recipient: Option<String>,
+    memo: Option<String>,
+    sponsor_fees: Option<bool>,
+    expires_in: Option<Duration>,
     description: Option<String>,
     external_id: Option<String>,
 }
@@ -69,6 +75,10 @@ impl Price {
         Self {
             amount,
             currency: None,
+            recipient: None,
+            memo: None,
+            sponsor_fees: None,
+            expires_in: None,
             description: None,
             external_id: None,
         }
@@ -79,6 +89,40 @@ impl Price {
     #[must_use]
     pub fn currency(mut self, currency: impl Into<String>) -> Self {
         self.currency = Some(currency.into());
+        self
+    }
+
+    /// Pays this recipient instead of the method's default; methods that
+    /// cannot parse it refuse the price as a configuration error.
+    #[must_use]
+    pub fn recipient(mut self, recipient: impl Into<String>) -> Self {
+        self.recipient = Some(recipient.into());
+        self
+    }
+
+    /// A memo the payment must carry (for Tempo a `bytes32` in hex),
+    /// instead of the method's default; methods without memos are not
+    /// offered.
+    #[must_use]
+    pub fn memo(mut self, memo: impl Into<String>) -> Self {
+        self.memo = Some(memo.into());
+        self
+    }
+
+    /// Turns the server's fee sponsorship on or off for this price, where
+    /// the method supports it (a method without a sponsor refuses `true` as
+    /// a configuration error).
+    #[must_use]
+    pub fn sponsor_fees(mut self, sponsor: bool) -> Self {
+        self.sponsor_fees = Some(sponsor);
+        self
+    }
+
+    /// Challenges for this price expire after `expiry` instead of the
+    /// registry's default.
+    #[must_use]
+    pub fn expires_in(mut self, expiry: Duration) -> Self {
+        self.expires_in = Some(expiry);
         self
     }
 
@@ -104,6 +148,26 @@ impl Price {
     /// The currency override, if any.
     pub fn currency_override(&self) -> Option<&str> {
         self.currency.as_deref()
+    }
+
+    /// The recipient override, if any.
+    pub fn recipient_override(&self) -> Option<&str> {
+        self.recipient.as_deref()
+    }
+
+    /// The memo override, if any.
+    pub fn memo_override(&self) -> Option<&str> {
+        self.memo.as_deref()
+    }
+
+    /// The fee sponsorship override, if any.
+    pub fn sponsor_fees_override(&self) -> Option<bool> {
+        self.sponsor_fees
+    }
+
+    /// The expiry override, if any.
+    pub fn expiry_override(&self) -> Option<Duration> {
+        self.expires_in
     }
 
     /// The description, if any.

@@ -1,0 +1,456 @@
+//! Configuring a [`TempoCharge`]: a builder that checks everything at
+//! start-up, so nothing is a surprise at request time.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, U256, address};
+use alloy_signer_local::PrivateKeySigner;
+use url::Url;
+
+use super::request::{Mode, Split};
+use super::rpc::Rpc;
+use super::{Inner, TempoCharge};
+
+/// `PathUSD`, the default currency.
+pub const PATH_USD: Address = address!("20c0000000000000000000000000000000000000");
+/// The public Tempo mainnet RPC, the default endpoint.
+pub const MAINNET_RPC_URL: &str = "https://rpc.tempo.xyz";
+/// Tempo mainnet's chain id, assumed with the default endpoint.
+pub const MAINNET_CHAIN_ID: u64 = 4217;
+/// The most splits a charge may have (each costs about 29,000 gas).
+pub const MAX_SPLITS: usize = 10;
+
+/// Limits on the fees the server's fee payer sponsors for one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeLimits {
+    /// The largest gas limit co-signed.
+    pub max_gas: u64,
+    /// The largest `max_fee_per_gas` co-signed, in attodollars per gas
+    /// as Tempo prices gas.
+    pub max_fee_per_gas: u128,
+}
+
+impl Default for FeeLimits {
+    /// One transfer with the most splits fits easily; fees stay at a few
+    /// cents even at the fee cap.
+    fn default() -> Self {
+        Self {
+            max_gas: 2_000_000,
+            max_fee_per_gas: 100_000_000_000,
+        }
+    }
+}
+
+/// The server's fee payer: the key that co-signs clients' transactions and
+/// the token it pays fees in.
+#[derive(Clone)]
+pub(crate) struct FeePayer {
+    pub(crate) signer: PrivateKeySigner,
+    pub(crate) fee_token: Option<Address>,
+    pub(crate) limits: FeeLimits,
+}
+
+impl fmt::Debug for FeePayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FeePayer")
+            .field("address", &self.signer.address())
+            .field("fee_token", &self.fee_token)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configuration the Tempo method refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TempoConfigError {
+    /// No recipient was set.
+    MissingRecipient,
+    /// A field that must be an address is not one.
+    InvalidAddress {
+        /// Which setting.
+        field: &'static str,
+        /// What it was set to.
+        value: String,
+    },
+    /// The memo is not 32 bytes of hex.
+    InvalidMemo(String),
+    /// Decimals must be between 1 and 38.
+    InvalidDecimals(u8),
+    /// The RPC URL does not parse or is not http(s).
+    InvalidRpcUrl(String),
+    /// The fee payer key is not a secp256k1 private key, or its environment
+    /// variable is unset.
+    InvalidFeePayerKey(String),
+    /// A split is zero, or there are more than [`MAX_SPLITS`].
+    InvalidSplits(String),
+    /// `supported_modes` is empty, or excludes pull while fees are
+    /// sponsored (sponsored charges cannot be paid by hash).
+    InvalidModes(String),
+    /// No chain id was set and the RPC URL is not the default one: use
+    /// [`TempoChargeBuilder::connect`] to ask the node.
+    ChainIdUnknown,
+    /// Asking the node for its chain id failed.
+    ChainIdUnavailable(String),
+}
+
+impl fmt::Display for TempoConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingRecipient => f.write_str("the Tempo method needs a recipient"),
+            Self::InvalidAddress { field, value } => {
+                write!(f, "the {field} {value:?} is not an address")
+            }
+            Self::InvalidMemo(memo) => write!(f, "the memo {memo:?} is not 32 bytes of hex"),
+            Self::InvalidDecimals(d) => write!(f, "{d} decimals: must be between 1 and 38"),
+            Self::InvalidRpcUrl(url) => write!(f, "the RPC URL {url:?} is not an http(s) URL"),
+            Self::InvalidFeePayerKey(why) => write!(f, "the fee payer key is unusable: {why}"),
+            Self::InvalidSplits(why) | Self::InvalidModes(why) => f.write_str(why),
+            Self::ChainIdUnknown => {
+                f.write_str("no chain id: set one, or build with `connect().await` to ask the node")
+            }
+            Self::ChainIdUnavailable(why) => write!(f, "could not read the chain id: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for TempoConfigError {}
+
+/// Builds a [`TempoCharge`]; see [`TempoCharge::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TempoChargeBuilder {
+    recipient: Option<String>,
+    currency: Option<String>,
+    decimals: u8,
+    rpc_url: Option<String>,
+    chain_id: Option<u64>,
+    fee_payer_key: Option<Result<String, String>>,
+    fee_token: Option<String>,
+    fee_limits: FeeLimits,
+    memo: Option<String>,
+    splits: Vec<(String, u128, Option<String>)>,
+    supported_modes: Option<Vec<Mode>>,
+    external_id: Option<String>,
+    description: Option<String>,
+    rpc_timeout: Duration,
+    receipt_timeout: Duration,
+}
+
+impl Default for TempoChargeBuilder {
+    fn default() -> Self {
+        Self {
+            recipient: None,
+            currency: None,
+            decimals: 6,
+            rpc_url: None,
+            chain_id: None,
+            fee_payer_key: None,
+            fee_token: None,
+            fee_limits: FeeLimits::default(),
+            memo: None,
+            splits: Vec::new(),
+            supported_modes: None,
+            external_id: None,
+            description: None,
+            rpc_timeout: Duration::from_secs(10),
+            receipt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl TempoChargeBuilder {
+    /// The address paid (required).
+    pub fn recipient(mut self, address: impl Into<String>) -> Self {
+        self.recipient = Some(address.into());
+        self
+    }
+
+    /// The TIP-20 token charged (default [`PATH_USD`]).
+    pub fn currency(mut self, address: impl Into<String>) -> Self {
+        self.currency = Some(address.into());
+        self
+    }
+
+    /// The currency's decimals, to scale decimal prices (default 6).
+    pub fn decimals(mut self, decimals: u8) -> Self {
+        self.decimals = decimals;
+        self
+    }
+
+    /// The node's JSON-RPC URL (default [`MAINNET_RPC_URL`]).
+    pub fn rpc_url(mut self, url: impl Into<String>) -> Self {
+        self.rpc_url = Some(url.into());
+        self
+    }
+
+    /// The chain id; without it, [`MAINNET_CHAIN_ID`] with the default RPC
+    /// URL, or the node's answer with [`connect`](Self::connect).
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
+        self.chain_id = Some(chain_id);
+        self
+    }
+
+    /// Sponsors clients' fees with this secp256k1 key (hex, with or
+    /// without `0x`): challenges say `feePayer: true` and the server
+    /// co-signs and pays for the transactions it broadcasts.
+    pub fn fee_payer_key(mut self, key: impl Into<String>) -> Self {
+        self.fee_payer_key = Some(Ok(key.into()));
+        self
+    }
+
+    /// Like [`fee_payer_key`](Self::fee_payer_key), from an environment
+    /// variable, which must be set.
+    pub fn fee_payer_from_env(mut self, variable: &str) -> Self {
+        self.fee_payer_key = Some(
+            std::env::var(variable)
+                .map_err(|_| format!("the environment variable {variable} is unset")),
+        );
+        self
+    }
+
+    /// The token the fee payer pays fees in (default: the charge's
+    /// currency).
+    pub fn fee_token(mut self, address: impl Into<String>) -> Self {
+        self.fee_token = Some(address.into());
+        self
+    }
+
+    /// Limits on what the fee payer co-signs.
+    pub fn fee_limits(mut self, limits: FeeLimits) -> Self {
+        self.fee_limits = limits;
+        self
+    }
+
+    /// A `bytes32` memo (hex) every payment must carry. Without one, the
+    /// payment must carry the challenge's attribution memo.
+    pub fn memo(mut self, memo: impl Into<String>) -> Self {
+        self.memo = Some(memo.into());
+        self
+    }
+
+    /// Pays `amount` base units of every charge to `recipient`; the main
+    /// recipient receives the rest.
+    pub fn split(mut self, recipient: impl Into<String>, amount: u128) -> Self {
+        self.splits.push((recipient.into(), amount, None));
+        self
+    }
+
+    /// Like [`split`](Self::split), with a memo that transfer must carry.
+    pub fn split_with_memo(
+        mut self,
+        recipient: impl Into<String>,
+        amount: u128,
+        memo: impl Into<String>,
+    ) -> Self {
+        self.splits
+            .push((recipient.into(), amount, Some(memo.into())));
+        self
+    }
+
+    /// The modes clients may pay in (default both; pull only when fees are
+    /// sponsored).
+    pub fn supported_modes(mut self, modes: impl IntoIterator<Item = Mode>) -> Self {
+        self.supported_modes = Some(modes.into_iter().collect());
+        self
+    }
+
+    /// A merchant reference for every charge (a price's own wins).
+    pub fn external_id(mut self, external_id: impl Into<String>) -> Self {
+        self.external_id = Some(external_id.into());
+        self
+    }
+
+    /// A description for every charge (a price's own wins).
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The time limit of one RPC call (default 10 s).
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
+        self.rpc_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for a broadcast transaction's receipt when the
+    /// node lacks `eth_sendRawTransactionSync` (default 30 s).
+    pub fn receipt_timeout(mut self, timeout: Duration) -> Self {
+        self.receipt_timeout = timeout;
+        self
+    }
+
+    /// Checks the configuration and builds the method.
+    ///
+    /// # Errors
+    ///
+    /// [`TempoConfigError`] for a missing recipient, a bad address, memo,
+    /// decimals, RPC URL, fee payer key, split or mode list, or an unknown
+    /// chain id.
+    pub fn build(self) -> Result<TempoCharge, TempoConfigError> {
+        let chain_id = match (self.chain_id, &self.rpc_url) {
+            (Some(id), _) => id,
+            (None, None) => MAINNET_CHAIN_ID,
+            (None, Some(_)) => return Err(TempoConfigError::ChainIdUnknown),
+        };
+        self.finish(chain_id)
+    }
+
+    /// Like [`build`](Self::build), asking the node for the chain id
+    /// (once) when none was set.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), and
+    /// [`TempoConfigError::ChainIdUnavailable`] when the node does not
+    /// answer.
+    pub async fn connect(self) -> Result<TempoCharge, TempoConfigError> {
+        if let Some(id) = self.chain_id {
+            return self.finish(id);
+        }
+        let url = parse_url(self.rpc_url.as_deref())?;
+        let id = Rpc::new(url, self.rpc_timeout)
+            .chain_id()
+            .await
+            .map_err(|e| TempoConfigError::ChainIdUnavailable(e.to_string()))?;
+        self.finish(id)
+    }
+
+    fn finish(self, chain_id: u64) -> Result<TempoCharge, TempoConfigError> {
+        let recipient = parse_address(
+            "recipient",
+            self.recipient
+                .as_deref()
+                .ok_or(TempoConfigError::MissingRecipient)?,
+        )?;
+        let currency = match &self.currency {
+            Some(text) => parse_address("currency", text)?,
+            None => PATH_USD,
+        };
+        if !(1..=38).contains(&self.decimals) {
+            return Err(TempoConfigError::InvalidDecimals(self.decimals));
+        }
+        let url = parse_url(self.rpc_url.as_deref())?;
+        let fee_payer = self.fee_payer()?;
+        let memo = self.memo.as_deref().map(parse_memo).transpose()?;
+        let splits = self.parsed_splits()?;
+        let supported_modes = match self.supported_modes {
+            Some(modes) if modes.is_empty() => {
+                return Err(TempoConfigError::InvalidModes(
+                    "supported_modes needs at least one mode".to_owned(),
+                ));
+            }
+            Some(modes) if fee_payer.is_some() && !modes.contains(&Mode::Pull) => {
+                return Err(TempoConfigError::InvalidModes(
+                    "sponsored charges are paid in pull mode: keep Mode::Pull".to_owned(),
+                ));
+            }
+            Some(mut modes) => {
+                modes.sort_by_key(|m| m.as_str());
+                modes.dedup();
+                Some(modes)
+            }
+            None => None,
+        };
+        Ok(TempoCharge {
+            inner: Arc::new(Inner {
+                recipient,
+                currency,
+                decimals: self.decimals,
+                chain_id,
+                rpc: Rpc::new(url, self.rpc_timeout),
+                receipt_timeout: self.receipt_timeout,
+                fee_payer,
+                memo,
+                splits,
+                supported_modes,
+                external_id: self.external_id,
+                description: self.description,
+            }),
+        })
+    }
+
+    fn fee_payer(&self) -> Result<Option<FeePayer>, TempoConfigError> {
+        let Some(key) = &self.fee_payer_key else {
+            return Ok(None);
+        };
+        let key = key.clone().map_err(TempoConfigError::InvalidFeePayerKey)?;
+        let signer: PrivateKeySigner = key
+            .trim()
+            .parse()
+            .map_err(|_| TempoConfigError::InvalidFeePayerKey("not a secp256k1 key".to_owned()))?;
+        let fee_token = self
+            .fee_token
+            .as_deref()
+            .map(|t| parse_address("fee token", t))
+            .transpose()?;
+        Ok(Some(FeePayer {
+            signer,
+            fee_token,
+            limits: self.fee_limits,
+        }))
+    }
+
+    fn parsed_splits(&self) -> Result<Vec<Split>, TempoConfigError> {
+        if self.splits.len() > MAX_SPLITS {
+            return Err(TempoConfigError::InvalidSplits(format!(
+                "{} splits: at most {MAX_SPLITS}",
+                self.splits.len()
+            )));
+        }
+        self.splits
+            .iter()
+            .map(|(recipient, amount, memo)| {
+                if *amount == 0 {
+                    return Err(TempoConfigError::InvalidSplits(
+                        "a split must be more than zero".to_owned(),
+                    ));
+                }
+                Ok(Split {
+                    amount: U256::from(*amount),
+                    recipient: parse_address("split recipient", recipient)?,
+                    memo: memo.as_deref().map(parse_memo).transpose()?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Parses a `0x`-prefixed 20-byte hex address, in any case.
+pub(crate) fn parse_address(field: &'static str, text: &str) -> Result<Address, TempoConfigError> {
+    let invalid = || TempoConfigError::InvalidAddress {
+        field,
+        value: text.to_owned(),
+    };
+    let hex = text.strip_prefix("0x").ok_or_else(invalid)?;
+    if hex.len() != 40 {
+        return Err(invalid());
+    }
+    text.parse().map_err(|_| invalid())
+}
+
+/// Parses a `0x`-prefixed 32-byte hex memo.
+pub(crate) fn parse_memo(text: &str) -> Result<B256, TempoConfigError> {
+    let invalid = || TempoConfigError::InvalidMemo(text.to_owned());
+    let hex = text.strip_prefix("0x").ok_or_else(invalid)?;
+    if hex.len() != 64 {
+        return Err(invalid());
+    }
+    text.parse().map_err(|_| invalid())
+}
+
+fn parse_url(url: Option<&str>) -> Result<Url, TempoConfigError> {
+    let text = url.unwrap_or(MAINNET_RPC_URL);
+    let invalid = || TempoConfigError::InvalidRpcUrl(text.to_owned());
+    let url = Url::parse(text).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid());
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

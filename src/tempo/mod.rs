@@ -1,0 +1,336 @@
+//! The Tempo payment method: one-time TIP-20 charges settled on the Tempo
+//! chain (`draft-tempo-charge-00`), with the `tempo` feature.
+//!
+//! [`TempoCharge`] offers a charge in a TIP-20 token (`PathUSD` by default)
+//! and accepts all three credential types:
+//!
+//! - **pull** (`type="transaction"`): the client signs a Tempo transaction
+//!   (type `0x76`); the server checks that its calls are exactly the
+//!   transfers the charge asks for, co-signs as fee payer when it sponsors
+//!   fees, and broadcasts it with `eth_sendRawTransactionSync` (one round
+//!   trip; `eth_sendRawTransaction` and receipt polling on nodes without
+//!   it).
+//! - **push** (`type="hash"`): the client broadcast the transaction; one
+//!   `eth_getTransactionReceipt` shows whether its logs pay the charge.
+//! - **proof** (zero amounts): an EIP-712 signature naming the challenge.
+//!
+//! Without a memo of its own, a charge must be paid with the challenge's
+//! attribution memo (see [`attribution_memo`]), so a transfer made for
+//! anything else cannot be presented. Transaction hashes and proofs are
+//! claimed in the registry's store before success is reported, so each
+//! settles once, across threads and instances. A node that is down, slow
+//! or answers garbage is a `503` with `Retry-After`, never a receipt.
+//!
+//! ```no_run
+//! use tower_mpp::method::Payments;
+//! use tower_mpp::tempo::TempoCharge;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let tempo = TempoCharge::builder()
+//!     .recipient("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+//!     .rpc_url("http://127.0.0.1:8545")
+//!     .connect() // asks the node for its chain id
+//!     .await?;
+//! let payments = Payments::builder()
+//!     .realm("api.example.com")
+//!     .secret_from_env()?
+//!     .method(tempo)
+//!     .build()?;
+//! # let _ = payments; Ok(()) }
+//! ```
+
+mod config;
+mod envelope;
+mod memo;
+mod proof;
+mod pull;
+mod push;
+mod request;
+mod rpc;
+mod source;
+mod transfer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, U256};
+use serde_json::{Map, Value};
+
+pub use config::{
+    FeeLimits, MAINNET_CHAIN_ID, MAINNET_RPC_URL, MAX_SPLITS, PATH_USD, TempoChargeBuilder,
+    TempoConfigError,
+};
+pub use envelope::encode_fee_payer_envelope;
+pub use memo::{attribution_memo, is_attribution_memo};
+pub use proof::{PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, proof_signing_hash};
+pub use request::{Mode, Split};
+pub use source::did_pkh;
+
+use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
+use config::{FeePayer, parse_address, parse_memo};
+use request::{ChargeRequest, MethodDetails};
+use rpc::Rpc;
+
+/// How long a transaction hash stays claimed: far longer than any
+/// challenge lives, so a settled transaction never pays twice.
+const TX_CLAIM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// What a `503` asks the client to wait when the node is unavailable.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// The Tempo `charge` method. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TempoCharge {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    recipient: Address,
+    currency: Address,
+    decimals: u8,
+    chain_id: u64,
+    rpc: Rpc,
+    receipt_timeout: Duration,
+    fee_payer: Option<FeePayer>,
+    memo: Option<B256>,
+    splits: Vec<Split>,
+    supported_modes: Option<Vec<Mode>>,
+    external_id: Option<String>,
+    description: Option<String>,
+}
+
+impl TempoCharge {
+    /// Starts a configuration; only the recipient is required.
+    pub fn builder() -> TempoChargeBuilder {
+        TempoChargeBuilder::default()
+    }
+
+    /// The chain this method settles on.
+    pub fn chain_id(&self) -> u64 {
+        self.inner.chain_id
+    }
+
+    /// The default currency.
+    pub fn currency(&self) -> Address {
+        self.inner.currency
+    }
+
+    /// The default recipient.
+    pub fn recipient(&self) -> Address {
+        self.inner.recipient
+    }
+
+    /// The fee payer's address, when the server sponsors fees.
+    pub fn fee_payer(&self) -> Option<Address> {
+        self.inner
+            .fee_payer
+            .as_ref()
+            .map(|payer| payer.signer.address())
+    }
+
+    fn charge_request(&self, price: &Price) -> Result<Option<ChargeRequest>, MethodError> {
+        let inner = &self.inner;
+        let currency = match price.currency_override() {
+            // A currency that is not an address ("usd") is another
+            // method's: this one is not offered.
+            Some(text) => match parse_address("currency", text) {
+                Ok(address) => address,
+                Err(_) => return Ok(None),
+            },
+            None => inner.currency,
+        };
+        let recipient = price
+            .recipient_override()
+            .map(|text| parse_address("recipient", text))
+            .transpose()
+            .map_err(|e| MethodError::new(e.to_string()))?
+            .unwrap_or(inner.recipient);
+        let units = price
+            .amount()
+            .to_base_units(inner.decimals)
+            .map_err(|e| MethodError::new(format!("the price {price} does not fit: {e}")))?;
+        let amount = U256::from(units);
+        let mut details = MethodDetails {
+            chain_id: inner.chain_id,
+            ..MethodDetails::default()
+        };
+        if !amount.is_zero() {
+            details.memo = price
+                .memo_override()
+                .map(parse_memo)
+                .transpose()
+                .map_err(|e| MethodError::new(e.to_string()))?
+                .or(inner.memo);
+            details.fee_payer = match price.sponsor_fees_override() {
+                Some(true) if inner.fee_payer.is_none() => {
+                    return Err(MethodError::new(
+                        "the price asks for fee sponsorship but no fee payer is configured",
+                    ));
+                }
+                Some(sponsor) => sponsor,
+                None => inner.fee_payer.is_some(),
+            };
+            details.splits.clone_from(&inner.splits);
+            let split_total = details.splits.iter().map(|s| s.amount).sum::<U256>();
+            if split_total >= amount {
+                return Err(MethodError::new(format!(
+                    "the splits ({split_total} base units) leave nothing of {amount} to the recipient"
+                )));
+            }
+            details.supported_modes = match (&inner.supported_modes, details.fee_payer) {
+                // Hash credentials cannot pay a sponsored charge.
+                (_, true) => Some(vec![Mode::Pull]),
+                (modes, false) => modes.clone(),
+            };
+        }
+        Ok(Some(ChargeRequest {
+            amount,
+            currency,
+            recipient,
+            description: price
+                .description_text()
+                .map(str::to_owned)
+                .or_else(|| inner.description.clone()),
+            external_id: price
+                .external_id_text()
+                .map(str::to_owned)
+                .or_else(|| inner.external_id.clone()),
+            method_details: details,
+        }))
+    }
+}
+
+impl PaymentMethod for TempoCharge {
+    fn name(&self) -> &'static str {
+        "tempo"
+    }
+
+    fn request(
+        &self,
+        intent: &str,
+        price: &Price,
+    ) -> Result<Option<Map<String, Value>>, MethodError> {
+        if intent != "charge" {
+            return Ok(None);
+        }
+        let Some(request) = self.charge_request(price)? else {
+            return Ok(None);
+        };
+        match serde_json::to_value(request) {
+            Ok(Value::Object(object)) => Ok(Some(object)),
+            _ => Err(MethodError::new("the Tempo request did not serialize")),
+        }
+    }
+
+    async fn verify(&self, verification: &Verification<'_>) -> Result<Settlement, VerifyError> {
+        let request: ChargeRequest = verification.request.deserialize().map_err(|e| {
+            VerifyError::failed("The challenge's request is not a Tempo charge.").with_source(e)
+        })?;
+        let credential = verification.credential;
+        let payer = match credential.source.as_deref() {
+            None => None,
+            Some(source) => {
+                let payer = source::parse_did(source).ok_or_else(|| {
+                    VerifyError::malformed("The credential's source is not a did:pkh:eip155 DID.")
+                })?;
+                if payer.chain_id != request.method_details.chain_id {
+                    return Err(VerifyError::failed(
+                        "The credential's source names another chain.",
+                    ));
+                }
+                Some(payer.address)
+            }
+        };
+        let kind = credential.payload.get("type").and_then(Value::as_str);
+        let zero = request.amount.is_zero();
+        let ctx = Settle {
+            method: &self.inner,
+            verification,
+            request: &request,
+            payer,
+        };
+        match kind {
+            Some("proof") if zero => proof::verify(&ctx).await,
+            Some("proof") => Err(VerifyError::malformed(
+                "Proof credentials pay zero-amount charges only.",
+            )),
+            Some("transaction" | "hash") if zero => Err(VerifyError::malformed(
+                "A zero-amount charge is paid with a proof credential.",
+            )),
+            Some("transaction") if !request.allows(Mode::Pull) => Err(VerifyError::failed(
+                "This charge does not accept pull mode (transaction credentials).",
+            )),
+            Some("transaction") => pull::verify(&ctx).await,
+            Some("hash") if request.method_details.fee_payer => Err(VerifyError::failed(
+                "A charge with sponsored fees cannot be paid with a transaction hash.",
+            )),
+            Some("hash") if !request.allows(Mode::Push) => Err(VerifyError::failed(
+                "This charge does not accept push mode (hash credentials).",
+            )),
+            Some("hash") => push::verify(&ctx).await,
+            _ => Err(VerifyError::malformed(
+                "The payload type must be \"transaction\", \"hash\" or \"proof\".",
+            )),
+        }
+    }
+}
+
+/// What the three verifiers share.
+struct Settle<'a> {
+    method: &'a Inner,
+    verification: &'a Verification<'a>,
+    request: &'a ChargeRequest,
+    payer: Option<Address>,
+}
+
+impl Settle<'_> {
+    fn payload_str(&self, field: &str) -> Result<&str, VerifyError> {
+        self.verification
+            .credential
+            .payload
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                VerifyError::malformed(format!("The payload has no \"{field}\" string."))
+            })
+    }
+
+    /// Claims a transaction hash for good.
+    async fn claim_tx(&self, hash: &B256) -> Result<(), VerifyError> {
+        match self
+            .verification
+            .claims
+            .claim(&tx_key(hash), TX_CLAIM_TTL)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(VerifyError::replayed(
+                "This transaction has already paid for a request.",
+            )),
+            Err(e) => Err(VerifyError::unavailable(
+                RETRY_AFTER,
+                "Payments are temporarily unavailable.",
+            )
+            .with_source(e)),
+        }
+    }
+
+    /// Gives a transaction hash back after a definite failure, so a retry
+    /// can use it.
+    async fn release_tx(&self, hash: &B256) {
+        // Best effort: an unreleased claim only blocks a retry of a
+        // transaction that did not pay.
+        let _ = self.verification.claims.release(&tx_key(hash)).await;
+    }
+
+    fn unavailable(fault: &rpc::RpcFault) -> VerifyError {
+        VerifyError::unavailable(
+            RETRY_AFTER,
+            format!("The Tempo node is unavailable: {fault}."),
+        )
+    }
+}
+
+fn tx_key(hash: &B256) -> String {
+    format!("tempo:tx:{hash}")
+}

@@ -1,0 +1,247 @@
+//! Pull mode: the client signs a Tempo transaction (type `0x76`), the
+//! server checks it, co-signs it as fee payer when it sponsors fees, and
+//! broadcasts it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256, Bytes, hex};
+use alloy_signer::SignerSync;
+use tempo_alloy::primitives::transaction::{AASigned, TEMPO_TX_TYPE_ID, TempoTransaction};
+
+use super::config::FeePayer;
+use super::envelope::{self, FEE_PAYER_ENVELOPE_TYPE};
+use super::rpc::{Receipt, RpcFault};
+use super::{Settle, transfer};
+use crate::method::{Settlement, VerifyError};
+
+/// How often a broadcast transaction's receipt is polled for, on nodes
+/// without `eth_sendRawTransactionSync`.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
+    let (signed, named_sender) = decode(ctx.payload_str("signature")?)?;
+    let sender = signed
+        .recover_signer()
+        .map_err(|_| VerifyError::failed("The transaction's signature does not verify."))?;
+    if named_sender.is_some_and(|named| named != sender) {
+        return Err(VerifyError::failed(
+            "The fee-payer envelope names another sender than the one who signed.",
+        ));
+    }
+    check(ctx, signed.tx(), sender)?;
+    let raw = if ctx.request.method_details.fee_payer {
+        let fee_payer = ctx.method.fee_payer.as_ref().ok_or_else(|| {
+            VerifyError::failed("This server no longer sponsors fees; ask for a new challenge.")
+        })?;
+        co_sign(ctx, fee_payer, signed, sender)?
+    } else {
+        if signed.tx().fee_payer_signature.is_some() {
+            return Err(VerifyError::failed(
+                "The transaction asks for a fee sponsor; this charge has none.",
+            ));
+        }
+        encode(&signed)
+    };
+    let hash = alloy_primitives::keccak256(&raw);
+    ctx.claim_tx(&hash).await?;
+    let receipt = match broadcast(ctx, raw, hash).await {
+        Ok(receipt) => receipt,
+        Err(error) => {
+            // Nothing was mined, or whether it was is unknown: a retry
+            // broadcasts the same bytes again, and a transaction can only be
+            // mined once.
+            ctx.release_tx(&hash).await;
+            return Err(error);
+        }
+    };
+    if !receipt.succeeded() {
+        return Err(VerifyError::failed("The transaction reverted."));
+    }
+    let transfers = transfer::from_logs(ctx.request.currency, receipt.logs.iter());
+    let challenge = &ctx.verification.credential.challenge;
+    transfer::check(
+        ctx.request,
+        &challenge.realm,
+        &challenge.id,
+        &transfers,
+        false,
+        Some(sender),
+    )
+    .map_err(|mismatch| VerifyError::failed(mismatch.detail()))?;
+    Ok(Settlement::new(hash.to_string()))
+}
+
+/// The signed transaction, and the sender a fee-payer envelope names.
+fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
+    let malformed = |detail: &str| VerifyError::malformed(detail.to_owned());
+    let hex_text = text
+        .strip_prefix("0x")
+        .ok_or_else(|| malformed("The transaction is not 0x-prefixed hex."))?;
+    let bytes = hex::decode(hex_text).map_err(|_| malformed("The transaction is not hex."))?;
+    if bytes.first() == Some(&FEE_PAYER_ENVELOPE_TYPE) {
+        let (signed, sender) = envelope::decode(&bytes).map_err(malformed)?;
+        return Ok((signed, Some(sender)));
+    }
+    if bytes.first() != Some(&TEMPO_TX_TYPE_ID) {
+        return Err(malformed(
+            "The transaction is not a Tempo transaction (type 0x76) or fee-payer envelope (0x78).",
+        ));
+    }
+    let mut rest = bytes.as_slice();
+    let signed = AASigned::decode_2718(&mut rest)
+        .map_err(|_| malformed("The transaction does not decode."))?;
+    if !rest.is_empty() {
+        return Err(malformed("The transaction has trailing bytes."));
+    }
+    Ok((signed, None))
+}
+
+/// Everything about the transaction that can be checked without the chain.
+fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(), VerifyError> {
+    if tx.chain_id != ctx.request.method_details.chain_id {
+        return Err(VerifyError::failed(format!(
+            "The transaction is for chain {}, the charge for chain {}.",
+            tx.chain_id, ctx.request.method_details.chain_id
+        )));
+    }
+    if ctx.payer.is_some_and(|payer| payer != sender) {
+        return Err(VerifyError::failed(
+            "The transaction was not signed by the credential's source.",
+        ));
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let expires = ctx
+        .verification
+        .expires
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    if let Some(before) = tx.valid_before {
+        if before.get() <= now {
+            return Err(VerifyError::expired(
+                "The transaction's validity window has closed.",
+            ));
+        }
+        if before.get() > expires {
+            return Err(VerifyError::failed(
+                "The transaction stays valid past the challenge's expiry.",
+            ));
+        }
+    }
+    if tx.valid_after.is_some_and(|after| after.get() > now) {
+        return Err(VerifyError::failed("The transaction is not valid yet."));
+    }
+    if tx.key_authorization.is_some() || !tx.tempo_authorization_list.is_empty() {
+        return Err(VerifyError::failed(
+            "The transaction carries authorizations; a payment makes transfers only.",
+        ));
+    }
+    let mut transfers = Vec::with_capacity(tx.calls.len());
+    for call in &tx.calls {
+        let decoded = transfer::from_call(
+            ctx.request.currency,
+            call.to.to().copied(),
+            call.value,
+            &call.input,
+        )
+        .ok_or_else(|| {
+            VerifyError::failed(
+                "The transaction makes calls other than transfers of the charge's currency.",
+            )
+        })?;
+        transfers.push(decoded);
+    }
+    let challenge = &ctx.verification.credential.challenge;
+    transfer::check(
+        ctx.request,
+        &challenge.realm,
+        &challenge.id,
+        &transfers,
+        true,
+        None,
+    )
+    .map_err(|mismatch| VerifyError::failed(mismatch.detail()))
+}
+
+/// Adds the server's fee payer signature, within its limits.
+fn co_sign(
+    ctx: &Settle<'_>,
+    fee_payer: &FeePayer,
+    signed: AASigned,
+    sender: Address,
+) -> Result<Bytes, VerifyError> {
+    let (mut tx, signature, _) = signed.into_parts();
+    if tx.fee_payer_signature.is_none() || tx.fee_token.is_some() {
+        return Err(VerifyError::failed(
+            "A sponsored transaction must leave the fee token empty and the fee payer signature as a placeholder.",
+        ));
+    }
+    let limits = fee_payer.limits;
+    if tx.gas_limit > limits.max_gas || tx.max_fee_per_gas > limits.max_fee_per_gas {
+        return Err(VerifyError::failed(format!(
+            "The transaction's fees exceed what this server sponsors (gas {} of at most {}, fee per gas {} of at most {}).",
+            tx.gas_limit, limits.max_gas, tx.max_fee_per_gas, limits.max_fee_per_gas
+        )));
+    }
+    tx.fee_token = Some(fee_payer.fee_token.unwrap_or(ctx.request.currency));
+    let hash = tx.fee_payer_signature_hash(sender);
+    let fee_signature = fee_payer.signer.sign_hash_sync(&hash).map_err(|e| {
+        VerifyError::unavailable(super::RETRY_AFTER, "The fee payer could not sign.").with_source(e)
+    })?;
+    tx.fee_payer_signature = Some(fee_signature);
+    Ok(encode(&AASigned::new_unhashed(tx, signature)))
+}
+
+fn encode(signed: &AASigned) -> Bytes {
+    signed.encoded_2718().into()
+}
+
+/// Broadcasts and waits for the receipt: one round trip with
+/// `eth_sendRawTransactionSync`, else send and poll.
+async fn broadcast(ctx: &Settle<'_>, raw: Bytes, hash: B256) -> Result<Receipt, VerifyError> {
+    let rpc = &ctx.method.rpc;
+    let fault = match rpc.send_sync(raw.clone()).await {
+        Ok(receipt) if receipt.transaction_hash == hash => return Ok(receipt),
+        Ok(_) => RpcFault::Unavailable("a receipt for another transaction".to_owned()),
+        Err(fault) => fault,
+    };
+    if fault.is_unknown_method() {
+        match rpc.send(raw).await {
+            Ok(_) => {}
+            Err(fault) if fault.is_already_known() => {}
+            Err(fault) => return Err(refusal(&fault)),
+        }
+    } else if !fault.is_already_known() {
+        return Err(refusal(&fault));
+    }
+    // Sent (now or before): wait for it to be mined.
+    let deadline = tokio::time::Instant::now() + ctx.method.receipt_timeout;
+    loop {
+        match rpc.receipt(hash).await {
+            Ok(Some(receipt)) => return Ok(receipt),
+            Ok(None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+            Ok(None) => {
+                return Err(Settle::unavailable(&RpcFault::Unavailable(
+                    "the transaction was not mined in time".to_owned(),
+                )));
+            }
+            Err(fault) => return Err(Settle::unavailable(&fault)),
+        }
+    }
+}
+
+fn refusal(fault: &RpcFault) -> VerifyError {
+    match fault {
+        RpcFault::Refused { message, .. } => {
+            VerifyError::failed(format!("The chain refused the transaction: {message}"))
+        }
+        RpcFault::Unavailable(_) => Settle::unavailable(fault),
+    }
+}

@@ -1,0 +1,168 @@
+//! The `request` object of a Tempo charge challenge, typed.
+//!
+//! The same type is written into challenges (by
+//! [`TempoCharge::request`](super::TempoCharge)) and read back when a
+//! credential arrives, so the verifier checks exactly what was offered.
+
+use alloy_primitives::{Address, B256, U256};
+use serde::{Deserialize, Serialize};
+
+/// The two ways of paying a non-zero Tempo charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The client signs a transaction and the server broadcasts it
+    /// (`type="transaction"` credentials).
+    Pull,
+    /// The client broadcasts and sends the transaction hash
+    /// (`type="hash"` credentials).
+    Push,
+}
+
+impl Mode {
+    /// The mode's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pull => "pull",
+            Self::Push => "push",
+        }
+    }
+}
+
+/// A share of a charge paid to another recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Split {
+    /// Base units this recipient receives.
+    #[serde(with = "decimal_u256")]
+    pub amount: U256,
+    /// The recipient.
+    pub recipient: Address,
+    /// A memo this transfer must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<B256>,
+}
+
+/// `methodDetails` of a Tempo charge.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MethodDetails {
+    pub(crate) chain_id: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) fee_payer: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) memo: Option<B256>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) splits: Vec<Split>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) supported_modes: Option<Vec<Mode>>,
+}
+
+/// The `request` of a Tempo charge challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChargeRequest {
+    #[serde(with = "decimal_u256")]
+    pub(crate) amount: U256,
+    pub(crate) currency: Address,
+    pub(crate) recipient: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) external_id: Option<String>,
+    pub(crate) method_details: MethodDetails,
+}
+
+impl ChargeRequest {
+    /// What the primary recipient receives: the amount less the splits.
+    /// Requests are built with splits summing below the amount; a request
+    /// that does not is refused here rather than wrapped.
+    pub(crate) fn primary_amount(&self) -> Option<U256> {
+        let splits = self
+            .method_details
+            .splits
+            .iter()
+            .try_fold(U256::ZERO, |sum, split| sum.checked_add(split.amount))?;
+        self.amount
+            .checked_sub(splits)
+            .filter(|rest| !rest.is_zero())
+    }
+
+    /// Whether `mode` may pay this request.
+    pub(crate) fn allows(&self, mode: Mode) -> bool {
+        self.method_details
+            .supported_modes
+            .as_ref()
+            .is_none_or(|modes| modes.contains(&mode))
+    }
+}
+
+/// Amounts are base-10 integer strings on the wire: no sign, no decimal
+/// point, no exponent, no whitespace, no leading zeros.
+mod decimal_u256 {
+    use alloy_primitives::U256;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<U256, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        let canonical = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text.len() == 1 || !text.starts_with('0'));
+        if !canonical {
+            return Err(D::Error::custom("an amount is a base-10 integer string"));
+        }
+        U256::from_str_radix(&text, 10).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::address;
+
+    fn request(json: &str) -> Result<ChargeRequest, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn the_spec_example_round_trips() {
+        let json = r#"{"amount":"1000000","currency":"0x20c0000000000000000000000000000000000000","methodDetails":{"chainId":4217,"feePayer":true,"splits":[{"amount":"50000","recipient":"0xA1B2C3D4E5F6A1B2C3D4E5F6A1B2C3D4E5F6A1B2"}]},"recipient":"0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00"}"#;
+        let parsed = request(json).unwrap();
+        assert_eq!(parsed.amount, U256::from(1_000_000));
+        assert_eq!(parsed.primary_amount(), Some(U256::from(950_000)));
+        assert_eq!(
+            parsed.method_details.splits[0].recipient,
+            address!("a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5f6a1b2")
+        );
+        assert!(parsed.allows(Mode::Push) && parsed.allows(Mode::Pull));
+        let again: ChargeRequest =
+            serde_json::from_value(serde_json::to_value(&parsed).unwrap()).unwrap();
+        assert_eq!(again, parsed);
+    }
+
+    #[test]
+    fn amounts_are_canonical_integer_strings() {
+        for bad in [
+            "\"\"", "\"-1\"", "\"1.0\"", "\"1e6\"", "\" 1\"", "\"01\"", "1000",
+        ] {
+            let json = format!(
+                r#"{{"amount":{bad},"currency":"0x20c0000000000000000000000000000000000000","recipient":"0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00","methodDetails":{{"chainId":1}}}}"#
+            );
+            assert!(request(&json).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn splits_that_eat_the_whole_amount_leave_no_primary_amount() {
+        let json = r#"{"amount":"10","currency":"0x20c0000000000000000000000000000000000000","recipient":"0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00","methodDetails":{"chainId":1,"supportedModes":["pull"],"splits":[{"amount":"10","recipient":"0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00"}]}}"#;
+        let parsed = request(json).unwrap();
+        assert_eq!(parsed.primary_amount(), None);
+        assert!(parsed.allows(Mode::Pull) && !parsed.allows(Mode::Push));
+    }
+}

@@ -1,0 +1,157 @@
+//! The few JSON-RPC calls the Tempo method makes, with time limits and
+//! errors sorted into "the client's transaction is bad" and "the chain is
+//! unreachable".
+
+use std::fmt;
+use std::time::Duration;
+
+use alloy_json_rpc::RpcError;
+use alloy_primitives::{Address, B256, Bytes, Log, U64};
+use alloy_rpc_client::{ClientBuilder, RpcClient};
+use alloy_transport::TransportErrorKind;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// JSON-RPC "method not found": the node has no `eth_sendRawTransactionSync`.
+const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC "internal error" and "limit exceeded": the node's trouble, not
+/// the transaction's.
+const NODE_TROUBLE: [i64; 3] = [-32603, -32005, 429];
+
+/// A transaction receipt: the fields verification reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Receipt {
+    pub(crate) transaction_hash: B256,
+    pub(crate) from: Address,
+    pub(crate) status: U64,
+    #[serde(default)]
+    pub(crate) logs: Vec<Log>,
+}
+
+impl Receipt {
+    pub(crate) fn succeeded(&self) -> bool {
+        self.status == U64::from(1)
+    }
+}
+
+/// What went wrong with a call.
+#[derive(Debug)]
+pub(crate) enum RpcFault {
+    /// The node refused the request with a JSON-RPC error about it (a bad
+    /// transaction, say).
+    Refused { code: i64, message: String },
+    /// The node could not be reached, answered garbage, an HTTP error or a
+    /// JSON-RPC error about itself, or took too long.
+    Unavailable(String),
+}
+
+impl RpcFault {
+    pub(crate) fn is_unknown_method(&self) -> bool {
+        matches!(self, Self::Refused { code, .. } if *code == METHOD_NOT_FOUND)
+    }
+
+    /// The node says it already has this transaction (a retried broadcast).
+    pub(crate) fn is_already_known(&self) -> bool {
+        let Self::Refused { message, .. } = self else {
+            return false;
+        };
+        let message = message.to_ascii_lowercase();
+        [
+            "already known",
+            "already imported",
+            "known transaction",
+            "nonce too low",
+            "replay",
+        ]
+        .iter()
+        .any(|needle| message.contains(needle))
+    }
+}
+
+impl fmt::Display for RpcFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused { code, message } => write!(f, "the node refused it ({code}): {message}"),
+            Self::Unavailable(why) => write!(f, "the node is unavailable: {why}"),
+        }
+    }
+}
+
+/// A JSON-RPC client with one time limit per call.
+#[derive(Clone)]
+pub(crate) struct Rpc {
+    client: RpcClient,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Rpc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rpc")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rpc {
+    pub(crate) fn new(url: Url, timeout: Duration) -> Self {
+        Self {
+            client: ClientBuilder::default().http(url),
+            timeout,
+        }
+    }
+
+    async fn call<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcFault>
+    where
+        P: serde::Serialize + Clone + Send + Sync + fmt::Debug + Unpin + 'static,
+        R: DeserializeOwned + fmt::Debug + Send + Sync + Unpin + 'static,
+    {
+        let call = self.client.request::<P, R>(method, params);
+        match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => Err(RpcFault::Unavailable(format!(
+                "{method} took longer than {:?}",
+                self.timeout
+            ))),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(classify(error)),
+        }
+    }
+
+    pub(crate) async fn chain_id(&self) -> Result<u64, RpcFault> {
+        let id: U64 = self.call("eth_chainId", ()).await?;
+        Ok(id.to::<u64>())
+    }
+
+    pub(crate) async fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcFault> {
+        self.call("eth_getTransactionReceipt", (hash,)).await
+    }
+
+    /// Broadcasts and waits for the receipt in one call.
+    pub(crate) async fn send_sync(&self, raw: Bytes) -> Result<Receipt, RpcFault> {
+        self.call("eth_sendRawTransactionSync", (raw,)).await
+    }
+
+    /// Broadcasts and returns the hash.
+    pub(crate) async fn send(&self, raw: Bytes) -> Result<B256, RpcFault> {
+        self.call("eth_sendRawTransaction", (raw,)).await
+    }
+}
+
+fn classify(error: RpcError<TransportErrorKind>) -> RpcFault {
+    match error {
+        RpcError::ErrorResp(payload) if !NODE_TROUBLE.contains(&payload.code) => {
+            RpcFault::Refused {
+                code: payload.code,
+                message: payload.message.into_owned(),
+            }
+        }
+        RpcError::ErrorResp(payload) => {
+            RpcFault::Unavailable(format!("error {}: {}", payload.code, payload.message))
+        }
+        RpcError::NullResp => RpcFault::Unavailable("an empty answer".to_owned()),
+        RpcError::DeserError { .. } => RpcFault::Unavailable("an unreadable answer".to_owned()),
+        RpcError::Transport(kind) => RpcFault::Unavailable(kind.to_string()),
+        other => RpcFault::Unavailable(other.to_string()),
+    }
+}
