@@ -15,12 +15,14 @@
 //! - [`method`]: the `PaymentMethod` trait and the `Payments` registry.
 //! - [`layer`]: `PaymentLayer`, the tower middleware; [`axum`](mod@crate::axum)
 //!   (feature `axum`): the `Charge` and `Payment` extractors.
+//! - [`discovery`]: the OpenAPI document with `x-payment-info` offers.
 //! - [`store`]: single-use claims, in memory or in Redis (feature `redis`).
 //! - `tempo` (feature `tempo`): the Tempo charge method, settled on chain.
 
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod binding;
+pub mod discovery;
 pub mod layer;
 pub mod method;
 pub mod protocol;

@@ -24,6 +24,9 @@ use crate::protocol::{
 /// The intent this module charges for.
 const CHARGE: &str = "charge";
 
+/// A method's name and its `request` object for one price.
+pub(crate) type MethodRequest = (String, Map<String, Value>);
+
 /// How long a settled challenge stays claimed after it expires, so that
 /// clock skew between instances cannot reopen it.
 const CLAIM_MARGIN: Duration = Duration::from_secs(60);
@@ -346,6 +349,25 @@ impl Payments {
 
     /// Every method's request for `price` (`None` where a method cannot
     /// serve it), encoded once per price.
+    /// Each method's name and `request` for `price`, for the methods that can
+    /// charge it, in server order.
+    pub(crate) fn method_requests(
+        &self,
+        price: &Price,
+    ) -> Result<Vec<MethodRequest>, PaymentRejection> {
+        let requests = self.expected_requests(price)?;
+        Ok(self
+            .inner
+            .methods
+            .iter()
+            .zip(requests.iter())
+            .filter_map(|(method, request)| {
+                let request = request.as_ref()?;
+                Some((method.name().to_owned(), request.object().clone()))
+            })
+            .collect())
+    }
+
     fn expected_requests(
         &self,
         price: &Price,

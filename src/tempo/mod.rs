@@ -33,7 +33,7 @@
 //!     .await?;
 //! let payments = Payments::builder()
 //!     .realm("api.example.com")
-//!     .secret_from_env()?
+//!     .secret_from_env()
 //!     .method(tempo)
 //!     .build()?;
 //! # let _ = payments; Ok(()) }

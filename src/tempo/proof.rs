@@ -97,7 +97,7 @@ mod tests {
     use super::*;
     use alloy_primitives::address;
 
-    /// The digest eth_account computes for the SDKs' proof typed data.
+    /// The digest `eth_account` computes for the SDKs' proof typed data.
     #[test]
     fn the_digest_matches_the_sdks() {
         let hash = proof_signing_hash(

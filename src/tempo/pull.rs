@@ -127,7 +127,9 @@ fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(),
                 "The transaction's validity window has closed.",
             ));
         }
-        if before.get() > expires {
+        // `valid_before` is exclusive: `expires + 1` still ends the window at
+        // the challenge's expiry (the `mpp` crate signs exactly that).
+        if before.get() > expires + 1 {
             return Err(VerifyError::failed(
                 "The transaction stays valid past the challenge's expiry.",
             ));

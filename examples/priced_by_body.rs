@@ -1,0 +1,125 @@
+//! A price computed at run time from the request body: `POST /translate`
+//! takes `{"text": "...", "to": "fr"}` and costs 0.001 per word (1,000 base
+//! units of a 6-decimal token such as `PathUSD`), with the `Payment`
+//! extractor and `payment.charge(price)`.
+//!
+//! The client pays the price its body was quoted, then sends the same body
+//! again with the credential: the price is computed again and must match
+//! the one in the challenge. (Another text of the same length costs the
+//! same and is accepted too; see the `digest_bound` example to bind a
+//! payment to one exact body.)
+//!
+//! Configuration, from the environment: `TEMPO_RECIPIENT` and
+//! `MPP_SECRET_KEY` (required), `TEMPO_RPC_URL`, `TEMPO_CHAIN_ID`,
+//! `TEMPO_CURRENCY`, `MPP_REALM` and `ADDR` (default `127.0.0.1:3000`), as
+//! in the `basic` example.
+//!
+//! ```text
+//! TEMPO_RECIPIENT=0x70997970C51812dc3A010C7d01b50e0d17dc79C8 \
+//! MPP_SECRET_KEY=$(openssl rand -hex 32) \
+//!   cargo run --features tempo --example priced_by_body
+//! curl -i http://127.0.0.1:3000/translate -H 'content-type: application/json' \
+//!   -d '{"text": "pay per word", "to": "fr"}'    # 402 for 0.003
+//! ```
+
+use std::error::Error;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_mpp::axum::Payment;
+use tower_mpp::layer::PaymentLayer;
+use tower_mpp::method::{PaymentRejection, Payments, Price};
+use tower_mpp::tempo::{MAINNET_RPC_URL, TempoCharge};
+
+/// The price of one word, in base units.
+const PER_WORD: u128 = 1_000;
+
+#[derive(Deserialize)]
+struct Translation {
+    text: String,
+    to: String,
+}
+
+async fn translate(
+    payment: Payment,
+    Json(job): Json<Translation>,
+) -> Result<Json<Value>, PaymentRejection> {
+    // At least one word: a zero price would be a different kind of charge.
+    let words = job.text.split_whitespace().count().max(1);
+    let price = Price::base_units(PER_WORD * words as u128)
+        .description(format!("Translation of {words} words into {}", job.to));
+    let receipt = payment.charge(price).await?;
+    Ok(Json(json!({
+        "to": job.to,
+        "words": words,
+        // A stand-in for the work paid for.
+        "translation": job.text.to_uppercase(),
+        "reference": receipt.reference,
+    })))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
+    let addr = env("ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let host = addr
+        .rsplit_once(':')
+        .map_or(addr.as_str(), |(host, _)| host);
+    let payments = Payments::builder()
+        .realm_from_env(host)
+        .secret_from_env()
+        .method(tempo_from_env().await?)
+        .build()?;
+
+    let app = Router::new()
+        .route("/translate", post(translate))
+        .layer(PaymentLayer::new(payments));
+
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!("listening on http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The Tempo method, configured from the `TEMPO_*` variables.
+async fn tempo_from_env() -> Result<TempoCharge, Box<dyn Error>> {
+    let recipient = env("TEMPO_RECIPIENT")
+        .ok_or("TEMPO_RECIPIENT is not set; set it to the address that receives payments")?;
+    let mut tempo = TempoCharge::builder()
+        .recipient(recipient)
+        .rpc_url(env("TEMPO_RPC_URL").unwrap_or_else(|| MAINNET_RPC_URL.to_owned()));
+    if let Some(currency) = env("TEMPO_CURRENCY") {
+        tempo = tempo.currency(currency);
+    }
+    let tempo = match env("TEMPO_CHAIN_ID") {
+        Some(id) => {
+            let id = id
+                .parse()
+                .map_err(|_| format!("TEMPO_CHAIN_ID {id:?} is not a chain id"))?;
+            tempo.chain_id(id).build()
+        }
+        None => tempo.connect().await,
+    };
+    Ok(tempo.map_err(|e| format!("Tempo: {e}"))?)
+}
+
+/// A variable's value, if set and not blank.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

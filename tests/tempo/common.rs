@@ -1,0 +1,264 @@
+//! An axum app charging in `PathUSD` on a fresh anvil, and helpers to ask
+//! for challenges and present credentials.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::signers::local::PrivateKeySigner;
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+use tower_mpp::axum::{Charge, Payment};
+use tower_mpp::layer::PaymentLayer;
+use tower_mpp::method::{Payments, Price, StaticPrice};
+use tower_mpp::protocol::{Challenge, ProblemDetails, Receipt, parse_challenges};
+use tower_mpp::tempo::{TempoCharge, TempoChargeBuilder};
+
+use crate::support::anvil::{ALPHA_USD, Anvil, CHAIN_ID};
+
+pub(crate) const REALM: &str = "api.example.com";
+pub(crate) const SECRET: &str = "tempo tests: a secret of thirty-two bytes or more";
+/// What `/paid` costs: 0.01 `PathUSD`.
+pub(crate) const PRICE: u128 = 10_000;
+/// The memo `/memo` requires.
+pub(crate) const MEMO: B256 = B256::repeat_byte(0x42);
+
+struct OneCent;
+impl StaticPrice for OneCent {
+    fn price() -> Price {
+        Price::new("0.01").unwrap().description("a paid thing")
+    }
+}
+
+struct Free;
+impl StaticPrice for Free {
+    fn price() -> Price {
+        Price::base_units(0)
+    }
+}
+
+/// A chain, a recipient, and an app with these routes:
+/// `/paid` (0.01 `PathUSD`), `/zero` (free: proof), `/memo` (0.01 with
+/// [`MEMO`]), `/alpha` (0.01 `AlphaUSD`), `/short` (expires in 1 s),
+/// `/unsponsored` (0.01, fees not sponsored even with a fee payer).
+pub(crate) struct Env {
+    pub(crate) anvil: Anvil,
+    pub(crate) app: Router,
+    pub(crate) recipient: Address,
+    pub(crate) handled: Arc<AtomicUsize>,
+}
+
+impl Env {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(|builder| builder).await
+    }
+
+    /// With the method configured further by `configure`.
+    pub(crate) async fn start_with(
+        configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+    ) -> Self {
+        // Starting anvil blocks on its output: off the runtime's threads.
+        let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
+        let url = anvil.url.clone();
+        Self::start_on(anvil, &url, configure)
+    }
+
+    /// With the method talking to the node at `rpc_url` (a proxy, say).
+    pub(crate) fn start_on(
+        anvil: Anvil,
+        rpc_url: &str,
+        configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+    ) -> Self {
+        let recipient = PrivateKeySigner::random().address();
+        let builder = TempoCharge::builder()
+            .recipient(recipient.to_string())
+            .rpc_url(rpc_url)
+            .chain_id(CHAIN_ID)
+            .rpc_timeout(Duration::from_secs(3))
+            .receipt_timeout(Duration::from_secs(5));
+        let method = configure(builder)
+            .build()
+            .expect("a valid Tempo configuration");
+        let payments = Payments::builder()
+            .realm(REALM)
+            .secret(SECRET)
+            .method(method)
+            .build()
+            .unwrap();
+        let handled = Arc::new(AtomicUsize::new(0));
+        let count = |handled: &Arc<AtomicUsize>| {
+            let handled = handled.clone();
+            move || {
+                handled.fetch_add(1, Ordering::SeqCst);
+                "served"
+            }
+        };
+        let (paid, zero, memo, alpha, short, unsponsored) = (
+            count(&handled),
+            count(&handled),
+            count(&handled),
+            count(&handled),
+            count(&handled),
+            count(&handled),
+        );
+        let app = Router::new()
+            .route(
+                "/paid",
+                get(move |_: Charge<OneCent>| async move { paid() }),
+            )
+            .route("/zero", get(move |_: Charge<Free>| async move { zero() }))
+            .route(
+                "/memo",
+                get(move |payment: Payment| async move {
+                    payment
+                        .charge(Price::base_units(PRICE).memo(MEMO.to_string()))
+                        .await?;
+                    Ok::<_, tower_mpp::method::PaymentRejection>(memo())
+                }),
+            )
+            .route(
+                "/alpha",
+                get(move |payment: Payment| async move {
+                    payment
+                        .charge(Price::base_units(PRICE).currency(ALPHA_USD.to_string()))
+                        .await?;
+                    Ok::<_, tower_mpp::method::PaymentRejection>(alpha())
+                }),
+            )
+            .route(
+                "/short",
+                get(move |payment: Payment| async move {
+                    payment
+                        .charge(Price::base_units(PRICE).expires_in(Duration::from_secs(1)))
+                        .await?;
+                    Ok::<_, tower_mpp::method::PaymentRejection>(short())
+                }),
+            )
+            .route(
+                "/unsponsored",
+                get(move |payment: Payment| async move {
+                    payment
+                        .charge(Price::base_units(PRICE).sponsor_fees(false))
+                        .await?;
+                    Ok::<_, tower_mpp::method::PaymentRejection>(unsponsored())
+                }),
+            )
+            .layer(PaymentLayer::new(payments));
+        Self {
+            anvil,
+            app,
+            recipient,
+            handled,
+        }
+    }
+
+    /// The Tempo challenge of an unpaid `GET path`.
+    pub(crate) async fn challenge(&self, path: &str) -> Challenge {
+        let reply = self.get(path, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::PAYMENT_REQUIRED,
+            "{}",
+            reply.text()
+        );
+        let mut challenges = reply.challenges();
+        assert_eq!(challenges.len(), 1);
+        challenges.remove(0)
+    }
+
+    /// `GET path`, with an `Authorization` header when given.
+    pub(crate) async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
+        let mut request = Request::get(path);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes().to_vec(),
+        }
+    }
+
+    /// How many times a handler ran.
+    pub(crate) fn handled(&self) -> usize {
+        self.handled.load(Ordering::SeqCst)
+    }
+
+    /// `owner`'s `PathUSD` balance.
+    pub(crate) async fn path_usd(&self, owner: Address) -> U256 {
+        self.anvil
+            .balance(crate::support::anvil::PATH_USD, owner)
+            .await
+    }
+}
+
+/// A response, read whole.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn challenges(&self) -> Vec<Challenge> {
+        let values = self
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap());
+        parse_challenges(values).unwrap()
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub(crate) fn receipt(&self) -> Receipt {
+        let header = self
+            .headers
+            .get("payment-receipt")
+            .unwrap_or_else(|| panic!("no receipt on a {}: {}", self.status, self.text()));
+        Receipt::parse(header.to_str().unwrap()).unwrap()
+    }
+
+    /// A 200 with a receipt; returns the receipt.
+    pub(crate) fn assert_paid(&self) -> Receipt {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.text());
+        assert_eq!(self.text(), "served");
+        self.receipt()
+    }
+
+    /// A refusal with this status and problem type, no receipt, and fresh
+    /// challenges on a 402; returns the problem's detail.
+    pub(crate) fn assert_rejected(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert!(self.headers.get("payment-receipt").is_none());
+        let problem: ProblemDetails = serde_json::from_slice(&self.body).unwrap();
+        assert!(problem.problem_type.ends_with(code), "{}", self.text());
+        if status == 402 {
+            assert!(
+                !self.challenges().is_empty(),
+                "a 402 carries fresh challenges"
+            );
+        }
+        if status == 503 {
+            assert!(
+                self.headers.get("retry-after").is_some(),
+                "a 503 says when to retry"
+            );
+        }
+        problem.detail.unwrap_or_default()
+    }
+}

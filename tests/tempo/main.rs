@@ -1,0 +1,25 @@
+//! The Tempo method end to end: an axum app on a real Tempo chain (anvil
+//! with `--network tempo`), paid in pull, push and proof modes, with fee
+//! sponsorship, splits and memos, and refused for every way a payment can
+//! be wrong, including a failing node.
+
+#![cfg(feature = "tempo")]
+
+mod common;
+mod proof;
+mod pull;
+mod push;
+mod rejections;
+mod rpc_faults;
+mod sponsorship;
+
+#[path = "../support/anvil.rs"]
+mod anvil;
+#[path = "../support/rpc_proxy.rs"]
+mod rpc_proxy;
+#[path = "../support/tempo_payer.rs"]
+mod tempo_payer;
+
+mod support {
+    pub(crate) use super::{anvil, rpc_proxy, tempo_payer};
+}
