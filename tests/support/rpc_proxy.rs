@@ -28,6 +28,9 @@ pub(crate) enum Behaviour {
     Garbage,
     /// Answers HTTP 502.
     BadGateway,
+    /// Forwards everything but `eth_sendRawTransactionSync`, which it
+    /// answers "method not found", like a node without it.
+    WithoutSync,
 }
 
 #[derive(Clone)]
@@ -83,24 +86,31 @@ async fn forward(State(shared): State<Shared>, body: Bytes) -> Response {
         .and_then(|v| v["method"].as_str().map(str::to_owned))
         .unwrap_or_default();
     let behaviour = *shared.behaviour.lock().unwrap();
-    shared.calls.lock().unwrap().push(method);
+    shared.calls.lock().unwrap().push(method.clone());
+    let id = serde_json::from_slice::<serde_json::Value>(&body)
+        .map(|v| v["id"].clone())
+        .unwrap_or_default();
+    let rpc_error = |code: i64, message: &str| {
+        let error = serde_json::json!({
+            "jsonrpc": "2.0", "id": id,
+            "error": {"code": code, "message": message},
+        });
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            error.to_string(),
+        )
+            .into_response()
+    };
     match behaviour {
-        Behaviour::Forward => {}
-        Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
-        Behaviour::InternalError => {
-            let id = serde_json::from_slice::<serde_json::Value>(&body)
-                .map(|v| v["id"].clone())
-                .unwrap_or_default();
-            let error = serde_json::json!({
-                "jsonrpc": "2.0", "id": id,
-                "error": {"code": -32603, "message": "internal error"},
-            });
-            return (
-                [(header::CONTENT_TYPE, "application/json")],
-                error.to_string(),
-            )
-                .into_response();
+        Behaviour::WithoutSync if method == "eth_sendRawTransactionSync" => {
+            return rpc_error(
+                -32601,
+                "the method eth_sendRawTransactionSync does not exist",
+            );
         }
+        Behaviour::Forward | Behaviour::WithoutSync => {}
+        Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+        Behaviour::InternalError => return rpc_error(-32603, "internal error"),
         Behaviour::Garbage => {
             return ([(header::CONTENT_TYPE, "application/json")], "<html>oops").into_response();
         }

@@ -116,7 +116,11 @@ impl Env {
                 "/memo",
                 get(move |payment: Payment| async move {
                     payment
-                        .charge(Price::base_units(PRICE).memo(MEMO.to_string()))
+                        .charge(
+                            Price::base_units(PRICE)
+                                .memo(MEMO.to_string())
+                                .external_id("order-7"),
+                        )
                         .await?;
                     Ok::<_, tower_mpp::method::PaymentRejection>(memo())
                 }),

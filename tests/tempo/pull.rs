@@ -105,7 +105,8 @@ async fn a_route_memo_is_paid_with_transfer_with_memo() {
         transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
     );
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
-    env.get("/memo", Some(&auth)).await.assert_paid();
+    let receipt = env.get("/memo", Some(&auth)).await.assert_paid();
+    assert_eq!(receipt.external_id.as_deref(), Some("order-7"));
 }
 
 #[tokio::test]

@@ -108,3 +108,38 @@ async fn push_takes_one_round_trip_and_pull_one_with_the_sync_method() {
     .assert_paid();
     assert_eq!(proxy.take_calls(), ["eth_getTransactionReceipt"]);
 }
+
+#[tokio::test]
+async fn without_the_sync_method_the_server_sends_and_polls() {
+    let anvil = Anvil::start();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    proxy.set(Behaviour::WithoutSync);
+    let env = Env::start_on(anvil, &proxy.url, |b| b);
+    let payer = env.anvil.funded_payer(1_000_000).await;
+    let challenge = env.challenge("/paid").await;
+    let signed = sign(
+        &payer,
+        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
+    );
+    proxy.take_calls();
+    env.get(
+        "/paid",
+        Some(&credential(
+            &challenge,
+            pull_payload(&signed, payer.address()),
+            None,
+        )),
+    )
+    .await
+    .assert_paid();
+    let calls = proxy.take_calls();
+    assert_eq!(
+        calls[..2],
+        ["eth_sendRawTransactionSync", "eth_sendRawTransaction"]
+    );
+    assert!(
+        calls[2..].iter().all(|c| c == "eth_getTransactionReceipt"),
+        "{calls:?}"
+    );
+    assert_eq!(env.path_usd(env.recipient).await, U256::from(PRICE));
+}
