@@ -27,7 +27,7 @@
 //! (pull) and the `mpp` crate 0.18 client always pulls (or proves, for a
 //! zero amount). Our push path is tested in `tests/tempo/push.rs`.
 //! Fee sponsorship (the client's `0x78` envelope, co-signed by our fee
-//! payer) is paid here by the `mpp` crate's client.
+//! payer) is paid here by both clients.
 
 #![cfg(all(feature = "tempo", feature = "axum", feature = "redis"))]
 
@@ -100,8 +100,22 @@ async fn mpp_crate_pays_in_pull_mode() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mpp_crate_pays_with_fee_sponsorship() {
-    let client = Peer::MppRs.locate();
+    pays_with_fee_sponsorship(Peer::MppRs, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pympp_pays_with_fee_sponsorship() {
+    pays_with_fee_sponsorship(Peer::Pympp, PYMPP_CLOCK_SHIFT).await;
+}
+
+/// `peer` pays a sponsored charge holding exactly the price, on a chain
+/// whose clock runs `clock_shift` seconds ahead.
+async fn pays_with_fee_sponsorship(peer: Peer, clock_shift: u64) {
+    let client = peer.locate();
     let anvil = Anvil::start();
+    if clock_shift > 0 {
+        anvil.shift_clock(clock_shift).await;
+    }
     // The payer holds exactly the price, in PathUSD only: nothing for fees.
     let payer = PrivateKeySigner::random();
     anvil.fund(payer.address(), PATH_USD, PRICE).await;
