@@ -71,9 +71,13 @@ use config::{FeePayer, parse_address, parse_memo};
 use request::{ChargeRequest, MethodDetails};
 use rpc::Rpc;
 
-/// How long a transaction hash stays claimed: far longer than any
-/// challenge lives, so a settled transaction never pays twice.
+/// How long a transaction hash stays claimed when the charge has a memo of
+/// its own: such a transfer names no challenge, so only the claim stops it
+/// paying twice. (An attribution memo names its challenge, which cannot be
+/// presented once expired: its hash is claimed until then.)
 const TX_CLAIM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long claims outlive the challenge they answer.
+const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 /// What a `503` asks the client to wait when the node is unavailable.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -295,12 +299,28 @@ impl Settle<'_> {
             })
     }
 
-    /// Claims a transaction hash for good.
+    /// How long this payment's transaction hash stays claimed.
+    fn claim_ttl(&self) -> Duration {
+        if self.request.method_details.memo.is_some() {
+            return TX_CLAIM_TTL;
+        }
+        self.until_expiry() + CLAIM_MARGIN
+    }
+
+    /// Time left before the challenge expires.
+    fn until_expiry(&self) -> Duration {
+        self.verification
+            .expires
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+    }
+
+    /// Claims a transaction hash for as long as it could pay.
     async fn claim_tx(&self, hash: &B256) -> Result<(), VerifyError> {
         match self
             .verification
             .claims
-            .claim(&tx_key(hash), TX_CLAIM_TTL)
+            .claim(&tx_key(hash), self.claim_ttl())
             .await
         {
             Ok(true) => Ok(()),

@@ -75,12 +75,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
     // A proof answers one challenge: it is claimed for as long as the
     // challenge could be presented.
     let key = format!("tempo:proof:{}", challenge.id);
-    let ttl = ctx
-        .verification
-        .expires
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default()
-        + std::time::Duration::from_secs(60);
+    let ttl = ctx.until_expiry() + super::CLAIM_MARGIN;
     match ctx.verification.claims.claim(&key, ttl).await {
         Ok(true) => Ok(Settlement::new(challenge.id.clone())),
         Ok(false) => Err(VerifyError::replayed("This proof has already been used.")),
