@@ -194,7 +194,7 @@ impl Payments {
                     price,
                     ctx,
                     ProblemType::InvalidChallenge,
-                    "This challenge was already paid and used.",
+                    "This challenge is being paid or was already used.",
                 ));
             }
             Err(error) => {
@@ -347,8 +347,6 @@ impl Payments {
         })
     }
 
-    /// Every method's request for `price` (`None` where a method cannot
-    /// serve it), encoded once per price.
     /// Each method's name and `request` for `price`, for the methods that can
     /// charge it, in server order.
     pub(crate) fn method_requests(
@@ -368,6 +366,8 @@ impl Payments {
             .collect())
     }
 
+    /// Every method's request for `price` (`None` where a method cannot
+    /// serve it), encoded once per price.
     fn expected_requests(
         &self,
         price: &Price,

@@ -101,8 +101,7 @@ impl Price {
     }
 
     /// A memo the payment must carry (for Tempo a `bytes32` in hex),
-    /// instead of the method's default; methods without memos are not
-    /// offered.
+    /// instead of the method's default.
     #[must_use]
     pub fn memo(mut self, memo: impl Into<String>) -> Self {
         self.memo = Some(memo.into());
