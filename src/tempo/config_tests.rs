@@ -125,3 +125,63 @@ async fn connect_reports_an_unreachable_node() {
         "{error:?}"
     );
 }
+
+#[test]
+fn prices_override_recipient_memo_currency_and_sponsorship() {
+    use crate::method::{PaymentMethod, Price};
+    let other = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    let memo = format!("0x{}", "ab".repeat(32));
+    let method = base().fee_payer_key(KEY).split(other, 100).build().unwrap();
+    let request = |price: &Price| method.request("charge", price);
+
+    let price = Price::base_units(1_000)
+        .recipient(other)
+        .memo(memo.clone())
+        .sponsor_fees(false);
+    let object = request(&price).unwrap().unwrap();
+    assert_eq!(object["recipient"], other);
+    assert_eq!(object["amount"], "1000");
+    let details = &object["methodDetails"];
+    assert_eq!(details["memo"], memo.as_str());
+    assert!(details.get("feePayer").is_none());
+    assert_eq!(details["splits"][0]["amount"], "100");
+
+    let sponsored = request(&Price::base_units(1_000)).unwrap().unwrap();
+    assert_eq!(sponsored["methodDetails"]["feePayer"], true);
+    assert_eq!(
+        sponsored["methodDetails"]["supportedModes"],
+        serde_json::json!(["pull"])
+    );
+
+    // Zero amounts are paid by proof: no splits, memo or sponsorship.
+    let zero = request(&Price::base_units(0)).unwrap().unwrap();
+    assert_eq!(zero["methodDetails"], serde_json::json!({"chainId": 1337}));
+
+    // Another method's currency is not offered; bad overrides are errors.
+    assert_eq!(
+        request(&Price::base_units(1_000).currency("usd")).unwrap(),
+        None
+    );
+    assert!(request(&Price::base_units(1_000).recipient("0x12")).is_err());
+    assert!(request(&Price::base_units(1_000).memo("0x12")).is_err());
+    assert!(
+        request(&Price::base_units(100)).is_err(),
+        "splits leave nothing"
+    );
+    assert!(
+        request(&Price::new("0.0000001").unwrap()).is_err(),
+        "too many decimals"
+    );
+    let unsponsored = base().build().unwrap();
+    assert!(
+        unsponsored
+            .request("charge", &Price::base_units(1).sponsor_fees(true))
+            .is_err()
+    );
+    assert_eq!(
+        unsponsored
+            .request("subscription", &Price::base_units(1))
+            .unwrap(),
+        None
+    );
+}

@@ -37,6 +37,7 @@ pub struct Split {
     #[serde(with = "decimal_u256")]
     pub amount: U256,
     /// The recipient.
+    #[serde(serialize_with = "checksummed")]
     pub recipient: Address,
     /// A memo this transfer must carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,7 +65,9 @@ pub(crate) struct MethodDetails {
 pub(crate) struct ChargeRequest {
     #[serde(with = "decimal_u256")]
     pub(crate) amount: U256,
+    #[serde(serialize_with = "checksummed")]
     pub(crate) currency: Address,
+    #[serde(serialize_with = "checksummed")]
     pub(crate) recipient: Address,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<String>,
@@ -95,6 +98,12 @@ impl ChargeRequest {
             .as_ref()
             .is_none_or(|modes| modes.contains(&mode))
     }
+}
+
+/// Addresses are written with their EIP-55 checksum, as the spec's
+/// examples are (and read in any case).
+fn checksummed<S: serde::Serializer>(address: &Address, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&address.to_checksum(None))
 }
 
 /// Amounts are base-10 integer strings on the wire: no sign, no decimal

@@ -81,3 +81,39 @@ async fn proofs_by_someone_else_for_another_chain_or_without_source_are_refused(
     );
     env.get("/zero", Some(&auth)).await.assert_paid();
 }
+
+#[tokio::test]
+async fn concurrent_submissions_of_one_proof_settle_once() {
+    let env = Env::start().await;
+    let signer = PrivateKeySigner::random();
+    let challenge = env.challenge("/zero").await;
+    let auth = credential(
+        &challenge,
+        proof_payload(&signer, CHAIN_ID, &challenge),
+        source(CHAIN_ID, &signer),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let app = env.app.clone();
+        let auth = auth.clone();
+        tasks.spawn(async move {
+            use tower::ServiceExt as _;
+            let request = http::Request::get("/zero")
+                .header("authorization", auth)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(request).await.unwrap().status().as_u16()
+        });
+    }
+    let statuses = tasks.join_all().await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 402),
+        "{statuses:?}"
+    );
+    assert_eq!(env.handled(), 1);
+}
