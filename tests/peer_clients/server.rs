@@ -21,10 +21,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// the realm is the host the clients connect to.
 pub(crate) const REALM: &str = "127.0.0.1";
 
-/// `target/debug/examples/basic`, built by `cargo build --examples
-/// --all-features` in `scripts/test` (cargo gives tests no path to examples).
+/// `debug/examples/basic` in the target directory (`CARGO_TARGET_DIR` or
+/// `target`), built by `cargo build --examples --all-features` in
+/// `scripts/test` (cargo gives tests no path to examples).
 fn binary() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/examples/basic");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
+    let path = target.join("debug/examples/basic");
     assert!(
         path.exists(),
         "the `basic` example is not built at {}: run `cargo build --examples --all-features` \
