@@ -24,8 +24,9 @@
 //! curl -i http://127.0.0.1:3000/paid    # 402 with a Payment challenge
 //! ```
 
+mod common;
+
 use std::error::Error;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use axum::routing::get;
@@ -34,9 +35,9 @@ use serde_json::{Value, json};
 use tower_mpp::axum::Charge;
 use tower_mpp::discovery::Discovery;
 use tower_mpp::layer::PaymentLayer;
-use tower_mpp::method::{Payments, Price, StaticPrice};
+use tower_mpp::method::{Price, StaticPrice};
 use tower_mpp::store::RedisStore;
-use tower_mpp::tempo::{MAINNET_RPC_URL, TempoCharge};
+use tower_mpp::tempo::TempoCharge;
 
 struct OneCent;
 
@@ -61,36 +62,16 @@ async fn health() -> &'static str {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = env("ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr.as_str(), |(host, _)| host);
-
-    let tempo = tempo_from_env().await?;
-    eprintln!(
-        "tempo: chain {}, currency {}, recipient {}, fee payer {}",
-        tempo.chain_id(),
-        tempo.currency(),
-        tempo.recipient(),
-        tempo
-            .fee_payer()
-            .map_or_else(|| "none".to_owned(), |a| a.to_string()),
-    );
-    let mut payments = Payments::builder()
-        .realm_from_env(host)
-        .secret_from_env()
-        .method(tempo);
-    if let Some(url) = env("REDIS_URL") {
+    let addr = common::addr();
+    let mut payments = common::payments(&addr, TempoCharge::builder().from_env()).await?;
+    if let Some(url) = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
         let store = RedisStore::connect(&url).await.map_err(|e| {
             let cause = e.source().map(|c| format!(" ({c})")).unwrap_or_default();
             format!("REDIS_URL: {e}{cause}")
@@ -113,42 +94,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .layer(PaymentLayer::new(payments))
         .route("/health", get(health))
         .route("/openapi.json", get(move || async move { Json(discovery) }));
-
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    axum::serve(listener, app).await?;
+    axum::serve(common::listen(&addr).await?, app).await?;
     Ok(())
-}
-
-/// The Tempo method, configured from the `TEMPO_*` variables.
-async fn tempo_from_env() -> Result<TempoCharge, Box<dyn Error>> {
-    let recipient = env("TEMPO_RECIPIENT")
-        .ok_or("TEMPO_RECIPIENT is not set; set it to the address that receives payments")?;
-    let mut tempo = TempoCharge::builder()
-        .recipient(recipient)
-        .rpc_url(env("TEMPO_RPC_URL").unwrap_or_else(|| MAINNET_RPC_URL.to_owned()));
-    if let Some(currency) = env("TEMPO_CURRENCY") {
-        tempo = tempo.currency(currency);
-    }
-    if env("TEMPO_FEE_PAYER_KEY").is_some() {
-        tempo = tempo.fee_payer_from_env("TEMPO_FEE_PAYER_KEY");
-    }
-    let tempo = match env("TEMPO_CHAIN_ID") {
-        Some(id) => {
-            let id = id
-                .parse()
-                .map_err(|_| format!("TEMPO_CHAIN_ID {id:?} is not a chain id"))?;
-            tempo.chain_id(id).build()
-        }
-        None => tempo.connect().await,
-    };
-    Ok(tempo.map_err(|e| format!("Tempo: {e}"))?)
-}
-
-/// A variable's value, if set and not blank.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

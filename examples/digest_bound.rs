@@ -19,8 +19,9 @@
 //! curl -i http://127.0.0.1:3000/documents -d 'the document to notarize'
 //! ```
 
+mod common;
+
 use std::error::Error;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use axum::body::Bytes;
@@ -29,8 +30,8 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tower_mpp::axum::Charge;
 use tower_mpp::layer::{BodyDigestLayer, PaymentLayer};
-use tower_mpp::method::{Payments, Price, StaticPrice};
-use tower_mpp::tempo::{MAINNET_RPC_URL, TempoCharge};
+use tower_mpp::method::{Price, StaticPrice};
+use tower_mpp::tempo::TempoCharge;
 
 /// The largest body this route reads.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -53,24 +54,13 @@ async fn notarize(charge: Charge<Notarization>, body: Bytes) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = env("ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr.as_str(), |(host, _)| host);
-    let payments = Payments::builder()
-        .realm_from_env(host)
-        .secret_from_env()
-        .method(tempo_from_env().await?)
+    let addr = common::addr();
+    let payments = common::payments(&addr, TempoCharge::builder().from_env())
+        .await?
         .build()?;
 
     // The last layer added is the outermost: the body is read and digested
@@ -79,39 +69,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .route("/documents", post(notarize))
         .layer(PaymentLayer::new(payments))
         .layer(BodyDigestLayer::new(BODY_LIMIT));
-
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    axum::serve(listener, app).await?;
+    axum::serve(common::listen(&addr).await?, app).await?;
     Ok(())
-}
-
-/// The Tempo method, configured from the `TEMPO_*` variables.
-async fn tempo_from_env() -> Result<TempoCharge, Box<dyn Error>> {
-    let recipient = env("TEMPO_RECIPIENT")
-        .ok_or("TEMPO_RECIPIENT is not set; set it to the address that receives payments")?;
-    let mut tempo = TempoCharge::builder()
-        .recipient(recipient)
-        .rpc_url(env("TEMPO_RPC_URL").unwrap_or_else(|| MAINNET_RPC_URL.to_owned()));
-    if let Some(currency) = env("TEMPO_CURRENCY") {
-        tempo = tempo.currency(currency);
-    }
-    let tempo = match env("TEMPO_CHAIN_ID") {
-        Some(id) => {
-            let id = id
-                .parse()
-                .map_err(|_| format!("TEMPO_CHAIN_ID {id:?} is not a chain id"))?;
-            tempo.chain_id(id).build()
-        }
-        None => tempo.connect().await,
-    };
-    Ok(tempo.map_err(|e| format!("Tempo: {e}"))?)
-}
-
-/// A variable's value, if set and not blank.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -25,16 +25,17 @@
 //! curl -i http://127.0.0.1:3000/sponsored
 //! ```
 
+mod common;
+
 use std::error::Error;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use axum::Router;
 use axum::routing::get;
 use tower_mpp::axum::Charge;
 use tower_mpp::layer::PaymentLayer;
-use tower_mpp::method::{Payments, Price, StaticPrice};
-use tower_mpp::tempo::{MAINNET_RPC_URL, TempoCharge};
+use tower_mpp::method::{Price, StaticPrice};
+use tower_mpp::tempo::TempoCharge;
 
 struct Sponsored;
 impl StaticPrice for Sponsored {
@@ -62,70 +63,20 @@ async fn unsponsored(_: Charge<Unsponsored>) -> &'static str {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = env("ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr.as_str(), |(host, _)| host);
-    let tempo = tempo_from_env().await?;
-    if let Some(fee_payer) = tempo.fee_payer() {
-        eprintln!("fee payer {fee_payer} on chain {}", tempo.chain_id());
-    }
-    let payments = Payments::builder()
-        .realm_from_env(host)
-        .secret_from_env()
-        .method(tempo)
-        .build()?;
-
+    let addr = common::addr();
+    // Refuses to start without the key: this example is about sponsorship.
+    let tempo = TempoCharge::builder()
+        .from_env()
+        .fee_payer_from_env("TEMPO_FEE_PAYER_KEY");
+    let payments = common::payments(&addr, tempo).await?.build()?;
     let app = Router::new()
         .route("/sponsored", get(sponsored))
         .route("/unsponsored", get(unsponsored))
         .layer(PaymentLayer::new(payments));
-
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    axum::serve(listener, app).await?;
+    axum::serve(common::listen(&addr).await?, app).await?;
     Ok(())
-}
-
-/// The Tempo method, configured from the `TEMPO_*` variables, with the fee
-/// payer key from `TEMPO_FEE_PAYER_KEY`.
-async fn tempo_from_env() -> Result<TempoCharge, Box<dyn Error>> {
-    let recipient = env("TEMPO_RECIPIENT")
-        .ok_or("TEMPO_RECIPIENT is not set; set it to the address that receives payments")?;
-    let mut tempo = TempoCharge::builder()
-        .recipient(recipient)
-        .rpc_url(env("TEMPO_RPC_URL").unwrap_or_else(|| MAINNET_RPC_URL.to_owned()))
-        // Refuses to build without it: this example is about sponsorship.
-        .fee_payer_from_env("TEMPO_FEE_PAYER_KEY");
-    if let Some(currency) = env("TEMPO_CURRENCY") {
-        tempo = tempo.currency(currency);
-    }
-    let tempo = match env("TEMPO_CHAIN_ID") {
-        Some(id) => {
-            let id = id
-                .parse()
-                .map_err(|_| format!("TEMPO_CHAIN_ID {id:?} is not a chain id"))?;
-            tempo.chain_id(id).build()
-        }
-        None => tempo.connect().await,
-    };
-    Ok(tempo.map_err(|e| format!("Tempo: {e}"))?)
-}
-
-/// A variable's value, if set and not blank.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -15,9 +15,10 @@
 //! curl -i http://127.0.0.1:3000/anything
 //! ```
 
+mod common;
+
 use std::convert::Infallible;
 use std::error::Error;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use bytes::Bytes;
@@ -29,8 +30,8 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
 use tower_mpp::layer::PaymentLayer;
-use tower_mpp::method::{Payments, Price};
-use tower_mpp::tempo::{MAINNET_RPC_URL, TempoCharge};
+use tower_mpp::method::Price;
+use tower_mpp::tempo::TempoCharge;
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = format!("paid for {} {}\n", request.method(), request.uri().path());
@@ -39,35 +40,19 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = env("ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr.as_str(), |(host, _)| host);
-    let payments = Payments::builder()
-        .realm_from_env(host)
-        .secret_from_env()
-        .method(tempo_from_env().await?)
+    let addr = common::addr();
+    let payments = common::payments(&addr, TempoCharge::builder().from_env())
+        .await?
         .build()?;
-
     let service = ServiceBuilder::new()
         .layer(PaymentLayer::new(payments).charge(Price::new("0.01")?))
         .service_fn(handle);
 
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
+    let listener = common::listen(&addr).await?;
     loop {
         let (stream, peer) = listener.accept().await?;
         let service = TowerToHyperService::new(service.clone());
@@ -78,31 +63,4 @@ async fn run() -> Result<(), Box<dyn Error>> {
             }
         });
     }
-}
-
-/// The Tempo method, configured from the `TEMPO_*` variables.
-async fn tempo_from_env() -> Result<TempoCharge, Box<dyn Error>> {
-    let recipient = env("TEMPO_RECIPIENT")
-        .ok_or("TEMPO_RECIPIENT is not set; set it to the address that receives payments")?;
-    let mut tempo = TempoCharge::builder()
-        .recipient(recipient)
-        .rpc_url(env("TEMPO_RPC_URL").unwrap_or_else(|| MAINNET_RPC_URL.to_owned()));
-    if let Some(currency) = env("TEMPO_CURRENCY") {
-        tempo = tempo.currency(currency);
-    }
-    let tempo = match env("TEMPO_CHAIN_ID") {
-        Some(id) => {
-            let id = id
-                .parse()
-                .map_err(|_| format!("TEMPO_CHAIN_ID {id:?} is not a chain id"))?;
-            tempo.chain_id(id).build()
-        }
-        None => tempo.connect().await,
-    };
-    Ok(tempo.map_err(|e| format!("Tempo: {e}"))?)
-}
-
-/// A variable's value, if set and not blank.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

@@ -22,8 +22,9 @@
 //!   -d '{"text": "pay per word", "to": "fr"}'    # 402 for 0.003
 //! ```
 
+mod common;
+
 use std::error::Error;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use axum::routing::post;
@@ -32,8 +33,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_mpp::axum::Payment;
 use tower_mpp::layer::PaymentLayer;
-use tower_mpp::method::{PaymentRejection, Payments, Price};
-use tower_mpp::tempo::{MAINNET_RPC_URL, TempoCharge};
+use tower_mpp::method::{PaymentRejection, Price};
+use tower_mpp::tempo::TempoCharge;
 
 /// The price of one word, in base units.
 const PER_WORD: u128 = 1_000;
@@ -64,62 +65,17 @@ async fn translate(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run().await)
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = env("ADDR").unwrap_or_else(|| "127.0.0.1:3000".to_owned());
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr.as_str(), |(host, _)| host);
-    let payments = Payments::builder()
-        .realm_from_env(host)
-        .secret_from_env()
-        .method(tempo_from_env().await?)
+    let addr = common::addr();
+    let payments = common::payments(&addr, TempoCharge::builder().from_env())
+        .await?
         .build()?;
-
     let app = Router::new()
         .route("/translate", post(translate))
         .layer(PaymentLayer::new(payments));
-
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    axum::serve(listener, app).await?;
+    axum::serve(common::listen(&addr).await?, app).await?;
     Ok(())
-}
-
-/// The Tempo method, configured from the `TEMPO_*` variables.
-async fn tempo_from_env() -> Result<TempoCharge, Box<dyn Error>> {
-    let recipient = env("TEMPO_RECIPIENT")
-        .ok_or("TEMPO_RECIPIENT is not set; set it to the address that receives payments")?;
-    let mut tempo = TempoCharge::builder()
-        .recipient(recipient)
-        .rpc_url(env("TEMPO_RPC_URL").unwrap_or_else(|| MAINNET_RPC_URL.to_owned()));
-    if let Some(currency) = env("TEMPO_CURRENCY") {
-        tempo = tempo.currency(currency);
-    }
-    let tempo = match env("TEMPO_CHAIN_ID") {
-        Some(id) => {
-            let id = id
-                .parse()
-                .map_err(|_| format!("TEMPO_CHAIN_ID {id:?} is not a chain id"))?;
-            tempo.chain_id(id).build()
-        }
-        None => tempo.connect().await,
-    };
-    Ok(tempo.map_err(|e| format!("Tempo: {e}"))?)
-}
-
-/// A variable's value, if set and not blank.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

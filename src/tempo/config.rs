@@ -81,9 +81,15 @@ pub enum TempoConfigError {
     InvalidDecimals(u8),
     /// The RPC URL does not parse or is not http(s).
     InvalidRpcUrl(String),
-    /// The fee payer key is not a secp256k1 private key, or its environment
-    /// variable is unset.
-    InvalidFeePayerKey(String),
+    /// The fee payer key is not a secp256k1 private key.
+    InvalidFeePayerKey,
+    /// The environment variable that should hold the fee payer key is unset.
+    FeePayerKeyUnset {
+        /// The variable.
+        variable: String,
+    },
+    /// `TEMPO_CHAIN_ID` is not a chain id.
+    InvalidChainId(String),
     /// A split is zero, or there are more than [`MAX_SPLITS`].
     InvalidSplits(String),
     /// `supported_modes` is empty, or excludes pull while fees are
@@ -106,7 +112,11 @@ impl fmt::Display for TempoConfigError {
             Self::InvalidMemo(memo) => write!(f, "the memo {memo:?} is not 32 bytes of hex"),
             Self::InvalidDecimals(d) => write!(f, "{d} decimals: must be between 1 and 38"),
             Self::InvalidRpcUrl(url) => write!(f, "the RPC URL {url:?} is not an http(s) URL"),
-            Self::InvalidFeePayerKey(why) => write!(f, "the fee payer key is unusable: {why}"),
+            Self::InvalidFeePayerKey => f.write_str("the fee payer key is not a secp256k1 key"),
+            Self::FeePayerKeyUnset { variable } => {
+                write!(f, "the fee payer key variable {variable} is unset")
+            }
+            Self::InvalidChainId(text) => write!(f, "the chain id {text:?} is not a number"),
             Self::InvalidSplits(why) | Self::InvalidModes(why) => f.write_str(why),
             Self::ChainIdUnknown => {
                 f.write_str("no chain id: set one, or build with `connect().await` to ask the node")
@@ -127,7 +137,10 @@ pub struct TempoChargeBuilder {
     decimals: u8,
     rpc_url: Option<String>,
     chain_id: Option<u64>,
-    fee_payer_key: Option<Result<String, String>>,
+    fee_payer_key: Option<RedactedKey>,
+    /// The first setting read from the environment that could not be
+    /// used; `build` reports it.
+    deferred: Option<TempoConfigError>,
     fee_token: Option<String>,
     fee_limits: FeeLimits,
     memo: Option<String>,
@@ -148,6 +161,7 @@ impl Default for TempoChargeBuilder {
             rpc_url: None,
             chain_id: None,
             fee_payer_key: None,
+            deferred: None,
             fee_token: None,
             fee_limits: FeeLimits::default(),
             memo: None,
@@ -197,17 +211,48 @@ impl TempoChargeBuilder {
     /// without `0x`): challenges say `feePayer: true` and the server
     /// co-signs and pays for the transactions it broadcasts.
     pub fn fee_payer_key(mut self, key: impl Into<String>) -> Self {
-        self.fee_payer_key = Some(Ok(key.into()));
+        self.fee_payer_key = Some(RedactedKey(key.into()));
         self
     }
 
     /// Like [`fee_payer_key`](Self::fee_payer_key), from an environment
     /// variable, which must be set.
-    pub fn fee_payer_from_env(mut self, variable: &str) -> Self {
-        self.fee_payer_key = Some(
-            std::env::var(variable)
-                .map_err(|_| format!("the environment variable {variable} is unset")),
-        );
+    pub fn fee_payer_from_env(self, variable: &str) -> Self {
+        match env(variable) {
+            Some(key) => self.fee_payer_key(key),
+            None => self.defer(TempoConfigError::FeePayerKeyUnset {
+                variable: variable.to_owned(),
+            }),
+        }
+    }
+
+    /// Reads the settings the environment has: `TEMPO_RECIPIENT`,
+    /// `TEMPO_RPC_URL`, `TEMPO_CHAIN_ID`, `TEMPO_CURRENCY` and
+    /// `TEMPO_FEE_PAYER_KEY` (fees are sponsored when it is set). Unset
+    /// or blank variables leave the setting as it was; a chain id that is
+    /// not a number is reported by [`build`](Self::build).
+    pub fn from_env(mut self) -> Self {
+        if let Some(recipient) = env("TEMPO_RECIPIENT") {
+            self = self.recipient(recipient);
+        }
+        if let Some(url) = env("TEMPO_RPC_URL") {
+            self = self.rpc_url(url);
+        }
+        if let Some(currency) = env("TEMPO_CURRENCY") {
+            self = self.currency(currency);
+        }
+        if let Some(key) = env("TEMPO_FEE_PAYER_KEY") {
+            self = self.fee_payer_key(key);
+        }
+        match env("TEMPO_CHAIN_ID").map(|text| text.trim().parse().map_err(|_| text)) {
+            Some(Ok(id)) => self.chain_id(id),
+            Some(Err(text)) => self.defer(TempoConfigError::InvalidChainId(text)),
+            None => self,
+        }
+    }
+
+    fn defer(mut self, error: TempoConfigError) -> Self {
+        self.deferred.get_or_insert(error);
         self
     }
 
@@ -290,6 +335,9 @@ impl TempoChargeBuilder {
     /// decimals, RPC URL, fee payer key, split or mode list, or an unknown
     /// chain id.
     pub fn build(self) -> Result<TempoCharge, TempoConfigError> {
+        if let Some(error) = self.deferred {
+            return Err(error);
+        }
         let chain_id = match (self.chain_id, &self.rpc_url) {
             (Some(id), _) => id,
             (None, None) => MAINNET_CHAIN_ID,
@@ -299,7 +347,7 @@ impl TempoChargeBuilder {
     }
 
     /// Like [`build`](Self::build), asking the node for the chain id
-    /// (once) when none was set.
+    /// (once) when none was set and the RPC URL is not the default one.
     ///
     /// # Errors
     ///
@@ -307,15 +355,21 @@ impl TempoChargeBuilder {
     /// [`TempoConfigError::ChainIdUnavailable`] when the node does not
     /// answer.
     pub async fn connect(self) -> Result<TempoCharge, TempoConfigError> {
-        if let Some(id) = self.chain_id {
-            return self.finish(id);
+        if self.chain_id.is_some() || self.rpc_url.is_none() || self.deferred.is_some() {
+            return self.build();
         }
-        let url = parse_url(self.rpc_url.as_deref())?;
-        let id = Rpc::new(url, self.rpc_timeout)
+        // Every other setting is checked before the node is asked.
+        let mut method = self.finish(0)?;
+        let id = method
+            .inner
+            .rpc
             .chain_id()
             .await
             .map_err(|e| TempoConfigError::ChainIdUnavailable(e.to_string()))?;
-        self.finish(id)
+        Arc::get_mut(&mut method.inner)
+            .expect("a method just built is not shared")
+            .chain_id = id;
+        Ok(method)
     }
 
     fn finish(self, chain_id: u64) -> Result<TempoCharge, TempoConfigError> {
@@ -376,11 +430,11 @@ impl TempoChargeBuilder {
         let Some(key) = &self.fee_payer_key else {
             return Ok(None);
         };
-        let key = key.clone().map_err(TempoConfigError::InvalidFeePayerKey)?;
         let signer: PrivateKeySigner = key
+            .0
             .trim()
             .parse()
-            .map_err(|_| TempoConfigError::InvalidFeePayerKey("not a secp256k1 key".to_owned()))?;
+            .map_err(|_| TempoConfigError::InvalidFeePayerKey)?;
         let fee_token = self
             .fee_token
             .as_deref()
@@ -416,6 +470,23 @@ impl TempoChargeBuilder {
             })
             .collect()
     }
+}
+
+/// A private key as configured; `Debug` never shows it.
+#[derive(Clone)]
+struct RedactedKey(String);
+
+impl fmt::Debug for RedactedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RedactedKey(..)")
+    }
+}
+
+/// A variable's value, if set and not blank.
+fn env(variable: &str) -> Option<String> {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// Parses a `0x`-prefixed 20-byte hex address, in any case.
