@@ -31,9 +31,9 @@ mod rpc_proxy;
 #[path = "../tests/support/tempo_payer.rs"]
 mod tempo_payer;
 
-use anvil::{Anvil, CHAIN_ID, PATH_USD};
+use anvil::{Anvil, CHAIN_ID};
 use rpc_proxy::RpcProxy;
-use tempo_payer::{credential, honest_calls, pull_payload, push_payload, sign, transaction};
+use tempo_payer::{credential, honest, pull_payload, push_payload};
 
 /// Payments per mode.
 const ROUNDS: usize = 20;
@@ -126,10 +126,7 @@ async fn main() {
     let mut calls = Vec::new();
     for _ in 0..ROUNDS {
         let c = challenge(&app).await;
-        let signed = sign(
-            &payer,
-            transaction(CHAIN_ID, honest_calls(&c), PATH_USD, false),
-        );
+        let signed = honest(&payer, &c, false);
         let auth = credential(&c, pull_payload(&signed, payer.address()), None);
         proxy.take_calls();
         times.push(pay(&app, &auth).await);
@@ -142,10 +139,7 @@ async fn main() {
     let mut calls = Vec::new();
     for _ in 0..ROUNDS {
         let c = challenge(&app).await;
-        let signed = sign(
-            &payer,
-            transaction(CHAIN_ID, honest_calls(&c), PATH_USD, false),
-        );
+        let signed = honest(&payer, &c, false);
         let receipt: serde_json::Value = anvil
             .rpc(
                 "eth_sendRawTransactionSync",

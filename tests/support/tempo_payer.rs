@@ -117,6 +117,23 @@ pub(crate) fn sign(signer: &PrivateKeySigner, tx: TempoTransaction) -> AASigned 
     tx.into_signed(signature.into())
 }
 
+/// What a well-behaved client signs for `challenge` (on the test chain,
+/// fees in `PathUSD` unless `sponsored`).
+pub(crate) fn honest(
+    signer: &PrivateKeySigner,
+    challenge: &Challenge,
+    sponsored: bool,
+) -> AASigned {
+    let chain_id = challenge.request.object()["methodDetails"]["chainId"]
+        .as_u64()
+        .expect("a Tempo request names its chain");
+    let fee_token = address(&request(challenge)["currency"]);
+    sign(
+        signer,
+        transaction(chain_id, honest_calls(challenge), fee_token, sponsored),
+    )
+}
+
 /// The `0x`-hex wire form of a signed transaction: a `0x78` fee-payer
 /// envelope when it awaits a sponsor, else `0x76`.
 pub(crate) fn wire(signed: &AASigned, sender: Address) -> String {

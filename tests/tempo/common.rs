@@ -195,6 +195,30 @@ impl Env {
         }
     }
 
+    /// `GET path` with the same `Authorization` `n` times at once; the
+    /// statuses.
+    pub(crate) async fn get_concurrently(
+        &self,
+        path: &str,
+        authorization: &str,
+        n: usize,
+    ) -> Vec<u16> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let request = Request::get(path)
+                .header("authorization", authorization)
+                .body(Body::empty())
+                .unwrap();
+            tasks.spawn(self.app.clone().oneshot(request));
+        }
+        tasks
+            .join_all()
+            .await
+            .into_iter()
+            .map(|response| response.unwrap().status().as_u16())
+            .collect()
+    }
+
     /// How many times a handler ran.
     pub(crate) fn handled(&self) -> usize {
         self.handled.load(Ordering::SeqCst)

@@ -92,20 +92,7 @@ async fn concurrent_submissions_of_one_proof_settle_once() {
         proof_payload(&signer, CHAIN_ID, &challenge),
         source(CHAIN_ID, &signer),
     );
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..16 {
-        let app = env.app.clone();
-        let auth = auth.clone();
-        tasks.spawn(async move {
-            use tower::ServiceExt as _;
-            let request = http::Request::get("/zero")
-                .header("authorization", auth)
-                .body(axum::body::Body::empty())
-                .unwrap();
-            app.oneshot(request).await.unwrap().status().as_u16()
-        });
-    }
-    let statuses = tasks.join_all().await;
+    let statuses = env.get_concurrently("/zero", &auth, 16).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,

@@ -6,7 +6,7 @@ use alloy::signers::local::PrivateKeySigner;
 use crate::common::{Env, PRICE};
 use crate::support::anvil::{CHAIN_ID, PATH_USD};
 use crate::support::tempo_payer::{
-    credential, honest_calls, pull_payload, sign, source, transaction,
+    credential, honest, honest_calls, pull_payload, sign, source, transaction,
 };
 
 #[tokio::test]
@@ -14,10 +14,7 @@ async fn a_signed_transfer_pays_once_and_the_recipient_is_paid() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(
         &challenge,
         pull_payload(&signed, payer.address()),
@@ -51,33 +48,13 @@ async fn concurrent_submissions_of_one_credential_settle_once() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
-    let replies = futures_join(&env, &auth, 8).await;
+    let replies = env.get_concurrently("/paid", &auth, 8).await;
     let paid = replies.iter().filter(|status| **status == 200).count();
     assert_eq!(paid, 1, "{replies:?}");
     assert_eq!(env.handled(), 1);
     assert_eq!(env.path_usd(env.recipient).await, U256::from(PRICE));
-}
-
-async fn futures_join(env: &Env, auth: &str, n: usize) -> Vec<u16> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..n {
-        let app = env.app.clone();
-        let auth = auth.to_owned();
-        tasks.spawn(async move {
-            use tower::ServiceExt as _;
-            let request = http::Request::get("/paid")
-                .header("authorization", auth)
-                .body(axum::body::Body::empty())
-                .unwrap();
-            app.oneshot(request).await.unwrap().status().as_u16()
-        });
-    }
-    tasks.join_all().await
 }
 
 #[tokio::test]
@@ -100,10 +77,7 @@ async fn a_route_memo_is_paid_with_transfer_with_memo() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/memo").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
     let receipt = env.get("/memo", Some(&auth)).await.assert_paid();
     assert_eq!(receipt.external_id.as_deref(), Some("order-7"));
@@ -114,10 +88,7 @@ async fn a_currency_override_is_paid_in_that_currency() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/alpha").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
     env.get("/alpha", Some(&auth)).await.assert_paid();
     let alpha = env

@@ -3,10 +3,8 @@
 use alloy::primitives::{B256, U256};
 
 use crate::common::{Env, PRICE};
-use crate::support::anvil::{Anvil, CHAIN_ID, PATH_USD};
-use crate::support::tempo_payer::{
-    credential, honest_calls, push_payload, raw, sign, source, transaction,
-};
+use crate::support::anvil::{Anvil, CHAIN_ID};
+use crate::support::tempo_payer::{credential, honest, push_payload, raw, source};
 use tempo_alloy::primitives::transaction::AASigned;
 
 /// Broadcasts `signed` and waits for it to be mined.
@@ -30,10 +28,7 @@ async fn a_mined_transfer_pays_by_hash_once() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let hash = broadcast(&env.anvil, &signed).await;
     let auth = credential(&challenge, push_payload(hash), source(CHAIN_ID, &payer));
 
@@ -57,10 +52,7 @@ async fn a_replayed_hash_is_refused_even_when_its_memo_would_match() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let first = env.challenge("/memo").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&first), PATH_USD, false),
-    );
+    let signed = honest(&payer, &first, false);
     let hash = broadcast(&env.anvil, &signed).await;
     env.get("/memo", Some(&credential(&first, push_payload(hash), None)))
         .await

@@ -13,7 +13,8 @@ use crate::common::{Env, MEMO, PRICE};
 use crate::push::broadcast;
 use crate::support::anvil::{ALPHA_USD, CHAIN_ID, PATH_USD};
 use crate::support::tempo_payer::{
-    credential, honest_calls, now, pull_payload, push_payload, sign, source, transaction, transfer,
+    credential, honest, honest_calls, now, pull_payload, push_payload, sign, source, transaction,
+    transfer,
 };
 
 #[allow(clippy::unnecessary_wraps)]
@@ -107,10 +108,7 @@ async fn wrong_chains_senders_windows_and_encodings_are_refused() {
         .assert_rejected(402, "verification-failed");
     assert!(detail.contains("chain"), "{detail}");
     // Signed by the payer, presented as someone else's.
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let other = PrivateKeySigner::random();
     let auth = credential(
         &challenge,
@@ -143,10 +141,7 @@ async fn wrong_chains_senders_windows_and_encodings_are_refused() {
     assert_eq!(env.handled(), 0);
     assert_eq!(env.path_usd(to).await, U256::ZERO, "nothing was broadcast");
     // The same challenge still takes an honest payment.
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
     env.get("/paid", Some(&auth)).await.assert_paid();
 }
@@ -189,10 +184,7 @@ async fn mined_transfers_that_do_not_pay_are_refused_by_hash() {
     .await
     .assert_rejected(402, "verification-failed");
     // An honest transfer presented as someone else's.
-    let good = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let good = honest(&payer, &challenge, false);
     let hash = broadcast(&env.anvil, &good).await;
     let other = PrivateKeySigner::random();
     env.get(
@@ -228,10 +220,7 @@ async fn modes_the_challenge_excludes_are_refused() {
         challenge.request.object()["methodDetails"]["supportedModes"],
         serde_json::json!(["push"])
     );
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
     let detail = env
         .get("/paid", Some(&auth))
@@ -254,10 +243,7 @@ async fn an_expired_challenge_is_refused_before_the_chain_is_asked() {
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/short").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     env.get("/short", Some(&auth))

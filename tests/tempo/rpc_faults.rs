@@ -8,11 +8,9 @@ use alloy::primitives::U256;
 
 use crate::common::{Env, PRICE};
 use crate::push::broadcast;
-use crate::support::anvil::{Anvil, CHAIN_ID, PATH_USD};
+use crate::support::anvil::Anvil;
 use crate::support::rpc_proxy::{Behaviour, RpcProxy};
-use crate::support::tempo_payer::{
-    credential, honest_calls, pull_payload, push_payload, sign, transaction,
-};
+use crate::support::tempo_payer::{credential, honest, pull_payload, push_payload};
 
 #[tokio::test]
 async fn a_node_that_fails_in_any_way_is_a_503_and_the_payment_survives() {
@@ -21,10 +19,7 @@ async fn a_node_that_fails_in_any_way_is_a_503_and_the_payment_survives() {
     let env = Env::start_on(anvil, &proxy.url, |b| b);
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
 
     for behaviour in [
@@ -54,10 +49,7 @@ async fn a_node_that_is_not_there_is_a_503() {
     let env = Env::start_on(anvil, "http://127.0.0.1:9", |b| b);
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let hash = broadcast(&env.anvil, &signed).await;
     for auth in [
         credential(&challenge, pull_payload(&signed, payer.address()), None),
@@ -76,10 +68,7 @@ async fn push_takes_one_round_trip_and_pull_one_with_the_sync_method() {
     let payer = env.anvil.funded_payer(1_000_000).await;
 
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     proxy.take_calls();
     env.get(
         "/paid",
@@ -94,10 +83,7 @@ async fn push_takes_one_round_trip_and_pull_one_with_the_sync_method() {
     assert_eq!(proxy.take_calls(), ["eth_sendRawTransactionSync"]);
 
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     let hash = broadcast(&env.anvil, &signed).await;
     proxy.take_calls();
     env.get(
@@ -117,10 +103,7 @@ async fn without_the_sync_method_the_server_sends_and_polls() {
     let env = Env::start_on(anvil, &proxy.url, |b| b);
     let payer = env.anvil.funded_payer(1_000_000).await;
     let challenge = env.challenge("/paid").await;
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let signed = honest(&payer, &challenge, false);
     proxy.take_calls();
     env.get(
         "/paid",

@@ -7,10 +7,8 @@ use alloy::sol_types::SolEvent;
 use tempo_alloy::contracts::precompiles::ITIP20;
 
 use crate::common::{Env, PRICE};
-use crate::support::anvil::{CHAIN_ID, DEV_KEY_1, PATH_USD};
-use crate::support::tempo_payer::{
-    credential, honest_calls, pull_payload, push_payload, sign, transaction,
-};
+use crate::support::anvil::{DEV_KEY_1, PATH_USD};
+use crate::support::tempo_payer::{credential, honest, pull_payload, push_payload};
 use tower_mpp::tempo::FeeLimits;
 
 fn sponsor() -> PrivateKeySigner {
@@ -51,10 +49,7 @@ async fn the_sponsor_pays_the_fees_and_the_payer_only_the_price() {
     let details = &challenge.request.object()["methodDetails"];
     assert_eq!(details["feePayer"], true);
     assert_eq!(details["supportedModes"], serde_json::json!(["pull"]));
-    let signed = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, true),
-    );
+    let signed = honest(&payer, &challenge, true);
     let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
 
     let receipt = env.get("/paid", Some(&auth)).await.assert_paid();
@@ -95,19 +90,13 @@ async fn sponsorship_refuses_hashes_self_paid_transactions_and_costly_ones() {
         .assert_rejected(402, "verification-failed");
     assert!(detail.contains("sponsored"), "{detail}");
     // A transaction that pays its own fees: not prepared for a sponsor.
-    let own = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, false),
-    );
+    let own = honest(&payer, &challenge, false);
     let auth = credential(&challenge, pull_payload(&own, payer.address()), None);
     env.get("/paid", Some(&auth))
         .await
         .assert_rejected(402, "verification-failed");
     // Gas above what the server sponsors (the helper asks for 1,000,000).
-    let costly = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&challenge), PATH_USD, true),
-    );
+    let costly = honest(&payer, &challenge, true);
     let auth = credential(&challenge, pull_payload(&costly, payer.address()), None);
     let detail = env
         .get("/paid", Some(&auth))
@@ -122,10 +111,7 @@ async fn sponsorship_refuses_hashes_self_paid_transactions_and_costly_ones() {
             .get("feePayer")
             .is_none()
     );
-    let own = sign(
-        &payer,
-        transaction(CHAIN_ID, honest_calls(&unsponsored), PATH_USD, false),
-    );
+    let own = honest(&payer, &unsponsored, false);
     let auth = credential(&unsponsored, pull_payload(&own, payer.address()), None);
     env.get("/unsponsored", Some(&auth)).await.assert_paid();
 }
