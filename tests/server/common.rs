@@ -334,8 +334,9 @@ impl Reply {
     }
 
     /// A 4xx/5xx with a problem body; for 402s, fresh challenges whose id
-    /// the body names, and no receipt.
-    pub(crate) fn assert_rejected(&self, status: u16, code: &str) {
+    /// the body names; for 503s, a `Retry-After`; never a receipt. Returns
+    /// the problem's detail.
+    pub(crate) fn assert_rejected(&self, status: u16, code: &str) -> String {
         assert_eq!(self.status.as_u16(), status, "{}", self.text());
         assert_eq!(self.problem_code(), code, "{}", self.text());
         assert!(self.headers.get("payment-receipt").is_none());
@@ -348,6 +349,13 @@ impl Reply {
             );
             assert_eq!(self.headers["cache-control"], "no-store");
         }
+        if status == 503 {
+            assert!(
+                self.headers.get("retry-after").is_some(),
+                "a 503 says when to retry"
+            );
+        }
+        self.problem().detail.unwrap_or_default()
     }
 }
 

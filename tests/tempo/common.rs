@@ -11,14 +11,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use tower_mpp::axum::{Charge, Payment};
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{Payments, Price, StaticPrice};
-use tower_mpp::protocol::{Challenge, ProblemDetails, Receipt, parse_challenges};
+use tower_mpp::protocol::{Challenge, Receipt};
 use tower_mpp::tempo::{TempoCharge, TempoChargeBuilder};
 
+pub(crate) use crate::server_common::Reply;
+use crate::server_common::send;
 use crate::support::anvil::{ALPHA_USD, Anvil, CHAIN_ID};
 
 pub(crate) const REALM: &str = "api.example.com";
@@ -181,18 +182,7 @@ impl Env {
         if let Some(value) = authorization {
             request = request.header("authorization", value);
         }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let (parts, body) = response.into_parts();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: body.collect().await.unwrap().to_bytes().to_vec(),
-        }
+        send(&self.app, request.body(Body::empty()).unwrap()).await
     }
 
     /// `GET path` with the same `Authorization` `n` times at once; the
@@ -232,61 +222,12 @@ impl Env {
     }
 }
 
-/// A response, read whole.
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: http::HeaderMap,
-    pub(crate) body: Vec<u8>,
-}
-
 impl Reply {
-    pub(crate) fn challenges(&self) -> Vec<Challenge> {
-        let values = self
-            .headers
-            .get_all("www-authenticate")
-            .iter()
-            .map(|v| v.to_str().unwrap());
-        parse_challenges(values).unwrap()
-    }
-
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub(crate) fn receipt(&self) -> Receipt {
-        let header = self
-            .headers
-            .get("payment-receipt")
-            .unwrap_or_else(|| panic!("no receipt on a {}: {}", self.status, self.text()));
-        Receipt::parse(header.to_str().unwrap()).unwrap()
-    }
-
-    /// A 200 with a receipt; returns the receipt.
+    /// A 200 from the handler with a receipt; returns the receipt.
     pub(crate) fn assert_paid(&self) -> Receipt {
         assert_eq!(self.status, StatusCode::OK, "{}", self.text());
         assert_eq!(self.text(), "served");
         self.receipt()
-    }
-
-    /// A refusal with this status and problem type, no receipt, and fresh
-    /// challenges on a 402; returns the problem's detail.
-    pub(crate) fn assert_rejected(&self, status: u16, code: &str) -> String {
-        assert_eq!(self.status.as_u16(), status, "{}", self.text());
-        assert!(self.headers.get("payment-receipt").is_none());
-        let problem: ProblemDetails = serde_json::from_slice(&self.body).unwrap();
-        assert!(problem.problem_type.ends_with(code), "{}", self.text());
-        if status == 402 {
-            assert!(
-                !self.challenges().is_empty(),
-                "a 402 carries fresh challenges"
-            );
-        }
-        if status == 503 {
-            assert!(
-                self.headers.get("retry-after").is_some(),
-                "a 503 says when to retry"
-            );
-        }
-        problem.detail.unwrap_or_default()
+            .unwrap_or_else(|| panic!("no receipt on a 200: {}", self.text()))
     }
 }

@@ -17,6 +17,9 @@ mod sponsorship;
 mod anvil;
 #[path = "../support/rpc_proxy.rs"]
 mod rpc_proxy;
+#[path = "../server/common.rs"]
+#[allow(dead_code)]
+mod server_common;
 #[path = "../support/tempo_payer.rs"]
 mod tempo_payer;
 

@@ -30,7 +30,7 @@ async fn a_node_that_fails_in_any_way_is_a_503_and_the_payment_survives() {
     ] {
         proxy.set(behaviour);
         let reply = env.get("/paid", Some(&auth)).await;
-        let detail = reply.assert_rejected(503, "");
+        let detail = reply.assert_rejected(503, "about:blank");
         assert!(detail.contains("unavailable"), "{behaviour:?}: {detail}");
     }
     assert_eq!(env.handled(), 0);
@@ -55,7 +55,9 @@ async fn a_node_that_is_not_there_is_a_503() {
         credential(&challenge, pull_payload(&signed, payer.address()), None),
         credential(&challenge, push_payload(hash), None),
     ] {
-        env.get("/paid", Some(&auth)).await.assert_rejected(503, "");
+        env.get("/paid", Some(&auth))
+            .await
+            .assert_rejected(503, "about:blank");
     }
     assert_eq!(env.handled(), 0);
 }
