@@ -18,10 +18,14 @@
 //! - [`discovery`]: the OpenAPI document with `x-payment-info` offers.
 //! - [`store`]: single-use claims, in memory or in Redis (feature `redis`).
 //! - `tempo` (feature `tempo`): the Tempo charge method, settled on chain.
+//! - `client` (feature `client`): the paying side: `send_with_payment` on
+//!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
 
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod binding;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod discovery;
 pub mod layer;
 pub mod method;

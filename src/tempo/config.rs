@@ -512,7 +512,7 @@ pub(crate) fn parse_memo(text: &str) -> Result<B256, TempoConfigError> {
     text.parse().map_err(|_| invalid())
 }
 
-fn parse_url(url: Option<&str>) -> Result<Url, TempoConfigError> {
+pub(crate) fn parse_url(url: Option<&str>) -> Result<Url, TempoConfigError> {
     let text = url.unwrap_or(MAINNET_RPC_URL);
     let invalid = || TempoConfigError::InvalidRpcUrl(text.to_owned());
     let url = Url::parse(text).map_err(|_| invalid())?;

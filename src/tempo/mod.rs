@@ -39,14 +39,14 @@
 //! # let _ = payments; Ok(()) }
 //! ```
 
-mod config;
+pub(crate) mod config;
 mod envelope;
 mod memo;
 mod proof;
 mod pull;
 mod push;
-mod request;
-mod rpc;
+pub(crate) mod request;
+pub(crate) mod rpc;
 mod source;
 mod transfer;
 

@@ -2,7 +2,7 @@
 //! server checks it, co-signs it as fee payer when it sponsors fees, and
 //! broadcasts it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
@@ -15,10 +15,6 @@ use super::envelope::{self, FEE_PAYER_ENVELOPE_TYPE};
 use super::rpc::{Receipt, RpcFault};
 use super::{Settle, transfer};
 use crate::method::{Settlement, VerifyError};
-
-/// How often a broadcast transaction's receipt is polled for, on nodes
-/// without `eth_sendRawTransactionSync`.
-const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
     let (signed, named_sender) = decode(ctx.payload_str("signature")?)?;
@@ -203,40 +199,13 @@ fn encode(signed: &AASigned) -> Bytes {
     signed.encoded_2718().into()
 }
 
-/// Broadcasts and waits for the receipt: one round trip with
-/// `eth_sendRawTransactionSync`, else send and poll.
+/// Broadcasts and waits for the receipt.
 async fn broadcast(ctx: &Settle<'_>, raw: Bytes, hash: B256) -> Result<Receipt, VerifyError> {
-    let rpc = &ctx.method.rpc;
-    let fault = match rpc.send_sync(raw.clone()).await {
-        Ok(receipt) if receipt.transaction_hash == hash => return Ok(receipt),
-        Ok(_) => RpcFault::Unavailable("a receipt for another transaction".to_owned()),
-        Err(fault) => fault,
-    };
-    if fault.is_unknown_method() {
-        match rpc.send(raw).await {
-            Ok(_) => {}
-            Err(fault) if fault.is_already_known() => {}
-            Err(fault) => return Err(refusal(&fault)),
-        }
-    } else if !fault.is_already_known() {
-        return Err(refusal(&fault));
-    }
-    // Sent (now or before): wait for it to be mined.
-    let deadline = tokio::time::Instant::now() + ctx.method.receipt_timeout;
-    loop {
-        match rpc.receipt(hash).await {
-            Ok(Some(receipt)) => return Ok(receipt),
-            Ok(None) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(POLL_INTERVAL).await;
-            }
-            Ok(None) => {
-                return Err(Settle::unavailable(&RpcFault::Unavailable(
-                    "the transaction was not mined in time".to_owned(),
-                )));
-            }
-            Err(fault) => return Err(Settle::unavailable(&fault)),
-        }
-    }
+    ctx.method
+        .rpc
+        .broadcast(raw, hash, ctx.method.receipt_timeout)
+        .await
+        .map_err(|fault| refusal(&fault))
 }
 
 fn refusal(fault: &RpcFault) -> VerifyError {

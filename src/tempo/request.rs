@@ -31,7 +31,7 @@ impl Mode {
 
 /// A share of a charge paid to another recipient.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Split {
     /// Base units this recipient receives.
     #[serde(with = "decimal_u256")]

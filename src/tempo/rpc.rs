@@ -13,6 +13,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+/// How often a broadcast transaction's receipt is polled for, on nodes
+/// without `eth_sendRawTransactionSync`.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
 /// JSON-RPC "method not found": the node has no `eth_sendRawTransactionSync`.
 const METHOD_NOT_FOUND: i64 = -32601;
 /// JSON-RPC "internal error" and "limit exceeded": the node's trouble, not
@@ -102,6 +106,12 @@ impl Rpc {
         }
     }
 
+    /// The same node with another time limit per call.
+    #[cfg(feature = "client")]
+    pub(crate) fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
     async fn call<P, R>(&self, method: &'static str, params: P) -> Result<R, RpcFault>
     where
         P: serde::Serialize + Clone + Send + Sync + fmt::Debug + Unpin + 'static,
@@ -135,6 +145,64 @@ impl Rpc {
     /// Broadcasts and returns the hash.
     pub(crate) async fn send(&self, raw: Bytes) -> Result<B256, RpcFault> {
         self.call("eth_sendRawTransaction", (raw,)).await
+    }
+
+    /// Broadcasts `raw` (whose hash is `hash`) and waits for its receipt:
+    /// one round trip with `eth_sendRawTransactionSync`, else
+    /// `eth_sendRawTransaction` and polling for up to `wait`. A node that
+    /// already has the transaction (a retried broadcast) is not an error.
+    pub(crate) async fn broadcast(
+        &self,
+        raw: Bytes,
+        hash: B256,
+        wait: Duration,
+    ) -> Result<Receipt, RpcFault> {
+        let fault = match self.send_sync(raw.clone()).await {
+            Ok(receipt) if receipt.transaction_hash == hash => return Ok(receipt),
+            Ok(_) => RpcFault::Unavailable("a receipt for another transaction".to_owned()),
+            Err(fault) => fault,
+        };
+        if fault.is_unknown_method() {
+            match self.send(raw).await {
+                Ok(_) => {}
+                Err(fault) if fault.is_already_known() => {}
+                Err(fault) => return Err(fault),
+            }
+        } else if !fault.is_already_known() {
+            return Err(fault);
+        }
+        // Sent (now or before): wait for it to be mined.
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // The transaction is out: any trouble now is the node's.
+            let receipt = self.receipt(hash).await.map_err(|fault| match fault {
+                RpcFault::Refused { code, message } => {
+                    RpcFault::Unavailable(format!("error {code}: {message}"))
+                }
+                unavailable @ RpcFault::Unavailable(_) => unavailable,
+            })?;
+            match receipt {
+                Some(receipt) => return Ok(receipt),
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                }
+                None => {
+                    return Err(RpcFault::Unavailable(
+                        "the transaction was not mined in time".to_owned(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `eth_estimateGas` for a Tempo transaction request.
+    #[cfg(feature = "client")]
+    pub(crate) async fn estimate_gas(
+        &self,
+        request: tempo_alloy::rpc::TempoTransactionRequest,
+    ) -> Result<u64, RpcFault> {
+        let gas: U64 = self.call("eth_estimateGas", (request,)).await?;
+        Ok(gas.to::<u64>())
     }
 }
 

@@ -1,0 +1,307 @@
+//! The paying exchange: send, and on `402` pick a challenge, pay it and
+//! retry once with the credential. [`PaymentExt`] runs it for a
+//! `reqwest::RequestBuilder`; the middleware runs the same steps.
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+use reqwest::{Request, RequestBuilder, Response, Url};
+
+use super::error::{ClientError, PayError};
+use super::provider::PaymentProvider;
+use crate::protocol::{
+    Challenge, Credential, PROBLEM_JSON, ProblemDetails, Receipt, ReceiptError, content_digest,
+    parse_challenges,
+};
+
+/// The `Accept-Payment` header name.
+const ACCEPT_PAYMENT: &str = "accept-payment";
+/// The `Payment-Receipt` header name.
+const PAYMENT_RECEIPT: &str = "payment-receipt";
+/// The largest problem body read from a rejection.
+const MAX_PROBLEM_LEN: usize = 64 * 1024;
+
+/// Adds [`send_with_payment`](Self::send_with_payment) to
+/// `reqwest::RequestBuilder`.
+pub trait PaymentExt {
+    /// Sends the request; if the server answers `402`, pays one of its
+    /// challenges with `provider` and retries once with the credential.
+    ///
+    /// Before paying it checks what the spec asks of clients: the `402`
+    /// comes from the origin requested (not from where a redirect led),
+    /// the credential would travel over TLS (or to a loopback address),
+    /// the challenge has not expired and, when it binds a body digest,
+    /// the body about to be resent is that body. The challenges are tried
+    /// in the server's order; those the provider refuses (another chain, a
+    /// policy limit) are passed over. The request carries an
+    /// `Accept-Payment` header built from the provider unless it has one.
+    ///
+    /// Returns the response to the paid retry (or to the first request
+    /// when it was not a `402`); [`ReceiptExt::payment_receipt`] reads its
+    /// receipt. reqwest drops the `Authorization` header on redirects to
+    /// another origin, so the credential never follows one.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: the request failed, nothing was payable, the
+    /// policy refused, the payment failed, or the server refused the
+    /// credential (with its problem details).
+    fn send_with_payment<P: PaymentProvider>(
+        self,
+        provider: &P,
+    ) -> impl Future<Output = Result<Response, ClientError>> + Send;
+}
+
+impl PaymentExt for RequestBuilder {
+    async fn send_with_payment<P: PaymentProvider>(
+        self,
+        provider: &P,
+    ) -> Result<Response, ClientError> {
+        let (client, request) = self.build_split();
+        let mut request = request.map_err(ClientError::http)?;
+        let attempt = Attempt::prepare(provider, &mut request);
+        let response = client.execute(request).await.map_err(ClientError::http)?;
+        match attempt.answer(provider, response).await? {
+            Step::Done(response) => Ok(response),
+            Step::Retry(retry) => {
+                let response = client.execute(retry).await.map_err(ClientError::http)?;
+                check_retry(response).await
+            }
+        }
+    }
+}
+
+/// Reads the `Payment-Receipt` of a response.
+pub trait ReceiptExt {
+    /// The receipt, if the response has one.
+    ///
+    /// # Errors
+    ///
+    /// The inner [`ReceiptError`] when the header is there but unreadable.
+    fn payment_receipt(&self) -> Option<Result<Receipt, ReceiptError>>;
+}
+
+impl ReceiptExt for Response {
+    fn payment_receipt(&self) -> Option<Result<Receipt, ReceiptError>> {
+        let value = self.headers().get(PAYMENT_RECEIPT)?;
+        Some(match value.to_str() {
+            Ok(text) => Receipt::parse(text),
+            Err(_) => Receipt::parse("\u{fffd}"),
+        })
+    }
+}
+
+/// What to do after the first response.
+pub(crate) enum Step {
+    /// Not a `402`: this is the answer.
+    Done(Response),
+    /// Send this paid request.
+    Retry(Request),
+}
+
+/// One request on its way: a copy to resend and where it went.
+pub(crate) struct Attempt {
+    replay: Option<Request>,
+    requested: Url,
+}
+
+impl Attempt {
+    /// Adds `Accept-Payment` to `request` and keeps a copy to resend.
+    pub(crate) fn prepare<P: PaymentProvider>(provider: &P, request: &mut Request) -> Self {
+        if !request.headers().contains_key(ACCEPT_PAYMENT)
+            && let Some(value) = accept_payment(provider)
+        {
+            request.headers_mut().insert(ACCEPT_PAYMENT, value);
+        }
+        // A body given as bytes clones exactly; a stream does not clone.
+        Self {
+            replay: request.try_clone(),
+            requested: request.url().clone(),
+        }
+    }
+
+    /// The step after `response`: done, or a paid retry.
+    pub(crate) async fn answer<P: PaymentProvider>(
+        self,
+        provider: &P,
+        response: Response,
+    ) -> Result<Step, ClientError> {
+        if response.status() != StatusCode::PAYMENT_REQUIRED {
+            return Ok(Step::Done(response));
+        }
+        if response.url().origin() != self.requested.origin() {
+            return Err(ClientError::CrossOriginRedirect {
+                requested: self.requested.to_string(),
+                answered: response.url().to_string(),
+            });
+        }
+        let Some(mut retry) = self.replay else {
+            return Err(ClientError::BodyNotReplayable);
+        };
+        if !is_secure(&self.requested) {
+            return Err(ClientError::InsecureTransport(self.requested.to_string()));
+        }
+        let body = retry
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .unwrap_or_default();
+        let credential = choose_and_pay(provider, &response, body).await?;
+        let header = credential
+            .to_header()
+            .ok()
+            .and_then(|h| HeaderValue::from_str(&h).ok())
+            .ok_or_else(|| {
+                ClientError::PaymentFailed(PayError::failed("the credential cannot be encoded"))
+            })?;
+        retry.headers_mut().insert(AUTHORIZATION, header);
+        Ok(Step::Retry(retry))
+    }
+}
+
+/// The answer to the paid retry: a `402` means the credential was refused.
+pub(crate) async fn check_retry(response: Response) -> Result<Response, ClientError> {
+    if response.status() != StatusCode::PAYMENT_REQUIRED {
+        return Ok(response);
+    }
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    let problem = if is_problem && response.content_length().unwrap_or(0) <= MAX_PROBLEM_LEN as u64
+    {
+        let body = response.bytes().await.map_err(ClientError::http)?;
+        serde_json::from_slice::<ProblemDetails>(&body)
+            .ok()
+            .map(Box::new)
+    } else {
+        None
+    };
+    Err(ClientError::Rejected { status, problem })
+}
+
+/// Pays the first challenge of `response` that `provider` supports and
+/// does not refuse.
+async fn choose_and_pay<P: PaymentProvider>(
+    provider: &P,
+    response: &Response,
+    body: &[u8],
+) -> Result<Credential, ClientError> {
+    let mut offered = Vec::new();
+    let mut refusals = Vec::new();
+    let mut candidates = Vec::new();
+    for value in response.headers().get_all(WWW_AUTHENTICATE) {
+        let parsed = value
+            .to_str()
+            .map_err(|_| "not ASCII".to_owned())
+            .and_then(|v| parse_challenges([v]).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(challenges) => candidates.extend(challenges),
+            Err(why) => refusals.push(PayError::invalid(format!("unreadable challenge: {why}"))),
+        }
+    }
+    let now = SystemTime::now();
+    // A policy refusal is reported as such when nothing else stood in the
+    // way: the provider could have paid, but the user's limits said no.
+    let mut violation = None;
+    let mut other_refusal = false;
+    for challenge in candidates {
+        offered.push(format!("{}/{}", challenge.method, challenge.intent));
+        if !provider.supports(&challenge.method, &challenge.intent) {
+            continue;
+        }
+        if let Err(refusal) = check_challenge(&challenge, body, now) {
+            other_refusal = true;
+            refusals.push(refusal);
+            continue;
+        }
+        match provider.pay(&challenge).await {
+            Ok(credential) => return Ok(credential),
+            Err(PayError::Policy(v)) => {
+                violation.get_or_insert_with(|| v.clone());
+                refusals.push(PayError::Policy(v));
+            }
+            Err(refusal) if refusal.is_refusal() => {
+                other_refusal = true;
+                refusals.push(refusal);
+            }
+            Err(failure) => return Err(ClientError::PaymentFailed(failure)),
+        }
+    }
+    if let (Some(violation), false) = (violation, other_refusal) {
+        return Err(ClientError::PolicyRefused(violation));
+    }
+    Err(ClientError::NoPayableChallenge { offered, refusals })
+}
+
+/// What a client checks of a challenge before paying it.
+fn check_challenge(challenge: &Challenge, body: &[u8], now: SystemTime) -> Result<(), PayError> {
+    if challenge
+        .expires
+        .as_ref()
+        .is_some_and(|e| e.is_reached(now))
+    {
+        return Err(PayError::invalid(format!(
+            "challenge {} has expired",
+            challenge.id
+        )));
+    }
+    if let Some(digest) = &challenge.digest
+        && *digest != content_digest(body)
+    {
+        return Err(PayError::invalid(
+            "the challenge is bound to another request body",
+        ));
+    }
+    Ok(())
+}
+
+/// `Accept-Payment` from what the provider advertises.
+fn accept_payment<P: PaymentProvider>(provider: &P) -> Option<HeaderValue> {
+    let ranges: Vec<String> = provider
+        .accepts()
+        .into_iter()
+        .map(|(method, intent)| format!("{method}/{intent}"))
+        .collect();
+    if ranges.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&ranges.join(", ")).ok()
+}
+
+/// TLS, or a loopback host (a server on the same machine).
+fn is_secure(url: &Url) -> bool {
+    if url.scheme() == "https" {
+        return true;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tls_and_loopback_are_secure() {
+        for (url, secure) in [
+            ("https://api.example.com/x", true),
+            ("http://127.0.0.1:8080/x", true),
+            ("http://127.8.0.1/x", true),
+            ("http://[::1]:80/x", true),
+            ("http://localhost/x", true),
+            ("http://api.example.com/x", false),
+            ("http://10.0.0.1/x", false),
+            ("http://localhost.example.com/x", false),
+        ] {
+            assert_eq!(is_secure(&url.parse().unwrap()), secure, "{url}");
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! [`SpendingPolicy`]: limits checked before a provider signs anything.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde_json::{Map, Value};
+
+use super::error::{PayError, PolicyViolation};
+use super::provider::PaymentProvider;
+use crate::protocol::{Challenge, Credential, parse_base_units};
+
+/// What a client agrees to pay: amounts per request and in total per
+/// currency, and the currencies, recipients and chains it pays at all.
+///
+/// A policy reads the charge intent's common fields (`amount` in base
+/// units, `currency`, `recipient`, and `methodDetails.chainId` when the
+/// method has chains), so it works for every method's charges; it refuses
+/// other intents, whose cost it cannot read. With no rules it allows
+/// every charge. Each rule narrows it:
+///
+/// - currencies: once any is named (by [`allow_currency`](Self::allow_currency),
+///   [`max_per_request`](Self::max_per_request) or [`max_total`](Self::max_total)),
+///   only those;
+/// - recipients and chains: once any is allowed, only those, and a request
+///   that names none is refused;
+/// - amounts: at most `max_per_request` each, and `max_total` in all.
+///
+/// Currencies and recipients compare without regard to ASCII case (EVM
+/// addresses are written in mixed case). Amounts count as spent from the
+/// moment the provider is asked to pay, whatever the server then answers
+/// (a signed transaction can still be broadcast by whoever holds it); only
+/// a provider's refusal to pay gives them back. Clones share the total
+/// spent.
+///
+/// ```
+/// use tower_mpp::client::SpendingPolicy;
+///
+/// const PATH_USD: &str = "0x20c0000000000000000000000000000000000000";
+/// let policy = SpendingPolicy::new()
+///     .max_per_request(PATH_USD, 50_000) // 0.05 PathUSD
+///     .max_total(PATH_USD, 5_000_000) // 5 PathUSD
+///     .allow_chain_id(4217);
+/// assert_eq!(policy.spent(PATH_USD), 0);
+/// ```
+#[derive(Clone, Default)]
+pub struct SpendingPolicy {
+    rules: Arc<Rules>,
+    spent: Arc<Mutex<HashMap<String, u128>>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Rules {
+    currencies: HashSet<String>,
+    per_request: HashMap<String, u128>,
+    total: HashMap<String, u128>,
+    recipients: HashSet<String>,
+    chain_ids: HashSet<u64>,
+}
+
+impl SpendingPolicy {
+    /// A policy with no rules: every charge is allowed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn rules(mut self) -> Rules {
+        std::mem::take(Arc::make_mut(&mut self.rules))
+    }
+
+    fn with_rules(self, edit: impl FnOnce(&mut Rules)) -> Self {
+        let spent = Arc::clone(&self.spent);
+        let mut rules = self.rules();
+        edit(&mut rules);
+        Self {
+            rules: Arc::new(rules),
+            spent,
+        }
+    }
+
+    /// Allows `currency` (a token address, an ISO 4217 code...).
+    #[must_use]
+    pub fn allow_currency(self, currency: impl AsRef<str>) -> Self {
+        let currency = key(currency.as_ref());
+        self.with_rules(|r| {
+            r.currencies.insert(currency);
+        })
+    }
+
+    /// Allows `currency`, at most `max` base units per request.
+    #[must_use]
+    pub fn max_per_request(self, currency: impl AsRef<str>, max: u128) -> Self {
+        let currency = key(currency.as_ref());
+        self.with_rules(|r| {
+            r.currencies.insert(currency.clone());
+            r.per_request.insert(currency, max);
+        })
+    }
+
+    /// Allows `currency`, at most `max` base units in all (across clones).
+    #[must_use]
+    pub fn max_total(self, currency: impl AsRef<str>, max: u128) -> Self {
+        let currency = key(currency.as_ref());
+        self.with_rules(|r| {
+            r.currencies.insert(currency.clone());
+            r.total.insert(currency, max);
+        })
+    }
+
+    /// Allows paying `recipient`.
+    #[must_use]
+    pub fn allow_recipient(self, recipient: impl AsRef<str>) -> Self {
+        let recipient = key(recipient.as_ref());
+        self.with_rules(|r| {
+            r.recipients.insert(recipient);
+        })
+    }
+
+    /// Allows paying on chain `chain_id`.
+    #[must_use]
+    pub fn allow_chain_id(self, chain_id: u64) -> Self {
+        self.with_rules(|r| {
+            r.chain_ids.insert(chain_id);
+        })
+    }
+
+    /// Base units of `currency` spent so far under this policy.
+    pub fn spent(&self, currency: &str) -> u128 {
+        self.lock().get(&key(currency)).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u128>> {
+        // The map holds plain numbers: a panic elsewhere cannot leave it
+        // half-written.
+        self.spent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Checks `challenge` and, if allowed, counts its amount as spent
+    /// until [`release`](Self::release)d.
+    ///
+    /// # Errors
+    ///
+    /// The first rule the challenge breaks.
+    pub fn reserve(&self, challenge: &Challenge) -> Result<Reservation, PolicyViolation> {
+        if challenge.intent != "charge" {
+            return Err(PolicyViolation::Intent(challenge.intent.clone()));
+        }
+        let charge = Charge::read(challenge.request.object())?;
+        let rules = &self.rules;
+        if !rules.currencies.is_empty() && !rules.currencies.contains(&charge.currency) {
+            return Err(PolicyViolation::Currency(charge.currency));
+        }
+        if !rules.recipients.is_empty()
+            && !charge
+                .recipient
+                .as_ref()
+                .is_some_and(|r| rules.recipients.contains(r))
+        {
+            return Err(PolicyViolation::Recipient(charge.recipient));
+        }
+        if !rules.chain_ids.is_empty()
+            && !charge
+                .chain_id
+                .is_some_and(|id| rules.chain_ids.contains(&id))
+        {
+            return Err(PolicyViolation::ChainId(charge.chain_id));
+        }
+        if let Some(&max) = rules.per_request.get(&charge.currency)
+            && charge.amount > max
+        {
+            return Err(PolicyViolation::PerRequest {
+                currency: charge.currency,
+                amount: charge.amount,
+                max,
+            });
+        }
+        let mut spent = self.lock();
+        let so_far = spent.get(&charge.currency).copied().unwrap_or(0);
+        if let Some(&max) = rules.total.get(&charge.currency)
+            && so_far.checked_add(charge.amount).is_none_or(|t| t > max)
+        {
+            return Err(PolicyViolation::Total {
+                currency: charge.currency,
+                amount: charge.amount,
+                spent: so_far,
+                max,
+            });
+        }
+        spent.insert(
+            charge.currency.clone(),
+            so_far.saturating_add(charge.amount),
+        );
+        Ok(Reservation {
+            currency: charge.currency,
+            amount: charge.amount,
+        })
+    }
+
+    /// Gives back a reservation whose payment was not made.
+    pub fn release(&self, reservation: Reservation) {
+        let Reservation { currency, amount } = reservation;
+        let mut spent = self.lock();
+        if let Some(total) = spent.get_mut(&currency) {
+            *total = total.saturating_sub(amount);
+        }
+    }
+}
+
+impl fmt::Debug for SpendingPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpendingPolicy")
+            .field("rules", &self.rules)
+            .field("spent", &*self.lock())
+            .finish()
+    }
+}
+
+/// An amount counted as spent by [`SpendingPolicy::reserve`].
+#[derive(Debug)]
+#[must_use = "a reservation is released when its payment fails"]
+pub struct Reservation {
+    currency: String,
+    amount: u128,
+}
+
+/// The charge intent's fields a policy reads.
+struct Charge {
+    amount: u128,
+    currency: String,
+    recipient: Option<String>,
+    chain_id: Option<u64>,
+}
+
+impl Charge {
+    fn read(request: &Map<String, Value>) -> Result<Self, PolicyViolation> {
+        let unpriced = |why: &str| PolicyViolation::Unpriced(why.to_owned());
+        let amount = request
+            .get("amount")
+            .and_then(Value::as_str)
+            .ok_or_else(|| unpriced("no amount"))?;
+        let amount = parse_base_units(amount).map_err(|e| unpriced(&e.to_string()))?;
+        let currency = request
+            .get("currency")
+            .and_then(Value::as_str)
+            .ok_or_else(|| unpriced("no currency"))?;
+        let chain_id = request
+            .get("methodDetails")
+            .and_then(|d| d.get("chainId"))
+            .and_then(|id| match id {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            });
+        Ok(Self {
+            amount,
+            currency: key(currency),
+            recipient: request.get("recipient").and_then(Value::as_str).map(key),
+            chain_id,
+        })
+    }
+}
+
+fn key(text: &str) -> String {
+    text.to_ascii_lowercase()
+}
+
+/// A provider whose payments a [`SpendingPolicy`] checks first; made by
+/// [`PaymentProvider::with_policy`].
+#[derive(Debug, Clone)]
+pub struct Limited<P> {
+    provider: P,
+    policy: SpendingPolicy,
+}
+
+impl<P> Limited<P> {
+    /// The policy (to read what was spent).
+    pub fn policy(&self) -> &SpendingPolicy {
+        &self.policy
+    }
+
+    /// The provider within.
+    pub fn get_ref(&self) -> &P {
+        &self.provider
+    }
+}
+
+impl<P: PaymentProvider> PaymentProvider for Limited<P> {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        self.provider.supports(method, intent)
+    }
+
+    async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
+        let reservation = self.policy.reserve(challenge)?;
+        let paid = self.provider.pay(challenge).await;
+        // A refusal signed nothing. After a failure the money may have
+        // moved (a push transaction broadcast, then a lost receipt): it
+        // stays counted, erring on the side of spending less.
+        if paid.as_ref().is_err_and(PayError::is_refusal) {
+            self.policy.release(reservation);
+        }
+        paid
+    }
+
+    fn accepts(&self) -> Vec<(String, String)> {
+        self.provider.accepts()
+    }
+}
+
+/// Puts a [`SpendingPolicy`] in front of any provider.
+pub trait WithPolicy: PaymentProvider + Sized {
+    /// This provider, paying only what `policy` allows.
+    fn with_policy(self, policy: SpendingPolicy) -> Limited<Self> {
+        Limited {
+            provider: self,
+            policy,
+        }
+    }
+}
+
+impl<P: PaymentProvider> WithPolicy for P {}

@@ -1,0 +1,216 @@
+//! [`PaymentProvider`]: what pays a challenge, and [`MultiProvider`], which
+//! routes each challenge to the provider of its method and intent.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::error::PayError;
+use crate::protocol::{Challenge, Credential};
+
+/// Pays challenges: turns a `WWW-Authenticate: Payment` challenge into the
+/// credential of an `Authorization: Payment` retry.
+///
+/// Implement it to add a payment method; [`TempoProvider`] pays Tempo
+/// charges (features `client` and `tempo`).
+///
+/// ```
+/// use serde_json::json;
+/// use tower_mpp::client::{PayError, PaymentProvider};
+/// use tower_mpp::protocol::{Challenge, Credential};
+///
+/// /// Pays `invoice` charges with a voucher code.
+/// struct Vouchers;
+///
+/// impl PaymentProvider for Vouchers {
+///     fn supports(&self, method: &str, intent: &str) -> bool {
+///         method == "invoice" && intent == "charge"
+///     }
+///
+///     async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
+///         let payload = json!({"voucher": "FREE-LUNCH"});
+///         let payload = payload.as_object().cloned().unwrap_or_default();
+///         Ok(Credential::new(challenge.clone(), payload))
+///     }
+/// }
+/// ```
+///
+/// [`TempoProvider`]: super::TempoProvider
+pub trait PaymentProvider: Send + Sync {
+    /// Whether this provider pays challenges of `method` and `intent`.
+    fn supports(&self, method: &str, intent: &str) -> bool;
+
+    /// Pays `challenge` (one this provider [supports](Self::supports)) and
+    /// returns the credential that proves it. Called at most once per
+    /// challenge; the credential is sent at once.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError`] when nothing was paid: a challenge the provider will not
+    /// pay (`Unsupported`, `InvalidChallenge`, `Policy`: the client tries the
+    /// response's other challenges) or a failure (`Unavailable`, `Failed`).
+    fn pay(
+        &self,
+        challenge: &Challenge,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send;
+
+    /// The `method/intent` pairs to advertise in `Accept-Payment`
+    /// (`"*"` for any intent). Empty by default: the provider is not
+    /// advertised, and the header is left out when no provider is.
+    fn accepts(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+impl<P: PaymentProvider + ?Sized> PaymentProvider for &P {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        (**self).supports(method, intent)
+    }
+
+    fn pay(
+        &self,
+        challenge: &Challenge,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        (**self).pay(challenge)
+    }
+
+    fn accepts(&self) -> Vec<(String, String)> {
+        (**self).accepts()
+    }
+}
+
+impl<P: PaymentProvider + ?Sized> PaymentProvider for Arc<P> {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        (**self).supports(method, intent)
+    }
+
+    fn pay(
+        &self,
+        challenge: &Challenge,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        (**self).pay(challenge)
+    }
+
+    fn accepts(&self) -> Vec<(String, String)> {
+        (**self).accepts()
+    }
+}
+
+type PayFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, PayError>> + Send + 'a>>;
+
+/// [`PaymentProvider`] with its future boxed, so providers of different
+/// types fit in one list.
+trait DynProvider: Send + Sync {
+    fn supports(&self, method: &str, intent: &str) -> bool;
+    fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a>;
+    fn accepts(&self) -> Vec<(String, String)>;
+}
+
+impl<P: PaymentProvider> DynProvider for P {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        PaymentProvider::supports(self, method, intent)
+    }
+
+    fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a> {
+        Box::pin(PaymentProvider::pay(self, challenge))
+    }
+
+    fn accepts(&self) -> Vec<(String, String)> {
+        PaymentProvider::accepts(self)
+    }
+}
+
+/// Several providers as one: each challenge goes to the first provider
+/// (in the order added) that supports its method and intent.
+///
+/// ```
+/// # use tower_mpp::client::{PayError, PaymentProvider};
+/// # use tower_mpp::protocol::{Challenge, Credential};
+/// # struct Cards;
+/// # impl PaymentProvider for Cards {
+/// #     fn supports(&self, method: &str, _: &str) -> bool { method == "card" }
+/// #     async fn pay(&self, _: &Challenge) -> Result<Credential, PayError> {
+/// #         Err(PayError::invalid("declined"))
+/// #     }
+/// #     fn accepts(&self) -> Vec<(String, String)> { vec![("card".into(), "charge".into())] }
+/// # }
+/// use tower_mpp::client::MultiProvider;
+///
+/// let provider = MultiProvider::new().with(Cards);
+/// assert!(provider.supports("card", "charge"));
+/// assert!(!provider.supports("tempo", "charge"));
+/// assert_eq!(provider.accepts(), [("card".to_owned(), "charge".to_owned())]);
+/// ```
+#[derive(Clone, Default)]
+pub struct MultiProvider {
+    providers: Vec<Arc<dyn DynProvider>>,
+}
+
+impl MultiProvider {
+    /// No providers: supports nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `provider` after the ones already added.
+    #[must_use]
+    pub fn with<P: PaymentProvider + 'static>(mut self, provider: P) -> Self {
+        self.providers.push(Arc::new(provider));
+        self
+    }
+
+    /// How many providers there are.
+    pub fn len(&self) -> usize {
+        self.providers.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+}
+
+impl fmt::Debug for MultiProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiProvider")
+            .field("accepts", &PaymentProvider::accepts(self))
+            .field("providers", &self.providers.len())
+            .finish()
+    }
+}
+
+impl PaymentProvider for MultiProvider {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        self.providers.iter().any(|p| p.supports(method, intent))
+    }
+
+    fn pay(
+        &self,
+        challenge: &Challenge,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        let provider = self
+            .providers
+            .iter()
+            .find(|p| p.supports(&challenge.method, &challenge.intent));
+        async move {
+            match provider {
+                Some(provider) => provider.pay(challenge).await,
+                None => Err(PayError::Unsupported {
+                    method: challenge.method.clone(),
+                    intent: challenge.intent.clone(),
+                }),
+            }
+        }
+    }
+
+    fn accepts(&self) -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = Vec::new();
+        for pair in self.providers.iter().flat_map(|p| p.accepts()) {
+            if !all.contains(&pair) {
+                all.push(pair);
+            }
+        }
+        all
+    }
+}

@@ -1,0 +1,217 @@
+//! What the client refuses to do, and what it does when the server
+//! refuses: cross-origin redirects, a body resent byte for byte, bodies
+//! that cannot be resent, credentials the server rejects.
+
+use alloy::primitives::U256;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use std::sync::{Arc, Mutex};
+use tower_mpp::client::{ClientError, PayError, PaymentExt, PaymentProvider, TempoProvider};
+use tower_mpp::protocol::{Challenge, Credential, ProblemType};
+
+use crate::common::{PRICE, Server, http, serve};
+
+/// A `402` reached through a redirect to another origin is not paid.
+#[tokio::test]
+async fn a_402_from_another_origin_is_not_paid() {
+    let server = Server::start().await;
+    let payer = server.payer(1_000_000).await;
+    let provider = server.provider(payer.clone());
+    let target = server.at("/paid");
+    let elsewhere = serve(Router::new().route(
+        "/moved",
+        get(move || async move { Redirect::temporary(&target) }),
+    ))
+    .await;
+
+    let error = http()
+        .get(format!("{elsewhere}/moved"))
+        .send_with_payment(&provider)
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(error, ClientError::CrossOriginRedirect { .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.balance(payer.address()).await, U256::from(1_000_000));
+    assert!(server.seen().iter().all(|s| !s.paid));
+}
+
+/// When the paid retry is redirected to another origin, the credential
+/// does not follow it.
+#[tokio::test]
+async fn the_credential_does_not_follow_a_cross_origin_redirect() {
+    let server = Server::start().await;
+    let provider = server.provider(server.payer(1_000_000).await);
+    // Another origin that records whether an Authorization header came.
+    let leaked = Arc::new(Mutex::new(Vec::new()));
+    let sink = serve(
+        Router::new()
+            .route(
+                "/sink",
+                get(
+                    |State(leaked): State<Arc<Mutex<Vec<bool>>>>, headers: HeaderMap| async move {
+                        leaked
+                            .lock()
+                            .unwrap()
+                            .push(headers.contains_key("authorization"));
+                        "sink"
+                    },
+                ),
+            )
+            .with_state(leaked.clone()),
+    )
+    .await;
+    // A trap: answers 402 with our server's real challenge, then sends the
+    // paid retry to the sink.
+    let challenges = http().get(server.at("/paid")).send().await.unwrap();
+    let challenge = challenges.headers()["www-authenticate"].clone();
+    let trap = serve(Router::new().route(
+        "/trap",
+        get(move |headers: HeaderMap| async move {
+            if headers.contains_key("authorization") {
+                Redirect::temporary(&format!("{sink}/sink")).into_response()
+            } else {
+                (
+                    StatusCode::PAYMENT_REQUIRED,
+                    [("www-authenticate", challenge)],
+                )
+                    .into_response()
+            }
+        }),
+    ))
+    .await;
+
+    let response = http()
+        .get(format!("{trap}/trap"))
+        .send_with_payment(&provider)
+        .await
+        .unwrap();
+
+    assert_eq!(response.text().await.unwrap(), "sink");
+    assert_eq!(*leaked.lock().unwrap(), [false]);
+}
+
+/// The retry resends the same body, so a challenge bound to its digest
+/// is paid and the handler reads the body.
+#[tokio::test]
+async fn the_body_is_resent_byte_for_byte() {
+    let server = Server::start().await;
+    let provider = server.provider(server.payer(1_000_000).await);
+    let body = "{\"document\": \"\u{00e9}t\u{00e9}\", \"bytes\": [0, 1, 2]}\n".repeat(100);
+
+    let response = http()
+        .post(server.at("/echo"))
+        .body(body.clone())
+        .send_with_payment(&provider)
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), body);
+    assert_eq!(server.balance(server.recipient).await, U256::from(PRICE));
+}
+
+/// A streamed body cannot be resent: nothing is paid.
+#[tokio::test]
+async fn a_streamed_body_is_not_paid_for() {
+    let server = Server::start().await;
+    let payer = server.payer(1_000_000).await;
+    let provider = server.provider(payer.clone());
+    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>("a streamed body")]);
+
+    let error = http()
+        .post(server.at("/echo"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send_with_payment(&provider)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, ClientError::BodyNotReplayable), "{error:?}");
+    assert_eq!(server.balance(payer.address()).await, U256::from(1_000_000));
+}
+
+/// A provider whose credentials are worthless.
+struct Forger;
+impl PaymentProvider for Forger {
+    fn supports(&self, method: &str, _: &str) -> bool {
+        method == "tempo"
+    }
+    async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
+        let payload = serde_json::json!({"type": "transaction", "signature": "0x76c0"});
+        Ok(Credential::new(
+            challenge.clone(),
+            payload.as_object().unwrap().clone(),
+        ))
+    }
+}
+
+/// A refused credential is a typed error with the server's problem.
+#[tokio::test]
+async fn a_rejected_credential_carries_the_problem() {
+    let server = Server::start().await;
+    let error = http()
+        .get(server.at("/paid"))
+        .send_with_payment(&Forger)
+        .await
+        .unwrap_err();
+    let ClientError::Rejected { status, problem } = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(status, 402);
+    let problem = problem.expect("problem details");
+    assert!(
+        matches!(
+            problem.core_type(),
+            Some(ProblemType::MalformedCredential | ProblemType::VerificationFailed)
+        ),
+        "{problem:?}"
+    );
+    assert!(problem.challenge_id.is_some());
+}
+
+/// A challenge on another chain than the node's is refused before
+/// anything is signed, and reported as no payable challenge.
+#[tokio::test]
+async fn a_challenge_for_another_chain_is_not_paid() {
+    let server = Server::start().await;
+    let payer = server.payer(1_000_000).await;
+    let provider = TempoProvider::new(payer.clone(), &server.anvil.url)
+        .unwrap()
+        .with_chain_id(4217);
+    let error = http()
+        .get(server.at("/paid"))
+        .send_with_payment(&provider)
+        .await
+        .unwrap_err();
+    let ClientError::NoPayableChallenge { offered, refusals } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(offered, &["tempo/charge"]);
+    assert!(
+        matches!(&refusals[..], [PayError::InvalidChallenge(why)] if why.contains("chain 1337")),
+        "{error}"
+    );
+    assert_eq!(server.balance(payer.address()).await, U256::from(1_000_000));
+}
+
+/// A payer without funds: the node's estimate fails, nothing is sent.
+#[tokio::test]
+async fn a_payer_without_funds_fails_before_sending() {
+    let server = Server::start().await;
+    let provider = server.provider(alloy::signers::local::PrivateKeySigner::random());
+    let error = http()
+        .get(server.at("/paid"))
+        .send_with_payment(&provider)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::PaymentFailed(PayError::Failed(_))),
+        "{error:?}"
+    );
+    assert_eq!(server.seen().iter().filter(|s| s.paid).count(), 0);
+}
