@@ -19,9 +19,9 @@ use super::provider::PaymentProvider;
 /// # #[cfg(feature = "tempo")]
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use reqwest_middleware::ClientBuilder;
-/// use tower_mpp::client::{PaymentMiddleware, TempoProvider};
+/// use tower_mpp::client::{PaymentMiddleware, PrivateKeySigner, TempoProvider};
 ///
-/// let signer = std::env::var("PAYER_KEY")?.parse()?;
+/// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
 /// let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?;
 /// let client = ClientBuilder::new(reqwest::Client::new())
 ///     .with(PaymentMiddleware::new(provider))

@@ -22,10 +22,12 @@
 //! ```no_run
 //! # #[cfg(feature = "tempo")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use tower_mpp::client::{PaymentExt, ReceiptExt, SpendingPolicy, TempoProvider, WithPolicy};
+//! use tower_mpp::client::{
+//!     PaymentExt, PrivateKeySigner, ReceiptExt, SpendingPolicy, TempoProvider, WithPolicy,
+//! };
 //!
 //! const PATH_USD: &str = "0x20c0000000000000000000000000000000000000";
-//! let signer = std::env::var("PAYER_KEY")?.parse()?;
+//! let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
 //! let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?
 //!     .with_policy(SpendingPolicy::new().max_per_request(PATH_USD, 100_000));
 //! let response = reqwest::Client::new()
@@ -47,6 +49,9 @@ mod provider;
 #[cfg(feature = "tempo")]
 mod tempo;
 
+/// The signer a [`TempoProvider`] takes by default (a secp256k1 key).
+#[cfg(feature = "tempo")]
+pub use alloy_signer_local::PrivateKeySigner;
 pub use error::{ClientError, PayError, PolicyViolation};
 pub use fetch::{PaymentExt, ReceiptExt};
 #[cfg(feature = "middleware")]

@@ -53,10 +53,10 @@ const ESTIMATE_MARGIN: u64 = 5_000;
 /// with `eth_chainId`, or set with [`with_chain_id`](Self::with_chain_id)).
 ///
 /// ```no_run
-/// use tower_mpp::client::{PaymentExt, TempoProvider};
+/// use tower_mpp::client::{PaymentExt, PrivateKeySigner, TempoProvider};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let signer = std::env::var("PAYER_KEY")?.parse()?;
+/// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
 /// let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?.with_client_id("my-app");
 /// let response = reqwest::Client::new()
 ///     .get("https://api.example.com/paid")
