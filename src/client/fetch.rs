@@ -287,7 +287,49 @@ fn is_secure(url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::protocol::{Base64Json, Timestamp};
+
+    fn challenge() -> Challenge {
+        let request = Base64Json::from_value(serde_json::json!({})).unwrap();
+        Challenge::new("id", "realm", "tempo", "charge", request)
+    }
+
+    #[test]
+    fn expired_challenges_are_not_paid() {
+        let now = SystemTime::now();
+        let soon = challenge().with_expires(Timestamp::after(Duration::from_secs(60)).unwrap());
+        assert!(check_challenge(&soon, b"", now).is_ok());
+        assert!(check_challenge(&soon, b"", now + Duration::from_secs(61)).is_err());
+        assert!(check_challenge(&challenge(), b"", now).is_ok());
+    }
+
+    #[test]
+    fn a_digest_must_be_the_bodys() {
+        let now = SystemTime::now();
+        let bound = challenge().with_digest(content_digest(b"{\"a\":1}"));
+        assert!(check_challenge(&bound, b"{\"a\":1}", now).is_ok());
+        assert!(check_challenge(&bound, b"{\"a\":2}", now).is_err());
+        assert!(check_challenge(&bound, b"", now).is_err());
+    }
+
+    #[test]
+    fn accept_payment_lists_what_the_providers_advertise() {
+        struct Quiet;
+        impl PaymentProvider for Quiet {
+            fn supports(&self, _: &str, _: &str) -> bool {
+                true
+            }
+            async fn pay(&self, _: &Challenge) -> Result<Credential, PayError> {
+                Err(PayError::invalid("quiet"))
+            }
+        }
+        assert_eq!(accept_payment(&Quiet), None);
+        let multi = crate::client::MultiProvider::new().with(Quiet);
+        assert_eq!(accept_payment(&multi), None);
+    }
 
     #[test]
     fn only_tls_and_loopback_are_secure() {
