@@ -40,7 +40,9 @@ pub trait PaymentExt {
     ///
     /// Returns the response to the paid retry (or to the first request
     /// when it was not a `402`); [`ReceiptExt::payment_receipt`] reads its
-    /// receipt. reqwest drops the `Authorization` header on redirects to
+    /// receipt. Any answer to the retry but a `402` is returned as it is:
+    /// a `503` with `Retry-After` means the server could not settle yet
+    /// (its node was unavailable), not that the credential was refused. reqwest drops the `Authorization` header on redirects to
     /// another origin, so the credential never follows one.
     ///
     /// # Errors
