@@ -64,6 +64,7 @@ const ESTIMATE_MARGIN: u64 = 5_000;
 ///     .await?;
 /// # let _ = response; Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct TempoProvider<S = PrivateKeySigner> {
     signer: S,
     rpc: Rpc,
