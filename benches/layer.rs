@@ -6,6 +6,10 @@
 //!   behind `PaymentLayer` answering 402.
 //! - `oneshot/paid`: a paid request through the whole verification path
 //!   (a method that accepts at once, the in-memory claim store).
+//!
+//! `LAYER_PROFILE=<name> [LAYER_ITERATIONS=n]` runs one of them `n` times
+//! (default 10,000) without criterion, for `valgrind --tool=callgrind`:
+//! instruction counts are repeatable on a busy machine, timings are not.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -14,7 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use http::Request;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt as _;
@@ -166,5 +170,67 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// Runs one benchmark's body in a plain loop (see the module docs).
+fn profile(name: &str) {
+    let iterations: usize = std::env::var("LAYER_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let payments = payments();
+    let price = OneCent::price();
+    let ctx = ChargeContext {
+        scope: "GET /paid",
+        ..ChargeContext::default()
+    };
+    let header = credential(&payments);
+    let ring = tower_mpp::binding::SecretRing::new(
+        tower_mpp::binding::SecretKey::new("a benchmark secret of at least 32 bytes").unwrap(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let app = router(&payments);
+    let get = |path: &'static str, status: u16| {
+        let app = app.clone();
+        runtime.block_on(async move {
+            for _ in 0..iterations {
+                let response = app
+                    .clone()
+                    .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), status);
+            }
+        });
+    };
+    match name {
+        "issue" => {
+            for _ in 0..iterations {
+                black_box(payments.challenges(&price, &ctx).unwrap());
+            }
+        }
+        "binding" => {
+            for _ in 0..iterations {
+                let credential = Credential::parse(black_box(&header)).unwrap();
+                assert!(ring.verify(
+                    &credential.challenge.id,
+                    &BindingInput::from_challenge(&credential.challenge)
+                ));
+            }
+        }
+        "bare" => get("/bare", 200),
+        "402" => get("/paid", 402),
+        other => panic!("LAYER_PROFILE={other}: one of issue, binding, bare, 402"),
+    }
+}
+
 criterion_group!(layer, benches);
-criterion_main!(layer);
+
+fn main() {
+    if let Ok(name) = std::env::var("LAYER_PROFILE") {
+        profile(&name);
+        return;
+    }
+    layer();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -2,7 +2,11 @@
 //!
 //! - `GET /bare`: the handler alone;
 //! - `GET /paid`: the handler behind `PaymentLayer` with a `Charge`
-//!   extractor; without a credential it answers 402.
+//!   extractor; without a credential it answers 402;
+//! - `GET /same-size`: a bare handler answering a 402 captured once at
+//!   start-up from the layer (same status, headers and body, byte for byte
+//!   the same length): what the 402's bytes cost on the wire, without the
+//!   work of issuing a challenge.
 //!
 //! The payment method settles nothing (it has no chain): this server only
 //! measures the cost of the layer. `ADDR` sets the address (default
@@ -15,12 +19,15 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 use tower_mpp::axum::Charge;
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{
-    MethodError, PaymentMethod, Payments, Price, Settlement, StaticPrice, Verification, VerifyError,
+    ChargeContext, MethodError, PaymentMethod, Payments, Price, Settlement, StaticPrice,
+    Verification, VerifyError,
 };
 
 /// A method that builds Tempo-shaped requests and refuses every credential.
@@ -70,11 +77,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .expiry(Duration::from_secs(300))
         .method(Offline)
         .build()?;
-    let app = Router::new().route("/bare", get(handler)).merge(
-        Router::new()
-            .route("/paid", get(|_: Charge<OneCent>| handler()))
-            .layer(PaymentLayer::new(payments)),
-    );
+    // One 402 of the layer, replayed as is by a bare handler.
+    let ctx = ChargeContext {
+        scope: "GET /paid",
+        ..ChargeContext::default()
+    };
+    let (parts, body) = payments
+        .payment_required(&OneCent::price(), &ctx)
+        .to_response()
+        .into_parts();
+    let (status, headers) = (parts.status, parts.headers);
+    let same_size = move || {
+        let mut response = Response::new(Body::from(body.clone()));
+        *response.status_mut() = status;
+        *response.headers_mut() = headers.clone();
+        async move { response }
+    };
+    let app = Router::new()
+        .route("/bare", get(handler))
+        .route("/same-size", get(same_size))
+        .merge(
+            Router::new()
+                .route("/paid", get(|_: Charge<OneCent>| handler()))
+                .layer(PaymentLayer::new(payments)),
+        );
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3100".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{addr}");

@@ -121,6 +121,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Payment {
 
 impl IntoResponse for PaymentRejection {
     fn into_response(self) -> Response {
-        self.to_response().map(Body::from)
+        self.into_http_response().map(Body::from)
     }
 }

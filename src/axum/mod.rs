@@ -8,8 +8,8 @@
 //!
 //! Both need [`PaymentLayer`](crate::layer::PaymentLayer) on the router;
 //! without it they answer 500 with a problem body. Their rejection is a
-//! [`PaymentRejection`]: a 402 with fresh challenges, a 503 with
-//! `Retry-After`, or a 500.
+//! [`PaymentRejection`](crate::method::PaymentRejection): a 402 with fresh
+//! challenges, a 503 with `Retry-After`, or a 500.
 //!
 //! ```
 //! # use serde_json::{json, Map, Value};

@@ -40,23 +40,39 @@ impl<'a> BindingInput<'a> {
     }
 
     pub(crate) fn mac_with(&self, mut mac: Hmac<Sha256>) -> [u8; 32] {
-        let slots = [
-            self.realm,
-            self.method,
-            self.intent,
-            self.request,
-            self.expires.unwrap_or_default(),
-            self.digest.unwrap_or_default(),
-            self.opaque.unwrap_or_default(),
-        ];
-        for (i, slot) in slots.iter().enumerate() {
-            if i > 0 {
-                mac.update(b"|");
-            }
-            mac.update(slot.as_bytes());
-        }
-        mac.finalize().into_bytes().into()
+        absorb_offer(&mut mac, self.realm, self.method, self.intent, self.request);
+        finish(mac, self.expires, self.digest, self.opaque)
     }
+}
+
+/// Slots 0 to 3, each followed by `|`: what one offer of one price signs
+/// in every challenge, hashed once by [`OfferSigner`](super::OfferSigner).
+pub(crate) fn absorb_offer(
+    mac: &mut Hmac<Sha256>,
+    realm: &str,
+    method: &str,
+    intent: &str,
+    request: &str,
+) {
+    for slot in [realm, method, intent, request] {
+        mac.update(slot.as_bytes());
+        mac.update(b"|");
+    }
+}
+
+/// Slots 4 to 6 after [`absorb_offer`], and the tag.
+pub(crate) fn finish(
+    mut mac: Hmac<Sha256>,
+    expires: Option<&str>,
+    digest: Option<&str>,
+    opaque: Option<&str>,
+) -> [u8; 32] {
+    mac.update(expires.unwrap_or_default().as_bytes());
+    mac.update(b"|");
+    mac.update(digest.unwrap_or_default().as_bytes());
+    mac.update(b"|");
+    mac.update(opaque.unwrap_or_default().as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 /// The challenge id for `input` under `key`: base64url(HMAC-SHA256).

@@ -34,4 +34,5 @@ mod input;
 mod secret;
 
 pub use input::{BindingInput, challenge_id};
+pub(crate) use secret::OfferSigner;
 pub use secret::{MIN_SECRET_LEN, SecretError, SecretKey, SecretRing};

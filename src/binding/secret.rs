@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::input::BindingInput;
+use super::input::{self, BindingInput};
 use crate::protocol::base64url;
 
 /// The shortest server secret accepted, in bytes.
@@ -101,24 +101,65 @@ impl SecretRing {
         base64url::encode(self.current.tag(input))
     }
 
+    /// The signer of the challenges of one offer, with the current secret.
+    pub(crate) fn offer_signer(
+        &self,
+        realm: &str,
+        method: &str,
+        intent: &str,
+        request: &str,
+    ) -> OfferSigner {
+        let mut mac = self.current.mac.clone();
+        input::absorb_offer(&mut mac, realm, method, intent, request);
+        OfferSigner { mac }
+    }
+
     /// Whether `id` was produced for `input` by any secret of the ring.
     ///
     /// Compares in constant time; a malformed id is simply not valid.
     pub fn verify(&self, id: &str, input: &BindingInput<'_>) -> bool {
-        let mut presented = [0u8; 32];
         if id.len() != 43 {
             return false;
         }
-        match base64url::decode(id) {
-            Ok(bytes) if bytes.len() == 32 => presented.copy_from_slice(&bytes),
-            _ => return false,
+        // One spare byte: the decoder wants room for its length estimate.
+        let mut decoded = [0u8; 33];
+        if base64url::decode_into(id, &mut decoded) != Ok(32) {
+            return false;
         }
+        let presented = &decoded[..32];
         std::iter::once(&self.current)
             .chain(&self.previous)
             .fold(subtle::Choice::from(0), |found, key| {
-                found | key.tag(input).ct_eq(&presented)
+                found | key.tag(input).ct_eq(presented)
             })
             .into()
+    }
+}
+
+/// The current secret's signing state after the slots one offer fixes
+/// (realm, method, intent, request): signing a challenge for the offer
+/// then hashes only its expiry, digest and `opaque`, and gives the id
+/// [`SecretRing::sign`] gives for the whole challenge.
+#[derive(Clone)]
+pub(crate) struct OfferSigner {
+    mac: Hmac<Sha256>,
+}
+
+impl OfferSigner {
+    /// The challenge id of the offer with these last three slots.
+    pub(crate) fn sign(
+        &self,
+        expires: Option<&str>,
+        digest: Option<&str>,
+        opaque: Option<&str>,
+    ) -> String {
+        base64url::encode(input::finish(self.mac.clone(), expires, digest, opaque))
+    }
+}
+
+impl fmt::Debug for OfferSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OfferSigner(<redacted>)")
     }
 }
 
@@ -216,6 +257,30 @@ mod tests {
         let mut tampered = id.into_bytes();
         tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
         assert!(!ring.verify(std::str::from_utf8(&tampered).unwrap(), &input("r")));
+    }
+
+    #[test]
+    fn an_offer_signer_signs_as_the_ring_does() {
+        let ring = SecretRing::new(SecretKey::new(A).unwrap());
+        for (expires, digest, opaque) in [
+            (None, None, None),
+            (Some("2030-01-01T00:00:00Z"), None, Some("e30")),
+            (Some("x"), Some("sha-256=:abc=:"), Some("eyJhIjoiYiJ9")),
+        ] {
+            let input = BindingInput {
+                realm: "api.example.com",
+                method: "tempo",
+                intent: "charge",
+                request: "eyJhbW91bnQiOiIxMDAwIn0",
+                expires,
+                digest,
+                opaque,
+            };
+            let signer = ring.offer_signer(input.realm, input.method, input.intent, input.request);
+            assert_eq!(signer.sign(expires, digest, opaque), ring.sign(&input));
+        }
+        let debug = format!("{:?}", ring.offer_signer("r", "m", "i", "e30"));
+        assert!(!debug.contains("0123"), "{debug}");
     }
 
     #[test]

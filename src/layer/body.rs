@@ -209,7 +209,7 @@ where
                 DigestStateProj::Inner { future } => return future.poll(cx),
                 DigestStateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");
-                    return Poll::Ready(Ok(rejection.to_response().map(ResBody::from)));
+                    return Poll::Ready(Ok(rejection.into_http_response().map(ResBody::from)));
                 }
             }
         }

@@ -72,7 +72,7 @@ impl PaymentContext {
                 payments: payments.clone(),
                 credential,
                 accept,
-                scope: format!("{} {}", request.method(), request.uri().path()),
+                scope: scope(request),
                 settled: OnceLock::new(),
             }),
         })
@@ -120,7 +120,7 @@ impl PaymentContext {
             Some(Err(malformed)) => {
                 let detail = malformed.to_string();
                 let rejection =
-                    payments.failed(price, &ctx, ProblemType::MalformedCredential, &detail);
+                    payments.failed(price, &ctx, ProblemType::MalformedCredential, detail);
                 payments.inner.hooks.payment_failed(&PaymentFailed {
                     scope: &inner.scope,
                     challenge_id: None,
@@ -145,6 +145,16 @@ impl PaymentContext {
             .map_err(|_| payments.misconfigured("This request was already charged once."))?;
         Ok(receipt)
     }
+}
+
+/// The route scope: `GET /path`.
+fn scope<B>(request: &Request<B>) -> String {
+    let (method, path) = (request.method().as_str(), request.uri().path());
+    let mut scope = String::with_capacity(method.len() + 1 + path.len());
+    scope.push_str(method);
+    scope.push(' ');
+    scope.push_str(path);
+    scope
 }
 
 /// More than one `Payment` credential in a request.

@@ -76,10 +76,10 @@ impl<S: Service<Req>, Req> ResponseFuture<S, Req> {
         }
     }
 
-    pub(crate) fn rejected(rejection: &PaymentRejection) -> Self {
+    pub(crate) fn rejected(rejection: PaymentRejection) -> Self {
         Self {
             state: State::Rejected {
-                rejection: Some(rejection.clone()),
+                rejection: Some(rejection),
             },
             outcome: None,
         }
@@ -125,7 +125,7 @@ where
                 }
                 StateProj::Rejected { rejection } => {
                     let rejection = rejection.take().expect("polled after completion");
-                    return Poll::Ready(Ok(rejection.to_response().map(ResBody::from)));
+                    return Poll::Ready(Ok(rejection.into_http_response().map(ResBody::from)));
                 }
             }
         }

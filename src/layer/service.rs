@@ -59,7 +59,7 @@ where
 
         let context = match PaymentContext::from_request(&self.payments, &request) {
             Ok(context) => context,
-            Err(rejection) => return ResponseFuture::rejected(&rejection),
+            Err(rejection) => return ResponseFuture::rejected(rejection),
         };
         request.extensions_mut().insert(context.clone());
         match &self.price {

@@ -6,19 +6,21 @@
 //! settles (broadcasts a transaction) must never be run twice for one
 //! challenge, or the second payer would pay and be refused.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
 use super::hooks::{ChallengeIssued, PaymentFailed, PaymentSettled};
+use super::offers::{EncodedOffer, EncodedOffers};
 use super::payment_method::{Verification, VerifyErrorKind};
 use super::price::Price;
 use super::registry::{DynMethod, Payments};
 use super::rejection::{PaymentRejection, RejectionKind};
 use crate::binding::BindingInput;
+use crate::protocol::push_json_string;
 use crate::protocol::{
-    AcceptPayment, Base64Json, Challenge, Credential, ProblemType, Receipt, Timestamp, base64url,
+    AcceptPayment, Base64Json, Challenge, Credential, ProblemType, Receipt, Timestamp,
 };
 
 /// The intent this module charges for.
@@ -68,27 +70,27 @@ impl Payments {
         }
         let expires = Timestamp::after(expiry)
             .map_err(|e| self.misconfigured("expiry out of range").with_source(e))?;
-        let opaque = bind_opaque(ctx.scope, &inner.nonces.next());
-        let requests = self.expected_requests(price)?;
+        let opaque = bind_opaque(ctx.scope, inner.nonces.next().as_str());
+        let offers = self.encoded_offers(price)?;
         let mut challenges = Vec::with_capacity(inner.methods.len());
-        for (method, request) in inner.methods.iter().zip(requests.iter()) {
-            let Some(request) = request.clone() else {
+        for (method, offer) in inner.methods.iter().zip(offers.iter()) {
+            let Some(offer) = offer else {
                 continue;
             };
+            let id = offer
+                .signer
+                .sign(Some(expires.as_str()), ctx.digest, Some(opaque.as_wire()));
             let mut challenge = Challenge::new(
-                String::new(),
+                id,
                 inner.realm.clone(),
                 method.name(),
                 CHARGE,
-                request,
+                offer.request.clone(),
             )
             .with_expires(expires.clone())
             .with_opaque(opaque.clone());
             challenge.digest = ctx.digest.map(str::to_owned);
             challenge.description = price.description_text().map(str::to_owned);
-            challenge.id = inner
-                .secrets
-                .sign(&BindingInput::from_challenge(&challenge));
             challenge.validate().map_err(|e| {
                 self.misconfigured("a challenge for this price cannot be written")
                     .with_source(e)
@@ -222,10 +224,10 @@ impl Payments {
                 let _ = inner.store.release(&claim_key).await;
                 let rejection = match error.kind() {
                     VerifyErrorKind::Client(problem) => {
-                        self.failed(price, ctx, problem, error.detail())
+                        self.failed(price, ctx, problem, error.detail().to_owned())
                     }
                     VerifyErrorKind::Unavailable(after) => {
-                        self.rejection(RejectionKind::Unavailable(after), error.detail())
+                        self.rejection(RejectionKind::Unavailable(after), error.detail().to_owned())
                     }
                 };
                 return Err(rejection.with_source(error));
@@ -314,8 +316,8 @@ impl Payments {
                 "The challenge has expired.",
             ));
         }
-        let expected = match &self.expected_requests(price).map_err(Refusal::Server)?[index] {
-            Some(expected) if *expected == echo.request => expected.clone(),
+        let expected = match &self.encoded_offers(price).map_err(Refusal::Server)?[index] {
+            Some(offer) if offer.request == echo.request => offer.request.clone(),
             _ => {
                 return Err(Refusal::Client(
                     InvalidChallenge,
@@ -353,69 +355,73 @@ impl Payments {
         &self,
         price: &Price,
     ) -> Result<Vec<MethodRequest>, PaymentRejection> {
-        let requests = self.expected_requests(price)?;
+        let offers = self.encoded_offers(price)?;
         Ok(self
             .inner
             .methods
             .iter()
-            .zip(requests.iter())
-            .filter_map(|(method, request)| {
-                let request = request.as_ref()?;
-                Some((method.name().to_owned(), request.object().clone()))
+            .zip(offers.iter())
+            .filter_map(|(method, offer)| {
+                let offer = offer.as_ref()?;
+                Some((method.name().to_owned(), offer.request.object().clone()))
             })
             .collect())
     }
 
-    /// Every method's request for `price` (`None` where a method cannot
-    /// serve it), encoded once per price.
-    fn expected_requests(
-        &self,
-        price: &Price,
-    ) -> Result<Arc<[Option<Base64Json>]>, PaymentRejection> {
+    /// Every method's offer for `price` (`None` where a method cannot serve
+    /// it), encoded once per price.
+    fn encoded_offers(&self, price: &Price) -> Result<EncodedOffers, PaymentRejection> {
         if let Some(cached) = self.inner.requests.get(price) {
             return Ok(cached);
         }
-        let encoded: Arc<[Option<Base64Json>]> = self
+        let offers: EncodedOffers = self
             .inner
             .methods
             .iter()
-            .map(|method| self.encode_request(method.as_ref(), price))
+            .map(|method| self.encoded_offer(method.as_ref(), price))
             .collect::<Result<Vec<_>, _>>()?
             .into();
-        self.inner.requests.insert(price, encoded.clone());
-        Ok(encoded)
+        self.inner.requests.insert(price, offers.clone());
+        Ok(offers)
     }
 
-    fn encode_request(
+    fn encoded_offer(
         &self,
         method: &dyn DynMethod,
         price: &Price,
-    ) -> Result<Option<Base64Json>, PaymentRejection> {
+    ) -> Result<Option<EncodedOffer>, PaymentRejection> {
         let object = method.request(CHARGE, price).map_err(|e| {
             self.misconfigured(format!("method {} cannot charge {price}", method.name()))
                 .with_source(e)
         })?;
-        object
-            .map(Base64Json::from_object)
-            .transpose()
-            .map_err(|e| {
-                self.misconfigured(format!("method {} built an invalid request", method.name()))
-                    .with_source(e)
-            })
+        let Some(object) = object else {
+            return Ok(None);
+        };
+        let request = Base64Json::from_object(object).map_err(|e| {
+            self.misconfigured(format!("method {} built an invalid request", method.name()))
+                .with_source(e)
+        })?;
+        let signer = self.inner.secrets.offer_signer(
+            &self.inner.realm,
+            method.name(),
+            CHARGE,
+            request.as_wire(),
+        );
+        Ok(Some(EncodedOffer { request, signer }))
     }
 
     /// A rejection carrying this registry's responder.
     pub(crate) fn rejection(
         &self,
         kind: RejectionKind,
-        detail: impl Into<String>,
+        detail: impl Into<Cow<'static, str>>,
     ) -> PaymentRejection {
         let mut rejection = PaymentRejection::new(kind, detail);
         rejection.responder = Some(self.inner.responder.clone());
         rejection
     }
 
-    pub(crate) fn misconfigured(&self, detail: impl Into<String>) -> PaymentRejection {
+    pub(crate) fn misconfigured(&self, detail: impl Into<Cow<'static, str>>) -> PaymentRejection {
         self.rejection(RejectionKind::Misconfigured, detail)
     }
 
@@ -425,7 +431,7 @@ impl Payments {
         price: &Price,
         ctx: &ChargeContext<'_>,
         problem: ProblemType,
-        detail: &str,
+        detail: impl Into<Cow<'static, str>>,
     ) -> PaymentRejection {
         match self.challenges(price, ctx) {
             Ok(challenges) => self
@@ -453,16 +459,15 @@ enum Refusal {
 
 /// `opaque` binds the route scope and makes each 402's challenges unique:
 /// `{"nonce": "...", "scope": "GET /path"}`. Written directly: for an
-/// object of two strings with these sorted keys, JCS is this text
-/// (`serde_json` escapes strings exactly as JCS does).
+/// object of two strings with these sorted keys, JCS is this text.
 fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
-    let scope_json = Value::String(scope.to_owned()).to_string();
-    let nonce_json = Value::String(nonce.to_owned()).to_string();
-    let wire = base64url::encode(format!(r#"{{"nonce":{nonce_json},"scope":{scope_json}}}"#));
-    let mut object = Map::new();
-    object.insert("nonce".to_owned(), Value::String(nonce.to_owned()));
-    object.insert("scope".to_owned(), Value::String(scope.to_owned()));
-    Base64Json::from_canonical_parts(wire, object)
+    let mut json = String::with_capacity(32 + nonce.len() + scope.len());
+    json.push_str(r#"{"nonce":"#);
+    push_json_string(&mut json, nonce);
+    json.push_str(r#","scope":"#);
+    push_json_string(&mut json, scope);
+    json.push('}');
+    Base64Json::from_canonical_string_map(json)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ macro_rules! trace_event {
 
 mod charge;
 mod hooks;
+mod offers;
 mod payment_method;
 mod price;
 mod registry;

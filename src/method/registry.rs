@@ -1,21 +1,21 @@
 //! `Payments`: the registry of payment methods and the challenge signer.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
 use super::hooks::{NoHooks, PaymentHooks};
+use super::offers::RequestCache;
 use super::payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
 use super::price::Price;
 use super::rejection::{ProblemResponder, RejectionResponder};
 use crate::binding::{SecretError, SecretKey, SecretRing};
-use crate::protocol::{Base64Json, DEFAULT_EXPIRY, base64url, is_method_id};
+use crate::protocol::{DEFAULT_EXPIRY, base64url, is_method_id};
 use crate::store::{MemoryStore, SharedStore, Store};
 
 /// The environment variables a realm is read from, in order. `HOSTNAME` is
@@ -94,34 +94,6 @@ pub(crate) struct Inner {
     pub(crate) requests: RequestCache,
 }
 
-/// The most prices whose encoded requests are kept.
-const REQUEST_CACHE_LIMIT: usize = 1024;
-
-/// Every method's encoded `request` per price: a route's price is encoded
-/// once, not per request. Bounded: past the limit, new prices are encoded
-/// each time but not kept (run-time prices can be unbounded).
-#[derive(Default)]
-pub(crate) struct RequestCache {
-    entries: RwLock<HashMap<Price, Arc<[Option<Base64Json>]>>>,
-}
-
-impl RequestCache {
-    pub(crate) fn get(&self, price: &Price) -> Option<Arc<[Option<Base64Json>]>> {
-        self.entries
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(price)
-            .cloned()
-    }
-
-    pub(crate) fn insert(&self, price: &Price, requests: Arc<[Option<Base64Json>]>) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() < REQUEST_CACHE_LIMIT {
-            entries.insert(price.clone(), requests);
-        }
-    }
-}
-
 /// Challenge nonces: two clients asking for the same resource in the same
 /// second must not receive the same challenge id, or the second to pay
 /// would find it already used. A random per-process seed plus a counter is
@@ -150,11 +122,23 @@ impl Nonces {
         }
     }
 
-    pub(crate) fn next(&self) -> String {
+    /// The next nonce: 16 bytes, as 22 characters of base64url.
+    pub(crate) fn next(&self) -> Nonce {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.seed);
         bytes[8..].copy_from_slice(&self.counter.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-        base64url::encode(bytes)
+        let mut text = [0u8; 22];
+        base64url::encode_to_slice(bytes, &mut text);
+        Nonce(text)
+    }
+}
+
+/// A challenge nonce, written without allocating.
+pub(crate) struct Nonce([u8; 22]);
+
+impl Nonce {
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("base64url is ASCII")
     }
 }
 

@@ -2,6 +2,7 @@
 //! error that knows its status, problem type and fresh challenges, and the
 //! replaceable responder that turns it into an HTTP response.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
-use crate::protocol::{Challenge, PROBLEM_JSON, ProblemDetails, ProblemType};
+use crate::protocol::{Challenge, PROBLEM_JSON, ProblemDetails, ProblemType, problem_json};
 
 /// Why a request was not served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,14 +45,14 @@ pub enum RejectionKind {
 #[derive(Clone)]
 pub struct PaymentRejection {
     kind: RejectionKind,
-    detail: String,
+    detail: Cow<'static, str>,
     challenges: Vec<Challenge>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     pub(crate) responder: Option<Arc<dyn RejectionResponder>>,
 }
 
 impl PaymentRejection {
-    pub(crate) fn new(kind: RejectionKind, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: RejectionKind, detail: impl Into<Cow<'static, str>>) -> Self {
         Self {
             kind,
             detail: detail.into(),
@@ -105,26 +106,43 @@ impl PaymentRejection {
 
     /// The problem details body.
     pub fn problem(&self) -> ProblemDetails {
-        let status = self.status();
-        let problem = match self.kind {
-            RejectionKind::PaymentRequired => ProblemDetails::new(ProblemType::PaymentRequired),
-            RejectionKind::Failed(problem) => ProblemDetails::new(problem),
-            RejectionKind::SeveralCredentials => {
-                let mut p = ProblemDetails::new(ProblemType::MalformedCredential);
-                p.status = status.as_u16();
-                p
-            }
-            _ => ProblemDetails::custom(
-                "about:blank",
-                status.canonical_reason().unwrap_or("Error"),
-                status,
-            ),
-        };
-        let problem = problem.with_detail(self.detail.clone());
+        let (uri, title) = self.problem_type();
+        let problem =
+            ProblemDetails::custom(uri, title, self.status()).with_detail(self.detail.as_ref());
         match self.challenges.first() {
             Some(challenge) => problem.with_challenge_id(challenge.id.clone()),
             None => problem,
         }
+    }
+
+    /// The problem body's JSON text: [`problem`](Self::problem) written
+    /// directly.
+    fn problem_json(&self) -> String {
+        let (uri, title) = self.problem_type();
+        let challenge_id = self.challenges.first().map(|c| c.id.as_str());
+        problem_json(
+            uri,
+            title,
+            self.status().as_u16(),
+            Some(&self.detail),
+            challenge_id,
+        )
+    }
+
+    /// The problem's type URI and title.
+    fn problem_type(&self) -> (&'static str, &'static str) {
+        let core = match self.kind {
+            RejectionKind::PaymentRequired => ProblemType::PaymentRequired,
+            RejectionKind::Failed(problem) => problem,
+            RejectionKind::SeveralCredentials => ProblemType::MalformedCredential,
+            _ => {
+                return (
+                    "about:blank",
+                    self.status().canonical_reason().unwrap_or("Error"),
+                );
+            }
+        };
+        (core.uri(), core.title())
     }
 
     /// How long a client should wait before retrying (503 only).
@@ -137,11 +155,17 @@ impl PaymentRejection {
 
     /// The response, built by the registry's responder (or the default one).
     pub fn to_response(&self) -> Response<Bytes> {
+        self.clone().into_http_response()
+    }
+
+    /// [`to_response`](Self::to_response), moving the rejection into the
+    /// response extensions instead of copying it.
+    pub(crate) fn into_http_response(self) -> Response<Bytes> {
         let mut response = match &self.responder {
-            Some(responder) => responder.respond(self),
-            None => ProblemResponder.respond(self),
+            Some(responder) => responder.respond(&self),
+            None => ProblemResponder.respond(&self),
         };
-        response.extensions_mut().insert(self.clone());
+        response.extensions_mut().insert(self);
         response
     }
 }
@@ -184,7 +208,7 @@ pub struct ProblemResponder;
 
 impl RejectionResponder for ProblemResponder {
     fn respond(&self, rejection: &PaymentRejection) -> Response<Bytes> {
-        let body = Bytes::from(rejection.problem().to_json());
+        let body = Bytes::from(rejection.problem_json());
         let mut response = Response::new(body);
         *response.status_mut() = rejection.status();
         let headers = response.headers_mut();

@@ -291,16 +291,35 @@ impl<'a> Parser<'a> {
 /// anything outside ASCII.
 pub(crate) fn push_quoted(out: &mut String, value: &str) -> bool {
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' | '\\' => {
+    // Most values need no escape: one pass without early exit (which the
+    // compiler vectorizes) finds them.
+    let special = value.bytes().fold(0u8, |special, b| {
+        special
+            | u8::from(b != b'\t' && !(b' '..=b'~').contains(&b))
+            | u8::from(b == b'"')
+            | u8::from(b == b'\\')
+    });
+    if special == 0 {
+        out.push_str(value);
+        out.push('"');
+        return true;
+    }
+    let mut rest = value;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| !matches!(b, b'\t' | b' '..=b'~') || b == b'"' || b == b'\\')
+    {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            quote @ (b'"' | b'\\') => {
                 out.push('\\');
-                out.push(c);
+                out.push(char::from(quote));
             }
-            '\t' | ' '..='~' => out.push(c),
             _ => return false,
         }
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out.push('"');
     true
 }

@@ -20,6 +20,15 @@ pub fn encode(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Encodes bytes as base64url without padding into `out`, which must hold
+/// exactly the encoded length.
+pub(crate) fn encode_to_slice(bytes: impl AsRef<[u8]>, out: &mut [u8]) {
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(bytes, out)
+        .expect("the caller sizes the output");
+    assert_eq!(written, out.len(), "the caller sizes the output exactly");
+}
+
 /// Decodes base64url without padding, strictly.
 ///
 /// # Errors
@@ -35,17 +44,28 @@ pub fn encode(bytes: impl AsRef<[u8]>) -> String {
 /// assert!(base64url::decode("-_8=").is_err()); // padding
 /// ```
 pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
-    if let Some(position) = text
+    // The engine refuses padding and every byte outside the alphabet; the
+    // text is scanned again only to say where the first such byte is.
+    URL_SAFE_NO_PAD.decode(text).map_err(|_| decode_error(text))
+}
+
+/// Decodes base64url without padding, strictly, into `out`; returns the
+/// length written. The same checks as [`decode`], without allocating.
+pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Result<usize, Base64Error> {
+    URL_SAFE_NO_PAD
+        .decode_slice(text, out)
+        .map_err(|_| decode_error(text))
+}
+
+fn decode_error(text: &str) -> Base64Error {
+    let kind = match text
         .bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
-        return Err(Base64Error {
-            kind: Base64ErrorKind::InvalidCharacter { position },
-        });
-    }
-    URL_SAFE_NO_PAD.decode(text).map_err(|_| Base64Error {
-        kind: Base64ErrorKind::InvalidLength,
-    })
+        Some(position) => Base64ErrorKind::InvalidCharacter { position },
+        None => Base64ErrorKind::InvalidLength,
+    };
+    Base64Error { kind }
 }
 
 /// Decodes base64url text that must carry UTF-8 text.

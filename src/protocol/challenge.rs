@@ -118,7 +118,14 @@ impl Challenge {
     /// string map, or a `request` over [`MAX_REQUEST_LEN`].
     pub fn to_header(&self) -> Result<String, ChallengeError> {
         self.validate()?;
-        let mut out = String::with_capacity(96 + self.request.as_wire().len());
+        // `name="value"` joined by `, `: the exact length unless a value
+        // needs escapes (rare), so that the text becomes a header value
+        // without a copy.
+        let len = self
+            .wire_params()
+            .map(|(name, value)| name.len() + value.len() + 5)
+            .sum::<usize>();
+        let mut out = String::with_capacity("Payment ".len() + len - 2);
         out.push_str("Payment ");
         for (i, (name, value)) in self.wire_params().enumerate() {
             if i > 0 {
@@ -126,7 +133,12 @@ impl Challenge {
             }
             out.push_str(name);
             out.push('=');
-            if !auth_param::push_quoted(&mut out, value) {
+            if matches!(name, "request" | "opaque") {
+                // Base64Json wire text is base64url: nothing to escape.
+                out.push('"');
+                out.push_str(value);
+                out.push('"');
+            } else if !auth_param::push_quoted(&mut out, value) {
                 return Err(ChallengeError::new(ChallengeErrorKind::Unrepresentable(
                     name,
                 )));
@@ -254,7 +266,7 @@ impl Challenge {
             realm: realm.to_owned(),
             method: method.to_owned(),
             intent: intent.to_owned(),
-            request: Base64Json::from_wire(request)
+            request: Base64Json::from_wire_recent(request)
                 .map_err(|e| ChallengeError::with_json(K::InvalidRequest, e))?,
             expires: expires
                 .map(Timestamp::parse)

@@ -41,6 +41,7 @@ mod auth_param;
 pub mod base64url;
 mod challenge;
 mod credential;
+mod credential_json;
 mod digest;
 mod json;
 mod problem;
@@ -55,7 +56,9 @@ pub use challenge::{
 };
 pub use credential::{Credential, CredentialError, MAX_CREDENTIAL_LEN};
 pub use digest::{DigestError, content_digest, verify_content_digest};
+pub(crate) use json::push_json_string;
 pub use json::{Base64Json, JsonError, canonical_json};
+pub(crate) use problem::problem_json;
 pub use problem::{PROBLEM_BASE, PROBLEM_JSON, ProblemDetails, ProblemType};
 pub use receipt::{MAX_RECEIPT_LEN, Receipt, ReceiptError};
 pub use timestamp::{DEFAULT_EXPIRY, Timestamp, TimestampError};

@@ -11,6 +11,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::json::{json_string_len, push_json_string};
+
 /// The media type of a problem details body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -177,8 +179,78 @@ impl ProblemDetails {
 
     /// The JSON body.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("problem details always serialize")
+        let mut out = problem_json(
+            &self.problem_type,
+            &self.title,
+            self.status,
+            self.detail.as_deref(),
+            self.challenge_id.as_deref(),
+        );
+        if !self.extensions.is_empty() {
+            out.pop(); // the closing brace
+            for (name, value) in &self.extensions {
+                out.push(',');
+                push_json_string(&mut out, name);
+                out.push(':');
+                out.push_str(&value.to_string());
+            }
+            out.push('}');
+        }
+        out
     }
+}
+
+/// A problem body as `ProblemDetails`' `Serialize` writes it (the same
+/// members in the same order), without building one, in a buffer of
+/// exactly its length (which `Bytes` then takes without copying).
+pub(crate) fn problem_json(
+    problem_type: &str,
+    title: &str,
+    status: u16,
+    detail: Option<&str>,
+    challenge_id: Option<&str>,
+) -> String {
+    let mut digits = [0; 5];
+    let status = itoa(status, &mut digits);
+    let members = [
+        (r#"{"type":"#, Some(problem_type)),
+        (r#","title":"#, Some(title)),
+        (r#","detail":"#, detail),
+        (r#","challengeId":"#, challenge_id),
+    ];
+    let len = r#","status":}"#.len()
+        + status.len()
+        + members
+            .iter()
+            .filter_map(|(name, value)| Some(name.len() + json_string_len(value.as_ref()?)))
+            .sum::<usize>();
+    let mut out = String::with_capacity(len);
+    for (i, (name, value)) in members.into_iter().enumerate() {
+        if i == 2 {
+            out.push_str(r#","status":"#);
+            out.push_str(status);
+        }
+        if let Some(value) = value {
+            out.push_str(name);
+            push_json_string(&mut out, value);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// The decimal digits of `n`.
+fn itoa(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + u8::try_from(n % 10).expect("a digit");
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).expect("digits are ASCII")
 }
 
 #[cfg(test)]
@@ -211,6 +283,33 @@ mod tests {
         let back: ProblemDetails = serde_json::from_str(&p.to_json()).unwrap();
         assert_eq!(back, p);
         assert_eq!(back.core_type(), Some(ProblemType::PaymentRequired));
+    }
+
+    #[test]
+    fn writes_what_serde_writes() {
+        let mut with_extensions = ProblemDetails::custom(
+            "about:blank",
+            "caf\u{e9} \"x\"",
+            StatusCode::from_u16(599).unwrap(),
+        )
+        .with_detail("line\nbreak \\ \u{1}");
+        with_extensions
+            .extensions
+            .insert("retryAfter".into(), 5.into());
+        with_extensions
+            .extensions
+            .insert("a\"b".into(), serde_json::json!({"x": [1.5, null, "y"]}));
+        with_extensions
+            .extensions
+            .insert("type".into(), "shadowed".into());
+        for problem in [
+            ProblemDetails::new(ProblemType::PaymentRequired),
+            ProblemDetails::new(ProblemType::MethodUnsupported).with_challenge_id("id"),
+            ProblemDetails::custom("u", "t", StatusCode::from_u16(100).unwrap()).with_detail(""),
+            with_extensions,
+        ] {
+            assert_eq!(problem.to_json(), serde_json::to_string(&problem).unwrap());
+        }
     }
 
     #[test]

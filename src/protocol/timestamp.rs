@@ -5,7 +5,9 @@
 //! change the signature. Timestamps this crate produces are UTC with a `Z`
 //! and whole seconds.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
@@ -14,10 +16,16 @@ use time::format_description::well_known::Rfc3339;
 /// How long a challenge stays valid unless configured otherwise: five minutes.
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
+thread_local! {
+    /// The last whole second [`Timestamp::after`] formatted on this thread.
+    static LAST_FORMATTED: RefCell<Option<(u64, Timestamp)>> = const { RefCell::new(None) };
+}
+
 /// An RFC 3339 date-time, with the text it is written as.
 #[derive(Clone)]
 pub struct Timestamp {
-    text: String,
+    // Shared: every challenge of one second carries the same expiry.
+    text: Arc<str>,
     at: OffsetDateTime,
 }
 
@@ -37,7 +45,7 @@ impl Timestamp {
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| TimestampError::Invalid)?;
         Ok(Self {
-            text: text.to_owned(),
+            text: text.into(),
             at,
         })
     }
@@ -56,7 +64,10 @@ impl Timestamp {
         let text = at
             .format(&Rfc3339)
             .map_err(|_| TimestampError::OutOfRange)?;
-        Ok(Self { text, at })
+        Ok(Self {
+            text: text.into(),
+            at,
+        })
     }
 
     /// The current time, in UTC with whole seconds.
@@ -74,7 +85,23 @@ impl Timestamp {
         let instant = SystemTime::now()
             .checked_add(duration)
             .ok_or(TimestampError::OutOfRange)?;
-        Self::from_system_time(instant)
+        // Every challenge issued in one second carries the same expiry:
+        // each thread formats it once per second.
+        let Ok(since_epoch) = instant.duration_since(SystemTime::UNIX_EPOCH) else {
+            return Self::from_system_time(instant);
+        };
+        let second = since_epoch.as_secs();
+        LAST_FORMATTED.with(|last| {
+            let mut last = last.borrow_mut();
+            match &*last {
+                Some((cached, timestamp)) if *cached == second => Ok(timestamp.clone()),
+                _ => {
+                    let timestamp = Self::from_system_time(instant)?;
+                    *last = Some((second, timestamp.clone()));
+                    Ok(timestamp)
+                }
+            }
+        })
     }
 
     /// The text as written on the wire.
@@ -190,5 +217,18 @@ mod tests {
         let later = Timestamp::after(DEFAULT_EXPIRY).unwrap();
         assert!(!later.is_reached(SystemTime::now()));
         assert!(later.is_reached(SystemTime::now() + Duration::from_secs(301)));
+        // From the per-second cache, or formatted afresh: the same value.
+        for duration in [DEFAULT_EXPIRY, Duration::from_secs(3600), DEFAULT_EXPIRY] {
+            let cached = Timestamp::after(duration).unwrap();
+            let fresh = Timestamp::from_system_time(SystemTime::now() + duration).unwrap();
+            let skew = fresh
+                .to_system_time()
+                .duration_since(cached.to_system_time());
+            assert!(
+                skew.is_ok_and(|d| d <= Duration::from_secs(1)),
+                "{cached:?} {fresh:?}"
+            );
+            assert_eq!(cached, Timestamp::parse(cached.as_str()).unwrap());
+        }
     }
 }

@@ -1,0 +1,136 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn keys_sort_by_utf16_code_units() {
+    // U+E000 sorts after U+1F600 in UTF-8/code points but before it in
+    // UTF-16 (the emoji is a surrogate pair starting 0xD83D).
+    let value = json!({"\u{E000}": 1, "\u{1F600}": 2, "a": 3, "B": 4, "é": 5});
+    assert_eq!(
+        canonical_json(&value).unwrap(),
+        "{\"B\":4,\"a\":3,\"é\":5,\"\u{1F600}\":2,\"\u{E000}\":1}"
+    );
+}
+
+#[test]
+fn numbers_use_the_ecmascript_form() {
+    let value = json!([1.0, -0.0, 1e21, 1e-7, 0.1, 123_456_789_012_345_680.0, 4.5]);
+    assert_eq!(
+        canonical_json(&value).unwrap(),
+        "[1,0,1e+21,1e-7,0.1,123456789012345680,4.5]"
+    );
+    let edge = json!([9_007_199_254_740_991u64, -9_007_199_254_740_991i64]);
+    assert_eq!(
+        canonical_json(&edge).unwrap(),
+        "[9007199254740991,-9007199254740991]"
+    );
+    for unsafe_int in [
+        json!(9_007_199_254_740_992u64),
+        json!({"a": [-9_007_199_254_740_992i64]}),
+        json!(u64::MAX),
+    ] {
+        assert!(canonical_json(&unsafe_int).is_err(), "{unsafe_int}");
+    }
+}
+
+#[test]
+fn strings_use_minimal_escapes() {
+    let value = json!({"s": "\u{0}\u{1f}\"\\/\u{7f}é\u{2028}"});
+    assert_eq!(
+        canonical_json(&value).unwrap(),
+        "{\"s\":\"\\u0000\\u001f\\\"\\\\/\u{7f}é\u{2028}\"}"
+    );
+}
+
+#[test]
+fn json_strings_are_escaped_as_serde_json_escapes_them() {
+    let mut texts: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+    texts.extend(
+        [
+            "",
+            "GET /caf\u{e9}/\u{1F600}",
+            "a\"b\\c\u{2028}\u{0}z",
+            "plain",
+        ]
+        .map(String::from),
+    );
+    for text in texts {
+        let mut out = String::new();
+        push_json_string(&mut out, &text);
+        assert_eq!(out, serde_json::to_string(&text).unwrap(), "{text:?}");
+        assert_eq!(json_string_len(&text), out.len(), "{text:?}");
+    }
+}
+
+#[test]
+fn a_written_string_map_decodes_when_read() {
+    let mut json = String::from("{\"a\":");
+    push_json_string(&mut json, "x\"y");
+    json.push('}');
+    let encoded = Base64Json::from_canonical_string_map(json);
+    assert!(encoded.is_flat_string_map());
+    assert!(encoded.is_canonical());
+    assert_eq!(encoded.object()["a"], "x\"y");
+}
+
+#[test]
+fn published_request_encodes_as_expected() {
+    let encoded = Base64Json::from_value(json!({"amount": "1000000"})).unwrap();
+    assert_eq!(encoded.as_wire(), "eyJhbW91bnQiOiIxMDAwMDAwIn0");
+    assert!(encoded.is_canonical());
+}
+
+#[test]
+fn wire_text_is_kept_verbatim() {
+    let wire = base64url::encode(r#"{ "b":1, "a":2 }"#);
+    let decoded = Base64Json::from_wire(&wire).unwrap();
+    assert_eq!(decoded.as_wire(), wire);
+    assert!(!decoded.is_canonical());
+    assert_eq!(decoded.object()["a"], 2);
+}
+
+#[test]
+fn refuses_integers_wider_than_64_bits_instead_of_rounding() {
+    let ok = br#"{"a":18446744073709551615,"b":-9223372036854775808,"c":1e300,"d":"123456789012345678901234567890","e\"1":1.5,"f":"0x20c0000000000000000000000000000000000000","g":"x:123456789012345678901234567890"}"#;
+    assert!(parse_json(ok).is_ok());
+    for bad in [
+        &br#"{"a":18446744073709551616}"#[..],
+        br"[-9223372036854775809]",
+        br#"{"s":"\\\"","n":123456789012345678901234567890}"#,
+        b"123456789012345678901234567890",
+        b"[1, 18446744073709551616]",
+        b"{\"a\":\n\t 18446744073709551616 }",
+        br#"{"a":"0x200000000000000000000","b":-18446744073709551616}"#,
+    ] {
+        let err = parse_json(bad).unwrap_err();
+        assert!(
+            matches!(err.kind, JsonErrorKind::WideInteger),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    assert!(Base64Json::from_wire(&base64url::encode(r#"{"n":99999999999999999999}"#)).is_err());
+}
+
+#[test]
+fn rejects_non_objects_and_garbage() {
+    assert!(Base64Json::from_value(json!([1])).is_err());
+    assert!(Base64Json::from_wire(&base64url::encode("[1]")).is_err());
+    assert!(Base64Json::from_wire(&base64url::encode("{")).is_err());
+    assert!(Base64Json::from_wire("e30=").is_err());
+    assert!(Base64Json::from_wire(&base64url::encode([0xff])).is_err());
+    assert!(Base64Json::from_wire("e30").is_ok());
+}
+
+#[test]
+fn the_recent_decoding_is_the_decoding() {
+    for wire in ["e30", "eyJhIjoxfQ", "e30", "e30=", "WzFd", "eyJhIjoxfQ"] {
+        let recent = Base64Json::from_wire_recent(wire).map_err(|e| e.to_string());
+        let fresh = Base64Json::from_wire(wire).map_err(|e| e.to_string());
+        assert_eq!(recent, fresh, "{wire}");
+        if let Ok(recent) = recent {
+            assert_eq!(recent.object(), fresh.unwrap().object());
+        }
+    }
+}
