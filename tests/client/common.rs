@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use tower_mpp::axum::{Charge, Payment};
-use tower_mpp::client::TempoProvider;
+use tower_mpp::client::{ClientError, PaymentExt as _, PaymentProvider, TempoProvider};
 use tower_mpp::layer::{BodyDigestLayer, PaymentLayer};
 use tower_mpp::method::{PaymentRejection, Payments, Price, StaticPrice};
 use tower_mpp::tempo::{TempoCharge, TempoChargeBuilder};
@@ -138,6 +138,15 @@ impl Server {
     /// `path` on this server.
     pub(crate) fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
+    }
+
+    /// `GET path` through `send_with_payment(provider)`.
+    pub(crate) async fn get(
+        &self,
+        path: &str,
+        provider: &impl PaymentProvider,
+    ) -> Result<reqwest::Response, ClientError> {
+        http().get(self.at(path)).send_with_payment(provider).await
     }
 
     /// The requests seen so far.

@@ -154,11 +154,7 @@ impl PaymentProvider for Forger {
 #[tokio::test]
 async fn a_rejected_credential_carries_the_problem() {
     let server = Server::start().await;
-    let error = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&Forger)
-        .await
-        .unwrap_err();
+    let error = server.get("/paid", &Forger).await.unwrap_err();
     let ClientError::Rejected { status, problem } = error else {
         panic!("{error:?}")
     };
@@ -183,11 +179,7 @@ async fn a_challenge_for_another_chain_is_not_paid() {
     let provider = TempoProvider::new(payer.clone(), &server.anvil.url)
         .unwrap()
         .with_chain_id(4217);
-    let error = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap_err();
+    let error = server.get("/paid", &provider).await.unwrap_err();
     let ClientError::NoPayableChallenge { offered, refusals } = &error else {
         panic!("{error:?}")
     };
@@ -204,11 +196,7 @@ async fn a_challenge_for_another_chain_is_not_paid() {
 async fn a_payer_without_funds_fails_before_sending() {
     let server = Server::start().await;
     let provider = server.provider(alloy::signers::local::PrivateKeySigner::random());
-    let error = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap_err();
+    let error = server.get("/paid", &provider).await.unwrap_err();
     assert!(
         matches!(error, ClientError::PaymentFailed(PayError::Failed(_))),
         "{error:?}"

@@ -3,7 +3,7 @@
 
 use alloy::primitives::{Address, U256, keccak256};
 use alloy::signers::local::PrivateKeySigner;
-use tower_mpp::client::{MultiProvider, PayError, PaymentExt, PaymentMiddleware, PaymentProvider};
+use tower_mpp::client::{MultiProvider, PayError, PaymentMiddleware, PaymentProvider};
 use tower_mpp::protocol::{Challenge, Credential};
 use tower_mpp::tempo::Mode;
 
@@ -20,11 +20,7 @@ async fn pull_pays_with_a_memo_naming_the_client() {
         .provider(payer.clone())
         .with_client_id("client-tests");
 
-    let response = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/paid", &provider).await.unwrap();
 
     assert_eq!(response.status(), 200);
     let receipt = receipt(&response);
@@ -50,11 +46,7 @@ async fn push_pays_by_hash() {
     let payer = server.payer(1_000_000).await;
     let provider = server.provider(payer.clone()).with_mode(Mode::Push);
 
-    let response = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/paid", &provider).await.unwrap();
 
     assert_eq!(response.status(), 200);
     let receipt = receipt(&response);
@@ -79,11 +71,7 @@ async fn push_pays_by_hash() {
 async fn supported_modes_override_the_preference() {
     let server = Server::start_with(|b| b.supported_modes([Mode::Push])).await;
     let provider = server.provider(server.payer(1_000_000).await);
-    let response = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/paid", &provider).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(server.balance(server.recipient).await, U256::from(PRICE));
 }
@@ -94,11 +82,7 @@ async fn proof_pays_a_free_route_without_a_transaction() {
     let server = Server::start().await;
     // A fresh account with no funds at all can prove who it is.
     let provider = server.provider(PrivateKeySigner::random());
-    let response = http()
-        .get(server.at("/zero"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/zero", &provider).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(receipt(&response).method, "tempo");
     assert_eq!(response.text().await.unwrap(), "served free");
@@ -111,11 +95,7 @@ async fn sponsored_fees_cost_the_payer_only_the_price() {
     let payer = server.payer(1_000_000).await;
     let provider = server.provider(payer.clone());
 
-    let response = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/paid", &provider).await.unwrap();
 
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -124,11 +104,7 @@ async fn sponsored_fees_cost_the_payer_only_the_price() {
     );
     assert_eq!(server.balance(server.recipient).await, U256::from(PRICE));
     // Where the server does not sponsor, the payer pays its own fees.
-    let response = http()
-        .get(server.at("/unsponsored"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/unsponsored", &provider).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(server.balance(payer.address()).await < U256::from(1_000_000 - 2 * PRICE));
 }
@@ -139,11 +115,7 @@ async fn splits_pay_every_recipient() {
     let partner = PrivateKeySigner::random().address();
     let server = Server::start_with(move |b| b.split(partner.to_string(), 2_500)).await;
     let provider = server.provider(server.payer(1_000_000).await);
-    let response = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/paid", &provider).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
         server.balance(server.recipient).await,
@@ -196,11 +168,7 @@ async fn a_multi_provider_routes_by_method() {
     let provider = MultiProvider::new()
         .with(Invoices)
         .with(server.provider(server.payer(1_000_000).await));
-    let response = http()
-        .get(server.at("/hop"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = server.get("/hop", &provider).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(server.balance(server.recipient).await, U256::from(PRICE));
     let seen = server.seen();

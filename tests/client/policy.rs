@@ -1,19 +1,15 @@
 //! The spending policy refuses before anything is signed.
 
 use alloy::primitives::U256;
-use tower_mpp::client::{ClientError, PaymentExt, PolicyViolation, SpendingPolicy, WithPolicy};
+use tower_mpp::client::{ClientError, PolicyViolation, SpendingPolicy, WithPolicy};
 
-use crate::common::{PRICE, Server, http};
+use crate::common::{PRICE, Server};
 use crate::support::anvil::{ALPHA_USD, CHAIN_ID, PATH_USD};
 
 async fn refusal(server: &Server, policy: SpendingPolicy) -> PolicyViolation {
     let payer = server.payer(1_000_000).await;
     let provider = server.provider(payer.clone()).with_policy(policy);
-    let error = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap_err();
+    let error = server.get("/paid", &provider).await.unwrap_err();
     // Nothing was signed, so nothing moved and nothing was presented.
     assert_eq!(server.balance(payer.address()).await, U256::from(1_000_000));
     assert!(server.seen().iter().all(|s| !s.paid));
@@ -74,19 +70,11 @@ async fn the_total_is_capped_across_requests() {
         .provider(server.payer(1_000_000).await)
         .with_policy(policy.clone());
     for _ in 0..2 {
-        let response = http()
-            .get(server.at("/paid"))
-            .send_with_payment(&provider)
-            .await
-            .unwrap();
+        let response = server.get("/paid", &provider).await.unwrap();
         assert_eq!(response.status(), 200);
     }
     assert_eq!(policy.spent(&PATH_USD.to_string()), 2 * PRICE);
-    let error = http()
-        .get(server.at("/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap_err();
+    let error = server.get("/paid", &provider).await.unwrap_err();
     assert!(
         matches!(
             error,
