@@ -1,5 +1,5 @@
 //! A paid proof request served COUNT times through the router, for a
-//! profiler: `valgrind --tool=callgrind --toggle-collect='*profile::serve*'`
+//! profiler: `valgrind --tool=callgrind --toggle-collect='profile::serve'`
 //! counts only [`serve`], not the signing of the credentials beforehand.
 //!
 //! ```text
