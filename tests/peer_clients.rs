@@ -33,6 +33,8 @@
 
 #[path = "support/anvil.rs"]
 mod anvil;
+#[path = "support/listening.rs"]
+mod listening;
 #[path = "peer_clients/mppx.rs"]
 mod mppx;
 #[path = "peer_clients/peers.rs"]

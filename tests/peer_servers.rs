@@ -15,6 +15,8 @@
 
 #[path = "support/anvil.rs"]
 mod anvil;
+#[path = "support/listening.rs"]
+mod listening;
 #[path = "support/peer_server.rs"]
 mod peer_server;
 #[path = "support/tempo_payer.rs"]

@@ -1,17 +1,14 @@
 //! `examples/basic.rs` as a child process: `GET /paid` at 0.01 `PathUSD` on a
 //! given anvil, killed (and reaped) on drop.
 
-use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alloy::primitives::Address;
 
 use crate::anvil::{CHAIN_ID, PATH_USD};
+use crate::listening::{Listening, random_secret};
 
 /// How long `basic` may take to print `listening on`.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,10 +46,9 @@ pub(crate) struct Config<'a> {
 
 /// A running `basic`; killed on drop.
 pub(crate) struct Basic {
-    child: Child,
+    process: Listening,
     /// `http://127.0.0.1:PORT`.
     pub(crate) url: String,
-    stderr: Arc<Mutex<String>>,
 }
 
 impl Basic {
@@ -72,87 +68,25 @@ impl Basic {
             .env_remove("MPP_SECRET_KEY_PREVIOUS")
             .env_remove("REDIS_URL")
             .env_remove("TEMPO_FEE_PAYER_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
         if let Some(key) = config.fee_payer_key {
             command.env("TEMPO_FEE_PAYER_KEY", key);
         }
-        let mut child = command.spawn().expect("the `basic` example starts");
-
-        // Keep all of stderr, to show it when something fails.
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        // Read stdout until `listening on http://ADDR`, then keep draining it.
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (ready, listening) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.trim().strip_prefix("listening on ") {
-                    let _ = ready.send(url.to_owned());
-                    break;
-                }
-            }
-            for _ in lines {}
-        });
-
-        let mut server = Self {
-            child,
-            url: String::new(),
-            stderr,
-        };
-        if let Ok(url) = listening.recv_timeout(READY_TIMEOUT) {
-            server.url = url;
-        } else {
-            let exited = server.child.try_wait().ok().flatten();
-            panic!(
-                "`basic` did not print `listening on` within {READY_TIMEOUT:?} \
-                 (exit status: {exited:?}); its stderr:\n{}",
-                server.stderr()
-            );
-        }
-        assert!(
-            server.url.starts_with("http://127.0.0.1:"),
-            "`basic` listens on {}, not on loopback",
-            server.url
+        let process = Listening::start(
+            &mut command,
+            "`basic`",
+            "listening on ",
+            READY_TIMEOUT,
+            "build it with `cargo build --examples --all-features`",
         );
-        server
+        Self {
+            url: process.url.clone(),
+            process,
+        }
     }
 
     /// What `basic` wrote to stderr so far.
     pub(crate) fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.process.stderr()
     }
-}
-
-impl Drop for Basic {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A fresh 48-byte secret, hex-encoded (96 characters).
-fn random_secret() -> String {
-    let mut bytes = [0u8; 48];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    bytes.iter().fold(String::new(), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
 }

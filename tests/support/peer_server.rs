@@ -20,17 +20,14 @@
 // Each user takes what it needs.
 #![allow(dead_code)]
 
-use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alloy::primitives::Address;
 
 use super::anvil::{Anvil, CHAIN_ID, PATH_USD};
+use super::listening::{Listening, random_secret};
 
 /// How long a server may take to print `listening`.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -94,14 +91,11 @@ impl PeerConfig {
 /// A running peer server; killed on drop.
 pub(crate) struct PeerServer {
     kind: PeerKind,
-    child: Child,
-    /// Held open: the server exits when it closes (also if the test dies).
-    _stdin: Option<ChildStdin>,
-    /// `http://127.0.0.1:PORT`.
-    url: String,
+    /// The process; its stdin is held open (the server exits when it
+    /// closes, also if the test dies).
+    process: Listening,
     /// The HMAC secret the server signs its challenge ids with.
     secret: String,
-    stderr: Arc<Mutex<String>>,
 }
 
 fn root() -> &'static Path {
@@ -216,79 +210,24 @@ impl PeerServer {
             // Nothing from the caller's environment changes the setup.
             .env_remove("TEMPO_FEE_PAYER_KEY")
             .env_remove("TEMPO_SPLIT_RECIPIENT")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::piped());
         if let Some(key) = &config.fee_payer_key {
             command.env("TEMPO_FEE_PAYER_KEY", key);
         }
         if let Some(split) = config.split_recipient {
             command.env("TEMPO_SPLIT_RECIPIENT", split.to_string());
         }
-        let mut child = command.spawn().unwrap_or_else(|e| {
-            let hint = match kind {
-                PeerKind::Mppx => MPPX_HINT,
-                PeerKind::Pympp => PYMPP_HINT,
-            };
-            panic!("the {kind:?} peer server does not start: {e}; {hint}")
-        });
-        let stdin = child.stdin.take();
-
-        // Keep all of stderr, to show it when something fails.
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("piped stderr");
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        // Read stdout until `listening http://ADDR`, then keep draining it.
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (ready, listening) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            for line in lines.by_ref() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.trim().strip_prefix("listening ") {
-                    let _ = ready.send(url.to_owned());
-                    break;
-                }
-            }
-            for _ in lines {}
-        });
-
-        let mut server = Self {
-            kind,
-            child,
-            _stdin: stdin,
-            url: String::new(),
-            secret,
-            stderr,
+        let hint = match kind {
+            PeerKind::Mppx => MPPX_HINT,
+            PeerKind::Pympp => PYMPP_HINT,
         };
-        if let Ok(url) = listening.recv_timeout(READY_TIMEOUT) {
-            server.url = url;
-        } else {
-            let exited = server.child.try_wait().ok().flatten();
-            panic!(
-                "the {kind:?} peer server did not print `listening` within {READY_TIMEOUT:?} \
-                 (exit status: {exited:?}); its stderr:\n{}",
-                server.stderr()
-            );
+        let name = format!("the {kind:?} peer server");
+        let process = Listening::start(&mut command, &name, "listening ", READY_TIMEOUT, hint);
+        Self {
+            kind,
+            process,
+            secret,
         }
-        assert!(
-            server.url.starts_with("http://127.0.0.1:"),
-            "the {kind:?} peer server listens on {}, not on loopback",
-            server.url
-        );
-        server
     }
 
     /// Which server this is.
@@ -298,12 +237,12 @@ impl PeerServer {
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub(crate) fn base_url(&self) -> &str {
-        &self.url
+        &self.process.url
     }
 
     /// `base_url()` + `path` (`path` starts with `/`).
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
+        format!("{}{path}", self.process.url)
     }
 
     /// The HMAC secret of the server's challenge ids.
@@ -314,14 +253,7 @@ impl PeerServer {
     /// What the server wrote to stderr so far (payment failures are logged
     /// there as `payment failed: ...`).
     pub(crate) fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for PeerServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.stderr()
     }
 }
 
@@ -329,18 +261,7 @@ impl std::fmt::Debug for PeerServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PeerServer")
             .field("kind", &self.kind)
-            .field("url", &self.url)
+            .field("url", &self.process.url)
             .finish_non_exhaustive()
     }
-}
-
-/// A fresh 48-byte secret, hex-encoded (96 characters; mppx wants at least
-/// 32 bytes).
-fn random_secret() -> String {
-    let mut bytes = [0u8; 48];
-    getrandom::fill(&mut bytes).expect("the OS has randomness");
-    bytes.iter().fold(String::new(), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
 }
