@@ -16,9 +16,10 @@
 //!
 //! Without a memo of its own, a charge must be paid with the challenge's
 //! attribution memo (see [`attribution_memo`]), so a transfer made for
-//! anything else cannot be presented. Transaction hashes and proofs are
-//! claimed in the registry's store before success is reported, so each
-//! settles once, across threads and instances. A node that is down, slow
+//! anything else cannot be presented. Transaction hashes are claimed in
+//! the registry's store before success is reported, and a proof is covered
+//! by the registry's claim of its challenge, so each settles once, across
+//! threads and instances. A node that is down, slow
 //! or answers garbage is a `503` with `Retry-After`, never a receipt.
 //!
 //! ```no_run
@@ -254,7 +255,7 @@ impl PaymentMethod for TempoCharge {
             payer,
         };
         match kind {
-            Some("proof") if zero => proof::verify(&ctx).await,
+            Some("proof") if zero => proof::verify(&ctx),
             Some("proof") => Err(VerifyError::malformed(
                 "Proof credentials pay zero-amount charges only.",
             )),

@@ -51,7 +51,7 @@ pub fn proof_signing_hash(
     .eip712_signing_hash(&domain)
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
+pub(super) fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
     let Some(account) = ctx.payer else {
         return Err(VerifyError::malformed(
             "A proof credential needs a did:pkh:eip155 source naming the signer.",
@@ -72,19 +72,9 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
             source::did_pkh(chain_id, account)
         )));
     }
-    // A proof answers one challenge: it is claimed for as long as the
-    // challenge could be presented.
-    let key = format!("tempo:proof:{}", challenge.id);
-    let ttl = ctx.until_expiry() + super::CLAIM_MARGIN;
-    match ctx.verification.claims.claim(&key, ttl).await {
-        Ok(true) => Ok(Settlement::new(challenge.id.clone())),
-        Ok(false) => Err(VerifyError::replayed("This proof has already been used.")),
-        Err(e) => Err(VerifyError::unavailable(
-            super::RETRY_AFTER,
-            "Payments are temporarily unavailable.",
-        )
-        .with_source(e)),
-    }
+    // A proof answers one challenge, and the registry claims each
+    // challenge once before any method runs: no claim of its own is needed.
+    Ok(Settlement::new(challenge.id.clone()))
 }
 
 #[cfg(test)]
