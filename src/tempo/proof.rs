@@ -63,9 +63,8 @@ pub(super) fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
     let challenge = &ctx.verification.credential.challenge;
     let chain_id = ctx.request.method_details.chain_id;
     let hash = proof_signing_hash(chain_id, account, &challenge.id, &challenge.realm);
-    let signer = signature
-        .recover_address_from_prehash(&hash)
-        .map_err(|_| VerifyError::failed("The proof signature does not verify."))?;
+    let signer = recover(&signature, &hash)
+        .ok_or_else(|| VerifyError::failed("The proof signature does not verify."))?;
     if signer != account {
         return Err(VerifyError::failed(format!(
             "The proof was not signed by {}.",
@@ -75,6 +74,33 @@ pub(super) fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
     // A proof answers one challenge, and the registry claims each
     // challenge once before any method runs: no claim of its own is needed.
     Ok(Settlement::new(challenge.id.clone()))
+}
+
+/// The address that signed `hash`, with libsecp256k1.
+///
+/// Accepts what alloy's `recover_address_from_prehash` accepts: a high `s`
+/// is first folded into the low half with the parity flipped (the same
+/// signer), as Ethereum's `ecrecover` does. Reusing a proof is prevented
+/// by the single-use claim of its challenge, not by its encoding.
+fn recover(signature: &Signature, hash: &B256) -> Option<Address> {
+    use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+
+    let signature = signature.normalized_s();
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
+    let parity = if signature.v() {
+        RecoveryId::One
+    } else {
+        RecoveryId::Zero
+    };
+    let signature = RecoverableSignature::from_compact(&compact, parity).ok()?;
+    let key = secp256k1::SECP256K1
+        .recover_ecdsa(&secp256k1::Message::from_digest(hash.0), &signature)
+        .ok()?;
+    Some(Address::from_raw_public_key(
+        &key.serialize_uncompressed()[1..],
+    ))
 }
 
 #[cfg(test)]
@@ -95,5 +121,43 @@ mod tests {
             hash.to_string(),
             "0x5dab55b88af34d4c95378108231030a2c07f9b442a79e98408e40ffb94d95049"
         );
+    }
+
+    /// libsecp256k1 recovers what k256 (alloy's default) recovers, and
+    /// refuses what it refuses, on valid, malleated and broken signatures.
+    #[test]
+    fn recovery_agrees_with_k256() {
+        use alloy_signer::SignerSync as _;
+        use alloy_signer_local::PrivateKeySigner;
+
+        const ORDER: U256 = alloy_primitives::uint!(
+            0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141_U256
+        );
+        let k256 =
+            |signature: &Signature, hash: &B256| signature.recover_address_from_prehash(hash).ok();
+        for seed in 1u8..=24 {
+            let signer = PrivateKeySigner::from_bytes(&B256::repeat_byte(seed)).unwrap();
+            let hash = proof_signing_hash(4217, signer.address(), &format!("id-{seed}"), "r");
+            let signature = signer.sign_hash_sync(&hash).unwrap();
+            assert_eq!(recover(&signature, &hash), Some(signer.address()));
+            // The same signature with `s` in the high half: the same signer.
+            let high = Signature::new(signature.r(), ORDER - signature.s(), !signature.v());
+            assert_eq!(recover(&high, &hash), Some(signer.address()));
+            let cases = [
+                high,
+                Signature::new(signature.r(), signature.s(), !signature.v()),
+                Signature::new(U256::ZERO, signature.s(), signature.v()),
+                Signature::new(signature.r(), U256::ZERO, signature.v()),
+                Signature::new(ORDER, signature.s(), signature.v()),
+                Signature::new(U256::MAX, signature.s(), signature.v()),
+                Signature::new(signature.r(), ORDER, signature.v()),
+            ];
+            for case in &cases {
+                assert_eq!(recover(case, &hash), k256(case, &hash), "{case:?}");
+            }
+            let other = B256::repeat_byte(seed.wrapping_add(100));
+            assert_eq!(recover(&signature, &other), k256(&signature, &other));
+            assert_ne!(recover(&signature, &other), Some(signer.address()));
+        }
     }
 }
