@@ -3,7 +3,8 @@
 # measured with wrk and reported as ratios to the bare handler. A third
 # route replays one 402 of the layer from a bare handler: the cost of the
 # 402's bytes on the wire (the server's writes, wrk's reads) without the
-# work of issuing a challenge.
+# work of issuing a challenge. A fourth fills that 402 in as a template
+# with a fresh nonce, `opaque` and id: the least work any fresh 402 takes.
 #
 # Usage: benches/load.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
 #
@@ -74,7 +75,7 @@ size() {
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-routes=(/bare /same-size /paid)
+routes=(/bare /same-size /floor /paid)
 declare -A rps p99 ratios server_us wrk_us
 for round in $(seq "$rounds"); do
     declare -A this
@@ -89,7 +90,7 @@ for round in $(seq "$rounds"); do
     for route in "${routes[@]}"; do
         ratios[$route]+="$(awk -v a="${this[$route]}" -v b="${this[/bare]}" 'BEGIN {print a / b}') "
     done
-    echo "round $round: bare ${this[/bare]}, same-size ${this[/same-size]}, 402 ${this[/paid]} requests/s" >&2
+    echo "round $round: bare ${this[/bare]}, same-size ${this[/same-size]}, floor ${this[/floor]}, 402 ${this[/paid]} requests/s" >&2
 done
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/paid")
 
@@ -109,6 +110,7 @@ for route in "${routes[@]}"; do
     case $route in
         /bare) name='bare handler' ;;
         /same-size) name='bare handler, the 402 replayed' ;;
+        /floor) name='the 402 as a filled-in template' ;;
         /paid) name="PaymentLayer ($status)" ;;
     esac
     printf '%-32s %6s %11.0f %8.2f %9s %7.2f %10.2f %10.2f\n' "$name" "$(size "$route")" \

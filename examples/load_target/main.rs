@@ -6,7 +6,10 @@
 //! - `GET /same-size`: a bare handler answering a 402 captured once at
 //!   start-up from the layer (same status, headers and body, byte for byte
 //!   the same length): what the 402's bytes cost on the wire, without the
-//!   work of issuing a challenge.
+//!   work of issuing a challenge;
+//! - `GET /floor`: that 402 as a template filled in with a fresh nonce,
+//!   `opaque` and challenge id per request (`floor.rs`): the least work a
+//!   fresh 402 takes, whatever the server.
 //!
 //! The payment method settles nothing (it has no chain): this server only
 //! measures the cost of the layer. `ADDR` sets the address (default
@@ -15,6 +18,8 @@
 //! ```text
 //! cargo run --release --example load_target
 //! ```
+
+mod floor;
 
 use std::time::Duration;
 
@@ -71,9 +76,10 @@ async fn handler() -> &'static str {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    const SECRET: &str = "a load-test secret of at least 32 bytes";
     let payments = Payments::builder()
         .realm("load.example.com")
-        .secret("a load-test secret of at least 32 bytes")
+        .secret(SECRET)
         .expiry(Duration::from_secs(300))
         .method(Offline)
         .build()?;
@@ -87,6 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .to_response()
         .into_parts();
     let (status, headers) = (parts.status, parts.headers);
+    let floor = floor::Floor::new(SECRET.as_bytes(), ctx.scope, headers.clone(), &body);
     let same_size = move || {
         let mut response = Response::new(Body::from(body.clone()));
         *response.status_mut() = status;
@@ -96,6 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/bare", get(handler))
         .route("/same-size", get(same_size))
+        .route("/floor", get(async move || floor.respond()))
         .merge(
             Router::new()
                 .route("/paid", get(|_: Charge<OneCent>| handler()))
