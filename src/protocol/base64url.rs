@@ -44,17 +44,120 @@ pub(crate) fn encode_to_slice(bytes: impl AsRef<[u8]>, out: &mut [u8]) {
 /// assert!(base64url::decode("-_8=").is_err()); // padding
 /// ```
 pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
-    // The engine refuses padding and every byte outside the alphabet; the
-    // text is scanned again only to say where the first such byte is.
-    URL_SAFE_NO_PAD.decode(text).map_err(|_| decode_error(text))
+    let len = decoded_len(text.len()).ok_or_else(|| decode_error(text))?;
+    let mut out = vec![0; len];
+    if decode_exact(text.as_bytes(), &mut out) {
+        Ok(out)
+    } else {
+        Err(decode_error(text))
+    }
 }
 
 /// Decodes base64url without padding, strictly, into `out`; returns the
-/// length written. The same checks as [`decode`], without allocating.
+/// length written. The same checks as [`decode`], without allocating;
+/// `out` must hold at least the decoded length.
 pub(crate) fn decode_into(text: &str, out: &mut [u8]) -> Result<usize, Base64Error> {
-    URL_SAFE_NO_PAD
-        .decode_slice(text, out)
-        .map_err(|_| decode_error(text))
+    let len = decoded_len(text.len())
+        .filter(|&len| len <= out.len())
+        .ok_or_else(|| decode_error(text))?;
+    if decode_exact(text.as_bytes(), &mut out[..len]) {
+        Ok(len)
+    } else {
+        Err(decode_error(text))
+    }
+}
+
+/// Decodes `text` as [`decode`] does and hands the bytes to `read`, from a
+/// buffer of `N` bytes on the stack when they fit (most protocol values
+/// are short-lived and small), from the heap otherwise.
+pub(crate) fn with_decoded<const N: usize, R>(
+    text: &str,
+    read: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Base64Error> {
+    let len = decoded_len(text.len()).ok_or_else(|| decode_error(text))?;
+    if len > N {
+        return decode(text).map(|bytes| read(&bytes));
+    }
+    let mut buffer = [0; N];
+    let bytes = &mut buffer[..len];
+    if decode_exact(text.as_bytes(), bytes) {
+        Ok(read(bytes))
+    } else {
+        Err(decode_error(text))
+    }
+}
+
+/// The length of the bytes `len` characters carry, or `None` for a length
+/// no encoding has (one character left over carries less than a byte).
+fn decoded_len(len: usize) -> Option<usize> {
+    match len % 4 {
+        1 => None,
+        rest => Some(len / 4 * 3 + rest.saturating_sub(1)),
+    }
+}
+
+/// The URL-safe alphabet, by 6-bit value.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Marks a byte outside the alphabet: bits no group of four can set.
+const INVALID: u32 = 0xff00_0000;
+
+/// For each position in a group of four characters, each byte's 6-bit
+/// value already shifted into its place in the group's 24 bits, or
+/// [`INVALID`]: a group decodes with four lookups and three `|`.
+const DECODE: [[u32; 256]; 4] = [table(18), table(12), table(6), table(0)];
+
+const fn table(shift: u32) -> [u32; 256] {
+    let mut table = [INVALID; 256];
+    let mut value: u32 = 0;
+    while value < 64 {
+        table[ALPHABET[value as usize] as usize] = value << shift;
+        value += 1;
+    }
+    table
+}
+
+/// Decodes `text` into `out`, which holds exactly its decoded length;
+/// `false` for a byte outside the alphabet or non-zero trailing bits.
+fn decode_exact(text: &[u8], out: &mut [u8]) -> bool {
+    // Two groups of four characters at a time, six bytes written at once.
+    let pairs = text.chunks_exact(8);
+    let rest = pairs.remainder();
+    let mut outs = out.chunks_exact_mut(6);
+    // Invalid bytes are found once, at the end, from the bits they set.
+    let mut seen = 0;
+    for (pair, out) in pairs.zip(&mut outs) {
+        let (high, low) = (group(&pair[..4]), group(&pair[4..]));
+        seen |= high | low;
+        let bits = u64::from(high) << 24 | u64::from(low);
+        out.copy_from_slice(&bits.to_be_bytes()[2..]);
+    }
+    let out = outs.into_remainder();
+    let (first, last) = rest.split_at(rest.len().min(4));
+    let (high, low) = (group(first), group(last));
+    seen |= high | low;
+    let bits = u64::from(high) << 24 | u64::from(low);
+    out.copy_from_slice(&bits.to_be_bytes()[2..2 + out.len()]);
+    // The bits of the last group past the bytes it carries must be zero,
+    // so that one byte string has one encoding.
+    let unused = (bits << 16) << (8 * out.len());
+    seen & INVALID == 0 && unused == 0
+}
+
+/// The 24 bits of up to four characters, first character highest.
+#[inline]
+fn group(chars: &[u8]) -> u32 {
+    if let [a, b, c, d] = *chars {
+        DECODE[0][usize::from(a)]
+            | DECODE[1][usize::from(b)]
+            | DECODE[2][usize::from(c)]
+            | DECODE[3][usize::from(d)]
+    } else {
+        chars
+            .iter()
+            .zip(&DECODE)
+            .fold(0, |bits, (&b, table)| bits | table[usize::from(b)])
+    }
 }
 
 fn decode_error(text: &str) -> Base64Error {
@@ -135,6 +238,98 @@ mod tests {
         assert!(decode("Y Q").is_err());
         assert!(decode("YQ\n").is_err());
         assert_eq!(decode("YQ").unwrap(), b"a");
+    }
+
+    /// The strict decoder of the `base64` crate, which this one replaces.
+    fn reference(text: &str) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(text).ok()
+    }
+
+    #[test]
+    fn agrees_with_the_base64_crate_on_every_short_text() {
+        const CHARS: [char; 13] = [
+            'A', 'B', 'Q', 'g', 'w', '-', '_', '=', '+', '/', ' ', '\u{e9}', '\0',
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = texts
+                .iter()
+                .filter(|t| t.chars().count() == texts.last().unwrap().chars().count())
+                .flat_map(|t| CHARS.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+        }
+        let mut decoded = 0;
+        for text in &texts {
+            let ours = decode(text).ok();
+            assert_eq!(ours, reference(text), "{text:?}");
+            decoded += usize::from(ours.is_some());
+            let mut out = [0; 4];
+            assert_eq!(
+                decode_into(text, &mut out).ok(),
+                ours.as_ref().map(Vec::len),
+                "{text:?}"
+            );
+        }
+        assert!(decoded > 1000, "{decoded}");
+    }
+
+    #[test]
+    fn agrees_with_the_base64_crate_on_long_texts_with_one_change() {
+        let data: Vec<u8> = (0..=255).cycle().take(700).collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            usize::try_from(state % below as u64).expect("small")
+        };
+        for _ in 0..3000 {
+            let start = next(64);
+            let mut text = encode(&data[start..start + next(600)]).into_bytes();
+            if !text.is_empty() {
+                let at = next(text.len());
+                text[at] = [b'A', b'_', b'=', b'+', b'.', 0x7f, b'8'][next(7)];
+            }
+            let text = String::from_utf8(text).unwrap();
+            assert_eq!(decode(&text).ok(), reference(&text), "{text}");
+            let error = decode(&text).err();
+            assert_eq!(
+                error,
+                reference(&text).map_or(Some(decode_error(&text)), |_| None)
+            );
+        }
+    }
+
+    #[test]
+    fn decoding_on_the_stack_is_decoding() {
+        let data: Vec<u8> = (0..=255).collect();
+        for len in [0, 1, 2, 3, 47, 48, 49, 200] {
+            let text = encode(&data[..len]);
+            let stack = with_decoded::<48, _>(&text, <[u8]>::to_vec);
+            assert_eq!(stack, decode(&text), "{len}");
+            let mut changed = text.into_bytes();
+            if let Some(last) = changed.last_mut() {
+                *last = b'=';
+            }
+            let changed = String::from_utf8(changed).unwrap();
+            assert_eq!(
+                with_decoded::<48, _>(&changed, <[u8]>::to_vec),
+                decode(&changed),
+                "{len}"
+            );
+        }
+        assert!(with_decoded::<48, _>("a", <[u8]>::len).is_err());
+    }
+
+    #[test]
+    fn decoding_into_a_slice_needs_room_for_the_bytes_only() {
+        let mut out = [0; 32];
+        let id = encode([7; 32]);
+        assert_eq!(decode_into(&id, &mut out), Ok(32));
+        assert_eq!(out, [7; 32]);
+        assert!(decode_into(&id, &mut out[..31]).is_err());
+        assert_eq!(decode_into("", &mut []), Ok(0));
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::fmt;
 use http::HeaderValue;
 
 use super::auth_param::{self, SyntaxError};
-use super::json::{Base64Json, JsonError};
+use super::base64_json::Base64Json;
+use super::json::JsonError;
 use super::timestamp::{Timestamp, TimestampError};
 
 /// The largest `request` parameter accepted or produced, in bytes of wire
@@ -230,16 +231,22 @@ impl Challenge {
             "opaque",
         ];
         let mut slots: [Option<&str>; 9] = [None; 9];
-        let mut seen: Vec<&str> = Vec::new();
+        // A name repeats a known one only if both are that known name, so
+        // known names are checked by slot and only unknown ones are kept.
+        let mut unknown: Vec<&str> = Vec::new();
         for (name, value) in params {
-            if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            let repeated = match KNOWN.iter().position(|k| k.eq_ignore_ascii_case(name)) {
+                Some(i) => slots[i].replace(value).is_some(),
+                None if unknown.iter().any(|s| s.eq_ignore_ascii_case(name)) => true,
+                None => {
+                    unknown.push(name);
+                    false
+                }
+            };
+            if repeated {
                 return Err(ChallengeError::new(K::DuplicateParameter(
                     name.to_ascii_lowercase(),
                 )));
-            }
-            seen.push(name);
-            if let Some(i) = KNOWN.iter().position(|k| k.eq_ignore_ascii_case(name)) {
-                slots[i] = Some(value);
             }
         }
         let [

@@ -77,22 +77,26 @@ impl Credential {
         if token.len() > MAX_CREDENTIAL_LEN {
             return Err(CredentialError::new(CredentialErrorKind::TooLarge));
         }
-        let bytes = base64url::decode(token)
-            .map_err(|e| CredentialError::new(CredentialErrorKind::Base64(e)))?;
-        // The typed reading answers for usual credentials; the rest, errors
+        // Decoded on the stack when it fits: only the parse reads it.
+        base64url::with_decoded::<1536, _>(token, Self::from_token_json)
+            .map_err(|e| CredentialError::new(CredentialErrorKind::Base64(e)))?
+    }
+
+    /// [`decode`](Self::decode) once the token is decoded to `bytes`.
+    fn from_token_json(bytes: &[u8]) -> Result<Self, CredentialError> {
+        // The fast reading answers for usual credentials; the rest, errors
         // included, is read again by the general parser (at most twice the
         // work for a hostile token, still bounded by its size).
-        if let Some(fast) = credential_json::read(&bytes) {
-            let params = fast.echo.iter().map(|(name, value)| (&**name, &**value));
-            if let Ok(challenge) = Challenge::from_params(params) {
-                return Ok(Self {
-                    challenge,
-                    source: fast.source,
-                    payload: fast.payload,
-                });
-            }
+        if let Some(fast) = credential_json::read(bytes)
+            && let Ok(challenge) = Challenge::from_params(fast.echo())
+        {
+            return Ok(Self {
+                challenge,
+                source: fast.source,
+                payload: fast.payload,
+            });
         }
-        Self::from_json(&bytes)
+        Self::from_json(bytes)
     }
 
     /// The general reading of a credential's JSON, through a `Value` tree:

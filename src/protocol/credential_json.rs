@@ -1,12 +1,19 @@
-//! The fast reading of a credential's JSON: one typed pass that borrows
-//! the echoed challenge's strings instead of building a `Value` tree.
+//! The fast reading of a credential's JSON: it borrows the echoed
+//! challenge's strings instead of building a `Value` tree.
 //!
-//! It answers only for the credentials it is sure of. Anything unusual (an
-//! error of any kind, a float or an integer too wide for 64 bits anywhere,
-//! a challenge echo of more than [`MAX_ECHO_FIELDS`] fields) returns
-//! `None`, and the caller reads the text again with the general parser,
-//! which decides and words the error. So this pass accepts a subset of what
-//! the general parser accepts, and yields the same credential for it:
+//! The usual credential is plain JSON (objects of strings without escapes,
+//! see [`json_plain`](super::json_plain)) and is read that way first, at a
+//! byte search per string; any other goes to a typed `serde_json` pass,
+//! which yields the same credential for plain JSON (the tests compare
+//! them).
+//!
+//! The typed pass answers only for the credentials it is sure of.
+//! Anything unusual (an error of any kind, a float or an integer too wide
+//! for 64 bits anywhere, a challenge echo of more than [`MAX_ECHO_FIELDS`]
+//! fields) returns `None`, and the caller reads the text again with the
+//! general parser, which decides and words the error. So this pass accepts
+//! a subset of what the general parser accepts, and yields the same
+//! credential for it:
 //!
 //! - the same `serde_json` deserializer reads every byte, with the same
 //!   checks (syntax, UTF-8, escapes, number range, nesting depth), because
@@ -16,10 +23,12 @@
 //!   does;
 //! - an integer outside 64 bits reads as a float: any float sends the text
 //!   to the general parser, which scans for such integers;
-//! - `payload` is read as a `Value`, as the general parser reads it; a
-//!   member name that `serde_json` reserves for its own use
-//!   (`$serde_json::private::...`, which changes how a `Value` reads the
-//!   object holding it) sends the text to the general parser.
+//! - `payload` is read into a map of `Value`s, member by member, as the
+//!   general parser reads it; a member name that `serde_json` reserves for
+//!   its own use (`$serde_json::private::...`, which changes how a `Value`
+//!   reads the object holding it) sends the text to the general parser;
+//! - text that is not UTF-8 goes to the general parser, which refuses it;
+//!   UTF-8 text is checked once, so its strings are not checked each.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -28,45 +37,108 @@ use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::json_plain::Plain;
+
 /// The most challenge fields read here; more go to the general parser
 /// (a challenge has nine parameters, and duplicates are found pairwise).
 const MAX_ECHO_FIELDS: usize = 16;
 
 /// A credential's members, read with borrowed challenge strings.
 pub(super) struct FastCredential<'de> {
-    /// The challenge's string-valued fields, last value per name, `null`s
-    /// dropped.
-    pub(super) echo: Vec<(Cow<'de, str>, Cow<'de, str>)>,
+    echo: Echo<'de>,
     pub(super) payload: Map<String, Value>,
     pub(super) source: Option<String>,
+}
+
+impl FastCredential<'_> {
+    /// The challenge's string-valued fields, last value per name (as a map
+    /// keeps it), `null`s dropped.
+    pub(super) fn echo(&self) -> impl Iterator<Item = (&str, &str)> {
+        let echo = &self.echo;
+        echo.iter()
+            .enumerate()
+            .filter(|(i, (name, _))| !echo[i + 1..].iter().any(|(later, _)| later == name))
+            .filter_map(|(_, (name, value))| Some((&**name, &**value.as_ref()?)))
+    }
 }
 
 /// Reads `bytes` if it is a credential this pass is sure of (see the
 /// module docs); `None` otherwise.
 pub(super) fn read(bytes: &[u8]) -> Option<FastCredential<'_>> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = std::str::from_utf8(bytes).ok()?;
+    read_plain(text).or_else(|| read_typed(text))
+}
+
+/// The reading of a credential in plain JSON; `None` for any other text.
+fn read_plain(text: &str) -> Option<FastCredential<'_>> {
+    let mut plain = Plain::new(text);
+    let (mut echo, mut payload, mut source) = (None, None, None);
+    plain.object(|name, plain| {
+        match name {
+            "challenge" => echo = Some(plain_echo(plain)?),
+            "payload" => payload = Some(plain_payload(plain)?),
+            "source" => source = nullable(plain)?,
+            _ => plain.skip_value(1)?,
+        }
+        Some(())
+    })?;
+    if !plain.at_end() {
+        return None;
+    }
+    Some(FastCredential {
+        echo: echo?,
+        payload: payload?,
+        source: source.map(str::to_owned),
+    })
+}
+
+fn plain_echo<'de>(plain: &mut Plain<'de>) -> Option<Echo<'de>> {
+    let mut echo = Vec::with_capacity(9);
+    plain.object(|name, plain| {
+        if echo.len() == MAX_ECHO_FIELDS {
+            return None;
+        }
+        let value = nullable(plain)?.map(Cow::Borrowed);
+        echo.push((Cow::Borrowed(name), value));
+        Some(())
+    })?;
+    Some(echo)
+}
+
+fn plain_payload(plain: &mut Plain<'_>) -> Option<Map<String, Value>> {
+    let mut payload = Map::new();
+    plain.object(|name, plain| {
+        let value = nullable(plain)?.map_or(Value::Null, |text| Value::String(text.to_owned()));
+        payload.insert(name.to_owned(), value);
+        Some(())
+    })?;
+    Some(payload)
+}
+
+/// A string or `null` (`Some(None)`); `None` for anything else.
+#[allow(
+    clippy::option_option,
+    reason = "the outer `None` sends the text elsewhere"
+)]
+fn nullable<'de>(plain: &mut Plain<'de>) -> Option<Option<&'de str>> {
+    if plain.null() {
+        Some(None)
+    } else {
+        plain.string().map(Some)
+    }
+}
+
+/// The typed `serde_json` reading (see the module docs).
+fn read_typed(text: &str) -> Option<FastCredential<'_>> {
+    let mut de = serde_json::Deserializer::from_str(text);
     let top = de.deserialize_map(TopVisitor).ok()?;
     de.end().ok()?;
     if top.floats {
         return None;
     }
-    let echo = top.echo?;
-    let Value::Object(payload) = top.payload? else {
-        return None;
-    };
-    // The last value of each name, as a map keeps it; `null` is no value.
-    let mut fields = Vec::with_capacity(echo.len());
-    for (i, (name, value)) in echo.iter().enumerate() {
-        if echo[i + 1..].iter().any(|(later, _)| later == name) {
-            continue;
-        }
-        if let Some(value) = value {
-            fields.push((name.clone(), value.clone()));
-        }
-    }
     Some(FastCredential {
-        echo: fields,
-        payload,
+        echo: top.echo?,
+        payload: top.payload?,
         source: top.source,
     })
 }
@@ -85,7 +157,7 @@ type Echo<'de> = Vec<(Cow<'de, str>, Option<Cow<'de, str>>)>;
 #[derive(Default)]
 struct Top<'de> {
     echo: Option<Echo<'de>>,
-    payload: Option<Value>,
+    payload: Option<Map<String, Value>>,
     source: Option<String>,
     floats: bool,
 }
@@ -108,9 +180,9 @@ impl<'de> Visitor<'de> for TopVisitor {
                 "payload" => {
                     // Every value read counts, even one a later member
                     // replaces: the general parser scans the whole text.
-                    let payload: Value = map.next_value()?;
-                    top.floats |= holds_float(&payload);
-                    top.payload = Some(payload);
+                    let Payload { members, floats } = map.next_value()?;
+                    top.floats |= floats;
+                    top.payload = Some(members);
                 }
                 "source" => top.source = map.next_value_seed(SourceSeed)?,
                 _ => top.floats |= map.next_value::<Checked>()?.0,
@@ -230,6 +302,43 @@ impl<'de> Visitor<'de> for NullableText {
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
         Ok(Some(Cow::Owned(v)))
+    }
+}
+
+/// `payload`: an object, read into a map as a `Value` reads it (the last
+/// value of a repeated name), and whether it holds a float.
+struct Payload {
+    members: Map<String, Value>,
+    floats: bool,
+}
+
+impl<'de> de::Deserialize<'de> for Payload {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(PayloadVisitor)
+    }
+}
+
+struct PayloadVisitor;
+
+impl<'de> Visitor<'de> for PayloadVisitor {
+    type Value = Payload;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut payload = Payload {
+            members: Map::new(),
+            floats: false,
+        };
+        while let Some(Text(name)) = map.next_key()? {
+            reserved(&name)?;
+            let value: Value = map.next_value()?;
+            payload.floats |= holds_float(&value);
+            payload.members.insert(name.into_owned(), value);
+        }
+        Ok(payload)
     }
 }
 

@@ -1,12 +1,29 @@
-use super::read;
+use super::{FastCredential, read, read_plain, read_typed};
 use crate::protocol::{Credential, base64url};
 
 /// The fast reading (with its fallback) and the general one agree on
-/// `json`: the same credential, or the same error.
+/// `json`: the same credential, or the same error. Where the plain reading
+/// answers, the typed one answers the same.
 fn agree(json: &[u8]) {
     let decoded = Credential::decode(&base64url::encode(json)).map_err(|e| e.to_string());
     let general = Credential::from_json(json).map_err(|e| e.to_string());
     assert_eq!(decoded, general, "{}", String::from_utf8_lossy(json));
+    if let Ok(text) = std::str::from_utf8(json)
+        && let Some(plain) = read_plain(text)
+    {
+        let typed = read_typed(text);
+        assert_eq!(Some(parts(&plain)), typed.as_ref().map(parts), "{text}");
+    }
+}
+
+type Parts<'a> = (
+    Vec<(&'a str, &'a str)>,
+    &'a serde_json::Map<String, serde_json::Value>,
+    Option<&'a str>,
+);
+
+fn parts<'a>(fast: &'a FastCredential<'_>) -> Parts<'a> {
+    (fast.echo().collect(), &fast.payload, fast.source.as_deref())
 }
 
 const ECHO: &str = r#""id":"a","realm":"r","method":"tempo","intent":"charge","request":"e30""#;
@@ -29,6 +46,43 @@ fn reads_usual_credentials_itself() {
         format!(r#"{{"chall\u0065nge":{{"\u0069d":"\u0061",{ECHO}}},"payload":{{}}}}"#),
     ] {
         assert!(read(json.as_bytes()).is_some(), "{json}");
+        agree(json.as_bytes());
+    }
+}
+
+#[test]
+fn reads_plain_credentials_as_the_typed_reading_does() {
+    for json in [
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{"proof":"0xab"}}}}"#),
+        format!(
+            "\n{{ \"challenge\" :\t{{ {ECHO} , \"digest\" : null }} ,\r\"payload\":{{\"a\":null,\"a\":\"b\"}}, \"source\":null}} "
+        ),
+        format!(
+            "{{\"source\":\"s\",\"challenge\":{{\"id\":\"x\"}},\"challenge\":{{{ECHO},\"description\":\"caf\u{e9} \u{1F600}\"}},\"payload\":{{}},\"source\":\"did:pkh:eip155:1:0xab\",\"extra\":{{\"k\":null,\"j\":\"v\"}},\"x\":null,\"y\":\"z\"}}"
+        ),
+        format!(r#"{{"challenge":{{{ECHO},"realm":"again"}},"payload":{{}}}}"#),
+    ] {
+        assert!(read_plain(&json).is_some(), "{json}");
+        agree(json.as_bytes());
+    }
+    for json in [
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{"n":1}}}}"#),
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{"p":{{}}}}}}"#),
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{}},"extra":{{"a":{{"b":"c"}}}}}}"#),
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{}},"extra":true}}"#),
+        format!(r#"{{"challenge":{{{ECHO},"id":"\u0061"}},"payload":{{}}}}"#),
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{}},"source":5}}"#),
+        format!(
+            r#"{{"challenge":{{{ECHO}}},"payload":{{"$serde_json::private::RawValue":"{{}}"}}}}"#
+        ),
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{}}}},"#),
+        format!("{{\"challenge\":{{{ECHO}}},\"payload\":{{\"a\":\"\t\"}}}}"),
+        format!(r#"{{"challenge":{{{ECHO}}},"payload":{{}},"x":nul}}"#),
+        format!(r#"{{"challenge":{{{ECHO}}}}}"#),
+        r#"{"challenge":"x","payload":{}}"#.to_owned(),
+        r#"{"challenge":null,"payload":{}}"#.to_owned(),
+    ] {
+        assert!(read_plain(&json).is_none(), "{json}");
         agree(json.as_bytes());
     }
 }
@@ -97,6 +151,9 @@ fn agrees_with_the_general_parser_on_random_credentials() {
         r#"{ECHO,"digest":7}"#,
         r#"{ECHO,"opaque":"@@"}"#,
         r#"{"id":"","realm":"r","method":"m","intent":"i","request":"e30"}"#,
+        r#" { ECHO , "description" : "caf\u00e9" } "#,
+        "{ECHO,\"description\":\"caf\u{e9}\",\"digest\":\"sha-256=:x=:\"}",
+        r#"{ECHO,"opaque":"eyJhIjoiYiJ9"}"#,
         r#""a string""#,
         "null",
     ];
@@ -106,6 +163,9 @@ fn agrees_with_the_general_parser_on_random_credentials() {
         r#"{"big":18446744073709551615,"neg":-9223372036854775808}"#,
         r#"{"wide":18446744073709551616}"#,
         r#"{"f":0.5}"#,
+        r#"{"type":"proof","signature":"0x0102"}"#,
+        r#"{ "type" : "hash" , "hash" : null , "hash" : "0xab" }"#,
+        r#"{"type":"proof","$serde_json::private::RawValue":"{}"}"#,
         "[]",
         "null",
     ];
@@ -117,6 +177,12 @@ fn agrees_with_the_general_parser_on_random_credentials() {
         ("extra", "1e5"),
         ("extra", "123456789012345678901234567890"),
         (r"\u0073ource", r#""escaped name""#),
+        ("extra", r#"{"k":null,"j":"v"}"#),
+        ("extra", r#"{"k":{"deep":"v"}}"#),
+        ("extra", "null"),
+        ("extra", r#""caf\u00e9""#),
+        ("extra", "\"tab\there\""),
+        ("$serde_json::private::RawValue", r#""{}""#),
     ];
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move |below: usize| {
@@ -125,7 +191,7 @@ fn agrees_with_the_general_parser_on_random_credentials() {
         state ^= state << 17;
         usize::try_from(state % below as u64).expect("small")
     };
-    let mut fast = 0;
+    let (mut fast, mut plain) = (0, 0);
     for _ in 0..3000 {
         let mut members = Vec::new();
         for _ in 0..=next(3) {
@@ -144,7 +210,9 @@ fn agrees_with_the_general_parser_on_random_credentials() {
         }
         let json = format!("{{{}}}", members.join(","));
         fast += usize::from(read(json.as_bytes()).is_some());
+        plain += usize::from(read_plain(&json).is_some());
         agree(json.as_bytes());
     }
     assert!(fast > 200, "the fast reading answered {fast} times");
+    assert!(plain > 100, "the plain reading answered {plain} times");
 }

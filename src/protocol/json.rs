@@ -7,15 +7,13 @@
 //! parsed from a peer keep the peer's bytes untouched, canonical or not, so
 //! that the binding is checked over what the peer actually sent.
 
-use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::base64url::{self, Base64Error};
+use super::base64url::Base64Error;
+use super::scan;
 
 /// Serializes a JSON value with the JSON Canonicalization Scheme (RFC 8785).
 ///
@@ -46,7 +44,7 @@ pub fn canonical_json<T: Serialize>(value: &T) -> Result<String, JsonError> {
 
 /// [`canonical_json`] of a value already in `serde_json` form, without
 /// copying it.
-fn canonical_value(value: &Value) -> Result<String, JsonError> {
+pub(super) fn canonical_value(value: &Value) -> Result<String, JsonError> {
     check_exact_integers(value)?;
     serde_json_canonicalizer::to_string(value).map_err(|source| JsonError {
         kind: JsonErrorKind::Serialize(source),
@@ -93,28 +91,24 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, JsonError> {
 }
 
 /// Whether valid JSON text holds an integer literal outside `i64`/`u64`.
-fn has_wide_integer(text: &[u8]) -> bool {
+pub(super) fn has_wide_integer(text: &[u8]) -> bool {
     let mut i = 0;
     while i < text.len() {
         match text[i] {
             b'"' => {
+                // Strings (most of the text) are skipped by byte search
+                // from escape to escape up to their closing quote.
                 i += 1;
-                // Strings (most of the text) are skipped 16 bytes at a time
-                // up to the chunk holding their end or an escape, in a
-                // check the compiler vectorizes.
-                while let Some(chunk) = text.get(i..i + 16) {
-                    let special = chunk.iter().fold(0u8, |special, &b| {
-                        special | u8::from(b == b'"') | u8::from(b == b'\\')
-                    });
-                    if special != 0 {
-                        break;
+                loop {
+                    match text.get(i..).and_then(scan::find_quote_or_backslash) {
+                        Some(offset) if text[i + offset] == b'"' => {
+                            i += offset + 1;
+                            break;
+                        }
+                        Some(offset) => i += offset + 2,
+                        None => return false,
                     }
-                    i += 16;
                 }
-                while i < text.len() && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
             }
             b'-' | b'0'..=b'9' => {
                 let start = i;
@@ -212,231 +206,14 @@ pub(crate) fn compact_json(object: &Map<String, Value>) -> String {
     serde_json::to_string(object).expect("a JSON map always serializes")
 }
 
-/// A JSON object carried as base64url-encoded text in a header parameter.
-///
-/// Equality compares the wire text, which is what the challenge binding signs.
-/// The value is immutable and cheap to clone. The wire text is always
-/// base64url (`A-Z a-z 0-9 - _`): every constructor encodes or strictly
-/// decodes it.
-#[derive(Clone)]
-pub struct Base64Json {
-    inner: Arc<Encoded>,
-}
-
-struct Encoded {
-    wire: String,
-    /// The decoded object, built on first use: parsing a credential only
-    /// validates `request` and `opaque`, and the registry compares their
-    /// wire text.
-    object: OnceLock<Map<String, Value>>,
-    /// The JSON text, kept until the object is built; `None` when the
-    /// object was given.
-    json: Option<Vec<u8>>,
-    /// Known to map strings to strings without decoding it (it was
-    /// written so).
-    flat: bool,
-}
-
-impl Base64Json {
-    /// Encodes a JSON object canonically (JCS, then base64url).
-    ///
-    /// # Errors
-    ///
-    /// [`JsonError`] if the value is not a JSON object or cannot be serialized.
-    pub fn from_value(value: Value) -> Result<Self, JsonError> {
-        match value {
-            Value::Object(object) => Self::from_object(object),
-            other => Err(JsonError {
-                kind: JsonErrorKind::NotAnObject(json_type(&other)),
-            }),
-        }
-    }
-
-    /// Encodes a JSON object canonically (JCS, then base64url).
-    ///
-    /// # Errors
-    ///
-    /// [`JsonError`] if the object cannot be serialized.
-    pub fn from_object(object: Map<String, Value>) -> Result<Self, JsonError> {
-        let value = Value::Object(object);
-        let wire = base64url::encode(canonical_value(&value)?);
-        let Value::Object(object) = value else {
-            unreachable!("built as an object just above")
-        };
-        Ok(Self::new(wire, object))
-    }
-
-    /// Serializes any `Serialize` type that produces a JSON object.
-    ///
-    /// # Errors
-    ///
-    /// [`JsonError`] if serialization fails or does not produce an object.
-    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Self, JsonError> {
-        let value = serde_json::to_value(value).map_err(|source| JsonError {
-            kind: JsonErrorKind::Serialize(source),
-        })?;
-        Self::from_value(value)
-    }
-
-    /// Decodes wire text: base64url without padding holding a JSON object.
-    ///
-    /// The wire text is kept as given, canonical or not.
-    ///
-    /// # Errors
-    ///
-    /// [`JsonError`] for invalid base64url, invalid UTF-8, invalid JSON, or
-    /// JSON that is not an object.
-    pub fn from_wire(wire: &str) -> Result<Self, JsonError> {
-        let json = base64url::decode(wire).map_err(|source| JsonError {
-            kind: JsonErrorKind::Base64(source),
-        })?;
-        serde_json::from_slice::<serde::de::IgnoredAny>(&json).map_err(|source| JsonError {
-            kind: JsonErrorKind::Parse(source),
-        })?;
-        let found = match json.trim_ascii_start().first() {
-            Some(b'{') => None,
-            Some(b'[') => Some("an array"),
-            Some(b'"') => Some("a string"),
-            Some(b't' | b'f') => Some("a boolean"),
-            Some(b'n') => Some("null"),
-            _ => Some("a number"),
-        };
-        if let Some(found) = found {
-            return Err(JsonError {
-                kind: JsonErrorKind::NotAnObject(found),
-            });
-        }
-        if has_wide_integer(&json) {
-            return Err(JsonError {
-                kind: JsonErrorKind::WideInteger,
-            });
-        }
-        Ok(Self {
-            inner: Arc::new(Encoded {
-                wire: wire.to_owned(),
-                object: OnceLock::new(),
-                json: Some(json),
-                flat: false,
-            }),
-        })
-    }
-
-    /// [`from_wire`](Self::from_wire), answered without decoding when the
-    /// text is the one this thread decoded last with this function: a
-    /// server sees the same few `request` texts (its own, echoed) again and
-    /// again. The value is the one `from_wire` gives for that text.
-    pub(crate) fn from_wire_recent(wire: &str) -> Result<Self, JsonError> {
-        thread_local! {
-            static LAST: RefCell<Option<Base64Json>> = const { RefCell::new(None) };
-        }
-        let last = LAST.with_borrow(|last| last.as_ref().filter(|l| l.as_wire() == wire).cloned());
-        if let Some(last) = last {
-            return Ok(last);
-        }
-        let decoded = Self::from_wire(wire)?;
-        LAST.set(Some(decoded.clone()));
-        Ok(decoded)
-    }
-
-    /// Wraps the JCS text of an object of strings that the caller wrote
-    /// (with [`push_json_string`]); the object is decoded on first use.
-    pub(crate) fn from_canonical_string_map(json: String) -> Self {
-        Self {
-            inner: Arc::new(Encoded {
-                wire: base64url::encode(&json),
-                object: OnceLock::new(),
-                json: Some(json.into_bytes()),
-                flat: true,
-            }),
-        }
-    }
-
-    fn new(wire: String, object: Map<String, Value>) -> Self {
-        Self {
-            inner: Arc::new(Encoded {
-                wire,
-                object: OnceLock::from(object),
-                json: None,
-                flat: false,
-            }),
-        }
-    }
-
-    /// The base64url text as it appears on the wire.
-    pub fn as_wire(&self) -> &str {
-        &self.inner.wire
-    }
-
-    /// The decoded JSON object.
-    pub fn object(&self) -> &Map<String, Value> {
-        self.inner.object.get_or_init(|| {
-            // Validated as a JSON object by `from_wire`.
-            let json = self.inner.json.as_deref().unwrap_or(b"{}");
-            match serde_json::from_slice(json) {
-                Ok(Value::Object(object)) => object,
-                _ => Map::new(),
-            }
-        })
-    }
-
-    /// Deserializes the decoded object into a typed value.
-    ///
-    /// # Errors
-    ///
-    /// [`JsonError`] when the object does not have the expected shape.
-    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
-        T::deserialize(&Value::Object(self.object().clone())).map_err(|source| JsonError {
-            kind: JsonErrorKind::Parse(source),
-        })
-    }
-
-    /// Whether every member value is a string (the shape `opaque` must have).
-    pub fn is_flat_string_map(&self) -> bool {
-        self.inner.flat || self.object().values().all(Value::is_string)
-    }
-
-    /// Whether the wire text is the canonical (JCS) encoding of the object.
-    pub fn is_canonical(&self) -> bool {
-        canonical_json(self.object()).is_ok_and(|text| base64url::encode(text) == self.inner.wire)
-    }
-}
-
-impl PartialEq for Base64Json {
-    fn eq(&self, other: &Self) -> bool {
-        self.inner.wire == other.inner.wire
-    }
-}
-
-impl Eq for Base64Json {}
-
-impl fmt::Debug for Base64Json {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Base64Json")
-            .field("wire", &self.inner.wire)
-            .field("object", self.object())
-            .finish()
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// A JSON value that could not be encoded or decoded.
 #[derive(Debug)]
 pub struct JsonError {
-    kind: JsonErrorKind,
+    pub(super) kind: JsonErrorKind,
 }
 
 #[derive(Debug)]
-enum JsonErrorKind {
+pub(super) enum JsonErrorKind {
     Base64(Base64Error),
     Parse(serde_json::Error),
     Serialize(serde_json::Error),

@@ -38,26 +38,31 @@
 mod accept;
 mod amount;
 mod auth_param;
+mod base64_json;
 pub mod base64url;
 mod challenge;
 mod credential;
 mod credential_json;
 mod digest;
 mod json;
+mod json_plain;
+mod json_shape;
 mod problem;
 mod receipt;
+mod scan;
 mod timestamp;
 
 pub use accept::{AcceptPayment, AcceptPaymentError, PaymentRange};
 pub use amount::{AmountError, MAX_DECIMALS, format_amount, parse_amount, parse_base_units};
 pub use auth_param::SyntaxError;
+pub use base64_json::Base64Json;
 pub use challenge::{
     Challenge, ChallengeError, MAX_REQUEST_LEN, is_intent, is_method_id, parse_challenges,
 };
 pub use credential::{Credential, CredentialError, MAX_CREDENTIAL_LEN};
 pub use digest::{DigestError, content_digest, verify_content_digest};
 pub(crate) use json::push_json_string;
-pub use json::{Base64Json, JsonError, canonical_json};
+pub use json::{JsonError, canonical_json};
 pub(crate) use problem::problem_json;
 pub use problem::{PROBLEM_BASE, PROBLEM_JSON, ProblemDetails, ProblemType};
 pub use receipt::{MAX_RECEIPT_LEN, Receipt, ReceiptError};
