@@ -27,11 +27,11 @@
 //!   EIP-712 proof credential (signed outside the timed part): the full
 //!   verification, the signature recovery, the single-use claim in each
 //!   side's in-memory store, the handler and the receipt header.
-//!   `ecrecover` alone is the floor: the one secp256k1 recovery and the
-//!   EIP-712 hash that any verifier of the proof must do, as both sides do
-//!   them (alloy's `recover_address_from_prehash`, k256); `ecrecover_libsecp256k1`
-//!   is the same hash and recovery with libsecp256k1 (the `secp256k1`
-//!   crate), which neither side uses: what a faster recovery would give.
+//!   `ecrecover` and `ecrecover_libsecp256k1` are the floors: the one
+//!   secp256k1 recovery and the EIP-712 hash that any verifier of the
+//!   proof must do, with k256 (alloy's `recover_address_from_prehash`,
+//!   as `mpp` does it) and with libsecp256k1 (the `secp256k1` crate, as
+//!   tower-mpp does it).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -270,7 +270,7 @@ fn oneshot(c: &mut Criterion) {
     )
     .unwrap();
     let libsecp_recover = |hash: [u8; 32]| {
-        let key = secp.recover_ecdsa(secp256k1::Message::from_digest(hash), &recoverable);
+        let key = secp.recover_ecdsa(&secp256k1::Message::from_digest(hash), &recoverable);
         Address::from_raw_public_key(&key.unwrap().serialize_uncompressed()[1..])
     };
     assert_eq!(libsecp_recover(hash.0), payer.address());
