@@ -201,9 +201,29 @@ pub(crate) fn json_string_len(text: &str) -> usize {
 /// `serde_json` holds it: the encoding of credentials and receipts, which
 /// the specification does not require to be canonical.
 pub(crate) fn compact_json(object: &Map<String, Value>) -> String {
-    // `Map` is ordered (no `preserve_order` feature), and a map of JSON
-    // values always serializes.
-    serde_json::to_string(object).expect("a JSON map always serializes")
+    // `Map` keeps its keys sorted unless another crate of the build turns
+    // on serde_json's `preserve_order`; then a sorted copy is written.
+    let text = if is_sorted(object) {
+        serde_json::to_string(object)
+    } else {
+        let mut copy = Value::Object(object.clone());
+        copy.sort_all_objects();
+        serde_json::to_string(&copy)
+    };
+    text.expect("a JSON map always serializes")
+}
+
+/// Whether the members of `object`, and of every object within it, are
+/// in key order.
+fn is_sorted(object: &Map<String, Value>) -> bool {
+    fn sorted_within(value: &Value) -> bool {
+        match value {
+            Value::Object(object) => is_sorted(object),
+            Value::Array(items) => items.iter().all(sorted_within),
+            _ => true,
+        }
+    }
+    object.keys().is_sorted() && object.values().all(sorted_within)
 }
 
 /// A JSON value that could not be encoded or decoded.

@@ -86,3 +86,20 @@ fn refuses_integers_wider_than_64_bits_instead_of_rounding() {
     }
     assert!(Base64Json::from_wire(&base64url::encode(r#"{"n":99999999999999999999}"#)).is_err());
 }
+
+/// Credentials and receipts keep their members sorted at every depth,
+/// even in a build where another crate turns on `serde_json`'s
+/// `preserve_order` (`scripts/test` runs this test that way too).
+#[test]
+fn compact_json_sorts_members_at_every_depth() {
+    let mut inner = Map::new();
+    inner.insert("z".into(), json!(1));
+    inner.insert("a".into(), json!([{"y": 2, "b": 3}]));
+    let mut object = Map::new();
+    object.insert("payload".into(), Value::Object(inner));
+    object.insert("challenge".into(), json!({"realm": "r", "id": "i"}));
+    assert_eq!(
+        compact_json(&object),
+        r#"{"challenge":{"id":"i","realm":"r"},"payload":{"a":[{"b":3,"y":2}],"z":1}}"#
+    );
+}
