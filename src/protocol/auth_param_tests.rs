@@ -191,13 +191,7 @@ fn quoted_strings_read_as_one_character_at_a_time() {
         "\t",
         "0123456789abcdef",
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        usize::try_from(state % below as u64).expect("small")
-    };
+    let mut next = crate::protocol::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
     for _ in 0..5000 {
         let mut text = String::from("\"");
         for _ in 0..next(12) {

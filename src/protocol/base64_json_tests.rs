@@ -159,13 +159,7 @@ fn decodes_random_texts_as_a_value_does() {
         r#""$serde_json::private::RawValue""#,
         r#""""#,
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        usize::try_from(state % below as u64).expect("small")
-    };
+    let mut next = crate::protocol::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
     let mut accepted = 0;
     for _ in 0..5000 {
         let mut members = Vec::new();

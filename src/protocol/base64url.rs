@@ -277,13 +277,7 @@ mod tests {
     #[test]
     fn agrees_with_the_base64_crate_on_long_texts_with_one_change() {
         let data: Vec<u8> = (0..=255).cycle().take(700).collect();
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |below: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            usize::try_from(state % below as u64).expect("small")
-        };
+        let mut next = crate::protocol::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..3000 {
             let start = next(64);
             let mut text = encode(&data[start..start + next(600)]).into_bytes();

@@ -184,13 +184,7 @@ fn agrees_with_the_general_parser_on_random_credentials() {
         ("extra", "\"tab\there\""),
         ("$serde_json::private::RawValue", r#""{}""#),
     ];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        usize::try_from(state % below as u64).expect("small")
-    };
+    let mut next = crate::protocol::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
     let (mut fast, mut plain) = (0, 0);
     for _ in 0..3000 {
         let mut members = Vec::new();

@@ -100,13 +100,7 @@ fn accepts_only_what_serde_json_reads_alike() {
         "\"$serde_json::private::x\"",
         "x",
     ];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        usize::try_from(state % below as u64).expect("small")
-    };
+    let mut next = crate::protocol::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
     let (mut maps, mut values) = (0, 0);
     for _ in 0..200_000 {
         let mut text = String::new();

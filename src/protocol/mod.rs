@@ -50,6 +50,8 @@ mod json_shape;
 mod problem;
 mod receipt;
 mod scan;
+#[cfg(test)]
+mod test_rng;
 mod timestamp;
 
 pub use accept::{AcceptPayment, AcceptPaymentError, PaymentRange};
