@@ -13,6 +13,8 @@
 # each route's requests/s and of the per-round ratios to the bare handler,
 # and the CPU time per request of the server and of wrk (steadier than
 # requests/s when other work shares the machine).
+# PIN=1 pins the server to CPU 0 and wrk (one thread) to CPU 1, so that
+# neither takes the other's core.
 # LOAD_TARGET=path runs that load_target binary instead of building one
 # (to compare two builds in the same conditions).
 set -euo pipefail
@@ -34,7 +36,12 @@ if [ -z "$binary" ]; then
     cargo build --release --quiet --example load_target
     binary="$target_dir/release/examples/load_target"
 fi
-ADDR="127.0.0.1:$port" "$binary" >/dev/null &
+server_cpu=() wrk_cpu=() wrk_threads=2 sharing="server and wrk share the machine"
+if [ "${PIN:-0}" = 1 ]; then
+    server_cpu=(taskset -c 0) wrk_cpu=(taskset -c 1) wrk_threads=1
+    sharing="server pinned to CPU 0, wrk to CPU 1"
+fi
+ADDR="127.0.0.1:$port" "${server_cpu[@]}" "$binary" >/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
@@ -55,7 +62,7 @@ tick_us=$((1000000 / $(getconf CLK_TCK)))
 run() {
     local out before after
     before=$(server_ticks)
-    out=$(/usr/bin/time -f 'wrk-cpu %U %S' wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$1" 2>&1)
+    out=$(/usr/bin/time -f 'wrk-cpu %U %S' "${wrk_cpu[@]}" wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$1" 2>&1)
     after=$(server_ticks)
     awk -v ticks=$((after - before)) -v tick_us="$tick_us" '
         /^Requests\/sec/ {rps = $2}
@@ -102,7 +109,7 @@ cpu() {
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "wrk: 2 threads, $connections connections, ${duration}s per route, $rounds rounds (server and wrk share the machine)"
+echo "wrk: $wrk_threads threads, $connections connections, ${duration}s per route, $rounds rounds ($sharing)"
 echo "load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo "medians over the rounds; CPU µs per request: user + system time of the server and of wrk"
 printf '%-32s %6s %11s %8s %9s %7s %10s %10s\n' route bytes 'requests/s' ratio 'p99 last' server wrk 'CPU ratio'
