@@ -34,10 +34,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserializer as _;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::json_plain::Plain;
+use super::json_shape::Nested;
 
 /// The most challenge fields read here; more go to the general parser
 /// (a challenge has nine parameters, and duplicates are found pairwise).
@@ -185,7 +186,13 @@ impl<'de> Visitor<'de> for TopVisitor {
                     top.payload = Some(members);
                 }
                 "source" => top.source = map.next_value_seed(SourceSeed)?,
-                _ => top.floats |= map.next_value::<Checked>()?.0,
+                _ => {
+                    let nested: Nested = map.next_value()?;
+                    if nested.reserved {
+                        return Err(de::Error::custom("a reserved member name"));
+                    }
+                    top.floats |= nested.floats;
+                }
             }
         }
         Ok(top)
@@ -353,66 +360,6 @@ impl<'de> DeserializeSeed<'de> for SourceSeed {
         deserializer: D,
     ) -> Result<Self::Value, D::Error> {
         Ok(NullableText.deserialize(deserializer)?.map(Cow::into_owned))
-    }
-}
-
-/// Any JSON value, read in full and dropped; `true` when it holds a float.
-struct Checked(bool);
-
-impl<'de> de::Deserialize<'de> for Checked {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(CheckedVisitor)
-    }
-}
-
-struct CheckedVisitor;
-
-impl<'de> Visitor<'de> for CheckedVisitor {
-    type Value = Checked;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Checked(false))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Checked(false))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Checked(false))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Checked(false))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Checked(true))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Checked(false))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut floats = false;
-        while let Some(Checked(f)) = seq.next_element()? {
-            floats |= f;
-        }
-        Ok(Checked(floats))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut floats = false;
-        while let Some(Text(name)) = map.next_key()? {
-            reserved(&name)?;
-            floats |= map.next_value::<Checked>()?.0;
-        }
-        Ok(Checked(floats))
     }
 }
 

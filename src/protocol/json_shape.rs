@@ -69,11 +69,13 @@ fn read_from<'de, R: serde_json::de::Read<'de>>(
     Ok(shape)
 }
 
-/// A value below the top level: its floats and reserved names.
+/// A value below the top level, read in full and dropped: whether it
+/// holds a float and a member name `serde_json` reserves (also how the
+/// credential reader checks members it does not know).
 #[derive(Default, Clone, Copy)]
-struct Nested {
-    floats: bool,
-    reserved: bool,
+pub(super) struct Nested {
+    pub(super) floats: bool,
+    pub(super) reserved: bool,
 }
 
 impl Nested {
