@@ -18,6 +18,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, criterion_group};
 use http::Request;
 use serde_json::{Map, Value, json};
@@ -29,7 +31,7 @@ use tower_mpp::method::{
     ChargeContext, MethodError, PaymentMethod, Payments, Price, Settlement, StaticPrice,
     Verification, VerifyError,
 };
-use tower_mpp::protocol::Credential;
+use tower_mpp::protocol::{Credential, MAX_CREDENTIAL_LEN};
 
 struct Instant;
 
@@ -99,6 +101,23 @@ fn credential(payments: &Payments) -> String {
     Credential::new(challenge, payload).to_header().unwrap()
 }
 
+/// `header`'s credential with as many unknown members in its challenge as
+/// fit under [`MAX_CREDENTIAL_LEN`].
+fn hostile_credential(header: &str) -> String {
+    let token = header.strip_prefix("Payment ").unwrap();
+    let json = URL_SAFE_NO_PAD.decode(token).unwrap();
+    let mut value: Value = serde_json::from_slice(&json).unwrap();
+    let echo = value["challenge"].as_object_mut().unwrap();
+    // base64url grows 4/3; each member `"xNNNN":"",` is about 11 bytes.
+    let budget = MAX_CREDENTIAL_LEN * 3 / 4 - json.len() - 64;
+    for i in 0..budget / 12 {
+        echo.insert(format!("x{i}"), Value::String(String::new()));
+    }
+    let token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&value).unwrap());
+    assert!(token.len() <= MAX_CREDENTIAL_LEN, "{}", token.len());
+    format!("Payment {token}")
+}
+
 fn benches(c: &mut Criterion) {
     let payments = payments();
     let price = OneCent::price();
@@ -127,6 +146,19 @@ fn benches(c: &mut Criterion) {
             ));
         });
     });
+
+    // The worst credential under the size cap for the duplicate check of
+    // unknown challenge members (#13): thousands of them, beside the
+    // normal one.
+    let hostile = hostile_credential(&header);
+    let mut group = c.benchmark_group("parse");
+    group.bench_function("normal credential", |b| {
+        b.iter(|| Credential::parse(black_box(&header)).unwrap());
+    });
+    group.bench_function("64 KiB of unknown members", |b| {
+        b.iter(|| Credential::parse(black_box(&hostile)).unwrap());
+    });
+    group.finish();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -149,7 +149,8 @@ impl Attempt {
             .body()
             .and_then(reqwest::Body::as_bytes)
             .unwrap_or_default();
-        let credential = choose_and_pay(provider, &response, body).await?;
+        let host = self.requested.host_str().unwrap_or_default();
+        let credential = choose_and_pay(provider, &response, body, host).await?;
         let header = credential
             .to_header()
             .ok()
@@ -191,6 +192,7 @@ async fn choose_and_pay<P: PaymentProvider>(
     provider: &P,
     response: &Response,
     body: &[u8],
+    host: &str,
 ) -> Result<Credential, ClientError> {
     let mut offered = Vec::new();
     let mut refusals = Vec::new();
@@ -213,6 +215,14 @@ async fn choose_and_pay<P: PaymentProvider>(
     for challenge in candidates {
         offered.push(format!("{}/{}", challenge.method, challenge.intent));
         if !provider.supports(&challenge.method, &challenge.intent) {
+            continue;
+        }
+        if !provider.accepts_realm(&challenge.realm, host) {
+            other_refusal = true;
+            refusals.push(PayError::invalid(format!(
+                "the challenge's realm {:?} does not name the server asked ({host})",
+                challenge.realm
+            )));
             continue;
         }
         if let Err(refusal) = check_challenge(&challenge, body, now) {

@@ -56,6 +56,7 @@ struct Rules {
     total: HashMap<String, u128>,
     recipients: HashSet<String>,
     chain_ids: HashSet<u64>,
+    realms: RealmRule,
 }
 
 impl SpendingPolicy {
@@ -116,6 +117,30 @@ impl SpendingPolicy {
         })
     }
 
+    /// Pays challenges whose realm is `realm`, whatever host answered
+    /// (a gateway whose realm names the service behind it, say). Once any
+    /// realm is allowed, only the listed ones are paid, instead of those
+    /// naming the request's host.
+    #[must_use]
+    pub fn allow_realm(self, realm: impl AsRef<str>) -> Self {
+        let realm = key(realm.as_ref());
+        self.with_rules(|r| match &mut r.realms {
+            RealmRule::Listed(realms) => {
+                realms.insert(realm);
+            }
+            other => *other = RealmRule::Listed(HashSet::from([realm])),
+        })
+    }
+
+    /// Pays challenges of any realm, including one that names another
+    /// server than the one asked: only for a client that trusts every
+    /// server it talks to, since a server could relay another's challenge
+    /// and have this client pay for it.
+    #[must_use]
+    pub fn any_realm(self) -> Self {
+        self.with_rules(|r| r.realms = RealmRule::Any)
+    }
+
     /// Allows paying on chain `chain_id`.
     #[must_use]
     pub fn allow_chain_id(self, chain_id: u64) -> Self {
@@ -150,13 +175,15 @@ impl SpendingPolicy {
         if !rules.currencies.is_empty() && !rules.currencies.contains(&charge.currency) {
             return Err(PolicyViolation::Currency(charge.currency));
         }
-        if !rules.recipients.is_empty()
-            && !charge
-                .recipient
-                .as_ref()
-                .is_some_and(|r| rules.recipients.contains(r))
-        {
-            return Err(PolicyViolation::Recipient(charge.recipient));
+        if !rules.recipients.is_empty() {
+            // Every transfer's recipient: the primary one and each split's
+            // (a split can carry almost all of the amount).
+            let unlisted = std::iter::once(&charge.recipient)
+                .chain(&charge.split_recipients)
+                .find(|r| !r.as_ref().is_some_and(|r| rules.recipients.contains(r)));
+            if let Some(recipient) = unlisted {
+                return Err(PolicyViolation::Recipient(recipient.clone()));
+            }
         }
         if !rules.chain_ids.is_empty()
             && !charge
@@ -228,6 +255,8 @@ struct Charge {
     amount: u128,
     currency: String,
     recipient: Option<String>,
+    /// `methodDetails.splits[].recipient`, `None` where one is missing.
+    split_recipients: Vec<Option<String>>,
     chain_id: Option<u64>,
 }
 
@@ -251,10 +280,22 @@ impl Charge {
                 Value::String(s) => s.parse().ok(),
                 _ => None,
             });
+        let split_recipients = request
+            .get("methodDetails")
+            .and_then(|d| d.get("splits"))
+            .and_then(Value::as_array)
+            .map(|splits| {
+                splits
+                    .iter()
+                    .map(|split| split.get("recipient").and_then(Value::as_str).map(key))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             amount,
             currency: key(currency),
             recipient: request.get("recipient").and_then(Value::as_str).map(key),
+            split_recipients,
             chain_id,
         })
     }
@@ -304,6 +345,26 @@ impl<P: PaymentProvider> PaymentProvider for Limited<P> {
     fn accepts(&self) -> Vec<(String, String)> {
         self.provider.accepts()
     }
+
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
+        match &self.policy.rules.realms {
+            RealmRule::Provider => self.provider.accepts_realm(realm, host),
+            RealmRule::Any => true,
+            RealmRule::Listed(realms) => realms.contains(&key(realm)),
+        }
+    }
+}
+
+/// Which realms a [`SpendingPolicy`] pays.
+#[derive(Debug, Clone, Default)]
+enum RealmRule {
+    /// The provider's rule (by default: the realm names the host).
+    #[default]
+    Provider,
+    /// Any realm.
+    Any,
+    /// These realms only, whatever the host.
+    Listed(HashSet<String>),
 }
 
 /// Puts a [`SpendingPolicy`] in front of any provider.
@@ -353,6 +414,50 @@ mod tests {
         assert_eq!(
             policy.reserve(&session).unwrap_err(),
             PolicyViolation::Intent("session".into())
+        );
+    }
+
+    /// A split paying almost everything to an unlisted address is refused
+    /// as the primary recipient would be; a split without a recipient too.
+    #[test]
+    fn every_split_recipient_must_be_allowed() {
+        const TRUSTED: &str = "0xAbC0000000000000000000000000000000000001";
+        const OTHER: &str = "0xDeF0000000000000000000000000000000000002";
+        let policy = SpendingPolicy::new().allow_recipient(TRUSTED);
+        let split = |splits: Value| {
+            challenge(
+                "charge",
+                &json!({
+                    "amount": "1000000",
+                    "currency": TOKEN,
+                    "recipient": TRUSTED,
+                    "methodDetails": {"chainId": 1337, "splits": splits},
+                }),
+            )
+        };
+        assert_eq!(
+            policy
+                .reserve(&split(json!([{"amount": "999999", "recipient": OTHER}])))
+                .unwrap_err(),
+            PolicyViolation::Recipient(Some(OTHER.to_ascii_lowercase()))
+        );
+        assert_eq!(
+            policy
+                .reserve(&split(json!([{"amount": "5"}])))
+                .unwrap_err(),
+            PolicyViolation::Recipient(None)
+        );
+        assert!(
+            policy
+                .reserve(&split(json!([{"amount": "5", "recipient": TRUSTED}])))
+                .is_ok()
+        );
+        let both = SpendingPolicy::new()
+            .allow_recipient(TRUSTED)
+            .allow_recipient(OTHER);
+        assert!(
+            both.reserve(&split(json!([{"amount": "999999", "recipient": OTHER}])))
+                .is_ok()
         );
     }
 

@@ -61,6 +61,40 @@ pub trait PaymentProvider: Send + Sync {
     fn accepts(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// Whether to pay a challenge of `realm` answering a request to
+    /// `host` (the URL's host, without port). By default the realm must
+    /// name that host (ASCII case aside, with or without the port), so a
+    /// challenge relayed from another server is not paid (a confused
+    /// deputy); [`SpendingPolicy::allow_realm`] and
+    /// [`SpendingPolicy::any_realm`] change the rule.
+    ///
+    /// [`SpendingPolicy::allow_realm`]: super::SpendingPolicy::allow_realm
+    /// [`SpendingPolicy::any_realm`]: super::SpendingPolicy::any_realm
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
+        realm_names_host(realm, host)
+    }
+}
+
+/// Whether `realm` names `host`: equal without ASCII case, or `host:port`
+/// for any port (IPv6 hosts with or without their brackets).
+pub(crate) fn realm_names_host(realm: &str, host: &str) -> bool {
+    let bare = |text: &str| {
+        text.strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .map_or_else(|| text.to_owned(), str::to_owned)
+    };
+    let host = bare(host);
+    if bare(realm).eq_ignore_ascii_case(&host) {
+        return true;
+    }
+    // `host:port`: the port is whatever follows the last colon of a
+    // bracketed or plain host.
+    realm.rsplit_once(':').is_some_and(|(name, port)| {
+        !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && bare(name).eq_ignore_ascii_case(&host)
+    })
 }
 
 impl<P: PaymentProvider + ?Sized> PaymentProvider for &P {
@@ -77,6 +111,10 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for &P {
 
     fn accepts(&self) -> Vec<(String, String)> {
         (**self).accepts()
+    }
+
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
+        (**self).accepts_realm(realm, host)
     }
 }
 
@@ -95,6 +133,10 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Arc<P> {
     fn accepts(&self) -> Vec<(String, String)> {
         (**self).accepts()
     }
+
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
+        (**self).accepts_realm(realm, host)
+    }
 }
 
 type PayFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, PayError>> + Send + 'a>>;
@@ -105,6 +147,7 @@ trait DynProvider: Send + Sync {
     fn supports(&self, method: &str, intent: &str) -> bool;
     fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a>;
     fn accepts(&self) -> Vec<(String, String)>;
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool;
 }
 
 impl<P: PaymentProvider> DynProvider for P {
@@ -118,6 +161,10 @@ impl<P: PaymentProvider> DynProvider for P {
 
     fn accepts(&self) -> Vec<(String, String)> {
         PaymentProvider::accepts(self)
+    }
+
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
+        PaymentProvider::accepts_realm(self, realm, host)
     }
 }
 
@@ -204,6 +251,11 @@ impl PaymentProvider for MultiProvider {
         }
     }
 
+    /// Every provider must accept the realm: the strictest rule wins.
+    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
+        self.providers.iter().all(|p| p.accepts_realm(realm, host))
+    }
+
     fn accepts(&self) -> Vec<(String, String)> {
         let mut all: Vec<(String, String)> = Vec::new();
         for pair in self.providers.iter().flat_map(|p| p.accepts()) {
@@ -212,5 +264,25 @@ impl PaymentProvider for MultiProvider {
             }
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod realm_tests {
+    use super::realm_names_host;
+
+    #[test]
+    fn a_realm_names_its_host_with_or_without_port() {
+        assert!(realm_names_host("api.example.com", "api.example.com"));
+        assert!(realm_names_host("API.Example.com", "api.example.com"));
+        assert!(realm_names_host("api.example.com:8443", "api.example.com"));
+        assert!(realm_names_host("127.0.0.1", "127.0.0.1"));
+        assert!(realm_names_host("::1", "[::1]"));
+        assert!(realm_names_host("[::1]:80", "[::1]"));
+        assert!(!realm_names_host("api.example.com", "evil.example.com"));
+        assert!(!realm_names_host("example.com", "api.example.com"));
+        assert!(!realm_names_host("api.example.com:", "api.example.com"));
+        assert!(!realm_names_host("api.example.com:x", "api.example.com"));
+        assert!(!realm_names_host("", "api.example.com"));
     }
 }

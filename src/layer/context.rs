@@ -147,9 +147,19 @@ impl PaymentContext {
     }
 }
 
-/// The route scope: `GET /path`.
+/// The route scope: `GET /path`, with the path the client asked for. Inside
+/// a router nested by axum (`Router::nest`) the request's URI has lost the
+/// prefix; the original URI axum keeps is used then, so that `/public/x`
+/// and `/premium/x` never share a scope.
 fn scope<B>(request: &Request<B>) -> String {
-    let (method, path) = (request.method().as_str(), request.uri().path());
+    let method = request.method().as_str();
+    #[cfg(feature = "axum")]
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| request.uri().path(), |original| original.path());
+    #[cfg(not(feature = "axum"))]
+    let path = request.uri().path();
     let mut scope = String::with_capacity(method.len() + 1 + path.len());
     scope.push_str(method);
     scope.push(' ');

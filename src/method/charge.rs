@@ -70,6 +70,13 @@ impl Payments {
         }
         let expires = Timestamp::after(expiry)
             .map_err(|e| self.misconfigured("expiry out of range").with_source(e))?;
+        if let Some(description) = price.description_text()
+            && !is_header_text(description)
+        {
+            return Err(self.misconfigured(
+                "the price's description holds a control or non-ASCII character, which a WWW-Authenticate header cannot carry",
+            ));
+        }
         let opaque = bind_opaque(ctx.scope, inner.nonces.next().as_str());
         let offers = self.encoded_offers(price)?;
         let mut challenges = Vec::with_capacity(inner.methods.len());
@@ -468,6 +475,14 @@ fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
     push_json_string(&mut json, scope);
     json.push('}');
     Base64Json::from_canonical_string_map(json)
+}
+
+/// Whether `text` fits an RFC 9110 quoted-string as this crate writes one:
+/// tabs and visible ASCII (obs-text is not written: clients decode it
+/// differently).
+fn is_header_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 #[cfg(test)]

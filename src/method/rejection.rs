@@ -208,22 +208,48 @@ pub struct ProblemResponder;
 
 impl RejectionResponder for ProblemResponder {
     fn respond(&self, rejection: &PaymentRejection) -> Response<Bytes> {
+        let written: Vec<HeaderValue> = rejection
+            .challenges()
+            .iter()
+            // Challenges are validated when issued; one that still cannot be
+            // written is left out rather than sent broken.
+            .filter_map(|challenge| challenge.to_header_value().ok())
+            .collect();
+        if written.is_empty() && !rejection.challenges().is_empty() {
+            // A 402 without a challenge leaves the client nothing to pay:
+            // this is the server's misconfiguration, not a payment request.
+            return unwritable_challenges();
+        }
         let body = Bytes::from(rejection.problem_json());
         let mut response = Response::new(body);
         *response.status_mut() = rejection.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        for challenge in rejection.challenges() {
-            // Challenges are validated when issued; one that still cannot be
-            // written is left out rather than sent broken.
-            if let Ok(value) = challenge.to_header_value() {
-                headers.append(WWW_AUTHENTICATE, value);
-            }
+        for value in written {
+            headers.append(WWW_AUTHENTICATE, value);
         }
         if let Some(after) = rejection.retry_after() {
             headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
         }
         response
     }
+}
+
+/// The 500 sent instead of a 402 whose challenges could not be written.
+fn unwritable_challenges() -> Response<Bytes> {
+    let status = StatusCode::INTERNAL_SERVER_ERROR;
+    let body = problem_json(
+        "about:blank",
+        status.canonical_reason().unwrap_or("Error"),
+        status.as_u16(),
+        Some("The server could not write its payment challenges."),
+        None,
+    );
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

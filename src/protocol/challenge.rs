@@ -232,16 +232,13 @@ impl Challenge {
         ];
         let mut slots: [Option<&str>; 9] = [None; 9];
         // A name repeats a known one only if both are that known name, so
-        // known names are checked by slot and only unknown ones are kept.
-        let mut unknown: Vec<&str> = Vec::new();
+        // known names are checked by slot and only unknown ones are kept, in
+        // a set: a hostile echo may carry thousands of them.
+        let mut unknown = UnknownNames::default();
         for (name, value) in params {
             let repeated = match KNOWN.iter().position(|k| k.eq_ignore_ascii_case(name)) {
                 Some(i) => slots[i].replace(value).is_some(),
-                None if unknown.iter().any(|s| s.eq_ignore_ascii_case(name)) => true,
-                None => {
-                    unknown.push(name);
-                    false
-                }
+                None => !unknown.insert(name),
             };
             if repeated {
                 return Err(ChallengeError::new(K::DuplicateParameter(
@@ -288,6 +285,32 @@ impl Challenge {
         };
         challenge.validate()?;
         Ok(challenge)
+    }
+}
+
+/// The unknown parameter names seen so far, compared without ASCII case:
+/// a short list for the usual few, a hash set past that, so checking a
+/// credential for duplicates stays linear in its size.
+#[derive(Default)]
+struct UnknownNames<'a> {
+    few: Vec<&'a str>,
+    many: std::collections::HashSet<String>,
+}
+
+impl<'a> UnknownNames<'a> {
+    /// How many names the list holds before the set takes over.
+    const FEW: usize = 8;
+
+    /// Adds `name`; `false` when it was already there.
+    fn insert(&mut self, name: &'a str) -> bool {
+        if self.few.iter().any(|seen| seen.eq_ignore_ascii_case(name)) {
+            return false;
+        }
+        if self.few.len() < Self::FEW {
+            self.few.push(name);
+            return true;
+        }
+        self.many.insert(name.to_ascii_lowercase())
     }
 }
 

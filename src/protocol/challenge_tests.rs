@@ -191,3 +191,38 @@ fn parses_non_ascii_quoted_text_as_obs_text() {
         Some("caf\u{e9}")
     );
 }
+
+/// Thousands of unknown members (a hostile echo under the credential's size
+/// cap) are all kept for the duplicate check, whatever their case: the
+/// check is a set past the first few, so it stays linear (#13; the
+/// `parse` group of benches/layer.rs measures it).
+#[test]
+fn many_unknown_params_are_checked_for_duplicates_in_any_case() {
+    let names: Vec<String> = (0..5_000).map(|i| format!("x{i}")).collect();
+    let request = request();
+    let base = [
+        ("id", "i"),
+        ("realm", "r"),
+        ("method", "tempo"),
+        ("intent", "charge"),
+        ("request", request.as_wire()),
+    ];
+    let unique = base
+        .iter()
+        .copied()
+        .chain(names.iter().map(|n| (n.as_str(), "")));
+    assert!(Challenge::from_params(unique).is_ok());
+
+    for repeated in ["x3", "X3", "x4999", "X4999"] {
+        let params = base
+            .iter()
+            .copied()
+            .chain(names.iter().map(|n| (n.as_str(), "")))
+            .chain([(repeated, "")]);
+        let error = Challenge::from_params(params).unwrap_err();
+        assert!(
+            matches!(&error.kind, ChallengeErrorKind::DuplicateParameter(n) if *n == repeated.to_ascii_lowercase()),
+            "{repeated}: {error:?}"
+        );
+    }
+}

@@ -67,6 +67,15 @@ impl Server {
     pub(crate) async fn start_with(
         configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
     ) -> Self {
+        Self::start_in_realm(REALM, configure).await
+    }
+
+    /// With another realm than the host's, and the method configured
+    /// further by `configure`.
+    pub(crate) async fn start_in_realm(
+        realm: &str,
+        configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+    ) -> Self {
         let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
         let recipient = PrivateKeySigner::random().address();
         let builder = TempoCharge::builder()
@@ -76,7 +85,7 @@ impl Server {
             .rpc_timeout(Duration::from_secs(5))
             .receipt_timeout(Duration::from_secs(10));
         let payments = Payments::builder()
-            .realm(REALM)
+            .realm(realm)
             .secret(SECRET)
             .method(
                 configure(builder)

@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use std::sync::{Arc, Mutex};
-use tower_mpp::client::{ClientError, PayError, PaymentExt, PaymentProvider, TempoProvider};
+use tower_mpp::client::{
+    ClientError, PayError, PaymentExt, PaymentProvider, SpendingPolicy, TempoProvider, WithPolicy,
+};
 use tower_mpp::protocol::{Challenge, Credential, ProblemType};
 
 use crate::common::{PRICE, Server, http, serve};
@@ -202,4 +204,36 @@ async fn a_payer_without_funds_fails_before_sending() {
         "{error:?}"
     );
     assert_eq!(server.seen().iter().filter(|s| s.paid).count(), 0);
+}
+
+/// A challenge whose realm names another server (relayed to make this
+/// client pay for someone else) is not paid by default; a policy that
+/// lists the realm, or allows any, pays it (#13).
+#[tokio::test]
+async fn a_challenge_of_another_realm_is_not_paid() {
+    let server = Server::start_in_realm("api.example.com", |builder| builder).await;
+    let payer = server.payer(1_000_000).await;
+
+    let error = server
+        .get("/paid", &server.provider(payer.clone()))
+        .await
+        .unwrap_err();
+    let ClientError::NoPayableChallenge { refusals, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        refusals.iter().any(|r| r.to_string().contains("realm")),
+        "{error:?}"
+    );
+    assert_eq!(server.balance(payer.address()).await, U256::from(1_000_000));
+    assert!(server.seen().iter().all(|s| !s.paid));
+
+    for policy in [
+        SpendingPolicy::new().allow_realm("API.example.com"),
+        SpendingPolicy::new().any_realm(),
+    ] {
+        let provider = server.provider(payer.clone()).with_policy(policy);
+        let response = server.get("/paid", &provider).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
 }

@@ -87,3 +87,17 @@ async fn the_total_is_capped_across_requests() {
         U256::from(2 * PRICE)
     );
 }
+
+/// A charge paying one unit to the trusted recipient and the rest to an
+/// unlisted split is refused: every transfer's recipient is checked (#13).
+#[tokio::test]
+async fn an_unlisted_split_recipient_is_refused() {
+    let unlisted = "0x000000000000000000000000000000000000dEaD";
+    let server = Server::start_with(|builder| builder.split(unlisted, PRICE - 1)).await;
+    let recipient = server.recipient.to_string();
+    let violation = refusal(&server, SpendingPolicy::new().allow_recipient(&recipient)).await;
+    assert_eq!(
+        violation,
+        PolicyViolation::Recipient(Some(unlisted.to_ascii_lowercase()))
+    );
+}

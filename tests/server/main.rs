@@ -4,6 +4,7 @@
 mod common;
 mod concurrency;
 mod hostile;
+mod scope_and_text;
 
 use std::sync::atomic::Ordering;
 
