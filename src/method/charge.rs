@@ -158,6 +158,9 @@ impl Payments {
                 challenge_id = %echo.id,
                 status = rejection.status().as_u16(),
                 detail = rejection.detail(),
+                // The cause, for the operator (never a secret: an RPC
+                // fault's text has the node's URL cut out).
+                cause = ?std::error::Error::source(rejection),
                 "payment refused"
             );
             self.inner.hooks.payment_failed(&PaymentFailed {

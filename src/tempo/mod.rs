@@ -344,11 +344,11 @@ impl Settle<'_> {
         let _ = self.verification.claims.release(&tx_key(hash)).await;
     }
 
-    fn unavailable(fault: &rpc::RpcFault) -> VerifyError {
-        VerifyError::unavailable(
-            RETRY_AFTER,
-            format!("The Tempo node is unavailable: {fault}."),
-        )
+    /// The node's trouble, told to the client in general terms: the
+    /// fault (its text free of the node's URL) stays the error's source,
+    /// for the operator.
+    fn unavailable(fault: rpc::RpcFault) -> VerifyError {
+        VerifyError::unavailable(RETRY_AFTER, "The Tempo node is unavailable.").with_source(fault)
     }
 }
 

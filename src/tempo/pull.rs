@@ -205,10 +205,10 @@ async fn broadcast(ctx: &Settle<'_>, raw: Bytes, hash: B256) -> Result<Receipt, 
         .rpc
         .broadcast(raw, hash, ctx.method.receipt_timeout)
         .await
-        .map_err(|fault| refusal(&fault))
+        .map_err(refusal)
 }
 
-fn refusal(fault: &RpcFault) -> VerifyError {
+fn refusal(fault: RpcFault) -> VerifyError {
     match fault {
         RpcFault::Refused { message, .. } => {
             VerifyError::failed(format!("The chain refused the transaction: {message}"))

@@ -28,10 +28,10 @@ async fn check(ctx: &Settle<'_>, hash: B256) -> Result<Settlement, VerifyError> 
                 "No transaction with this hash is on chain (yet).",
             ));
         }
-        Err(fault) => return Err(Settle::unavailable(&fault)),
+        Err(fault) => return Err(Settle::unavailable(fault)),
     };
     if receipt.transaction_hash != hash {
-        return Err(Settle::unavailable(&super::rpc::RpcFault::Unavailable(
+        return Err(Settle::unavailable(super::rpc::RpcFault::Unavailable(
             "a receipt for another transaction".to_owned(),
         )));
     }

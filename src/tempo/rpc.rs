@@ -74,6 +74,8 @@ impl RpcFault {
     }
 }
 
+impl std::error::Error for RpcFault {}
+
 impl fmt::Display for RpcFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -88,6 +90,9 @@ impl fmt::Display for RpcFault {
 pub(crate) struct Rpc {
     client: RpcClient,
     timeout: Duration,
+    /// The parts of the URL that may hold a secret (an API key in the
+    /// path, the query or the user info), cut out of every fault's text.
+    secrets: Vec<String>,
 }
 
 impl fmt::Debug for Rpc {
@@ -101,8 +106,29 @@ impl fmt::Debug for Rpc {
 impl Rpc {
     pub(crate) fn new(url: Url, timeout: Duration) -> Self {
         Self {
+            secrets: url_secrets(&url),
             client: ClientBuilder::default().http(url),
             timeout,
+        }
+    }
+
+    /// `fault` with every part of the node's URL that may be secret
+    /// replaced: the HTTP client's errors name the URL they failed on.
+    fn redact(&self, fault: RpcFault) -> RpcFault {
+        let cut = |mut text: String| {
+            for secret in &self.secrets {
+                if text.contains(secret.as_str()) {
+                    text = text.replace(secret.as_str(), "<rpc url>");
+                }
+            }
+            text
+        };
+        match fault {
+            RpcFault::Refused { code, message } => RpcFault::Refused {
+                code,
+                message: cut(message),
+            },
+            RpcFault::Unavailable(why) => RpcFault::Unavailable(cut(why)),
         }
     }
 
@@ -124,7 +150,7 @@ impl Rpc {
                 self.timeout
             ))),
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(classify(error)),
+            Ok(Err(error)) => Err(self.redact(classify(error))),
         }
     }
 
@@ -204,6 +230,33 @@ impl Rpc {
         let gas: U64 = self.call("eth_estimateGas", (request,)).await?;
         Ok(gas.to::<u64>())
     }
+}
+
+/// The texts of `url` that may carry a secret, longest first: the whole
+/// URL, then what follows the host, the query and the user info.
+fn url_secrets(url: &Url) -> Vec<String> {
+    let mut secrets = vec![url.as_str().to_owned()];
+    // HTTP clients print the URL without its user info.
+    let mut bare = url.clone();
+    if bare.set_username("").is_ok() && bare.set_password(None).is_ok() {
+        secrets.push(bare.as_str().to_owned());
+    }
+    let after_host = &url[url::Position::BeforePath..];
+    if after_host.len() > 1 {
+        secrets.push(after_host.to_owned());
+    }
+    if let Some(query) = url.query().filter(|q| !q.is_empty()) {
+        secrets.push(query.to_owned());
+    }
+    if !url.username().is_empty() {
+        secrets.push(url.username().to_owned());
+    }
+    if let Some(password) = url.password() {
+        secrets.push(password.to_owned());
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
 }
 
 fn classify(error: RpcError<TransportErrorKind>) -> RpcFault {

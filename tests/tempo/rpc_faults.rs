@@ -2,9 +2,12 @@
 //! never a receipt, the handler not run, and the same payment settles once
 //! the node is back. Also counts the round trips of a verification.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alloy::primitives::U256;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use alloy::primitives::{B256, U256};
 
 use crate::common::{Env, PRICE};
 use crate::push::broadcast;
@@ -127,4 +130,68 @@ async fn without_the_sync_method_the_server_sends_and_polls() {
         "{calls:?}"
     );
     assert_eq!(env.path_usd(env.recipient).await, U256::from(PRICE));
+}
+
+/// A buffer the tracing subscriber writes to.
+#[derive(Clone, Default)]
+struct Traces(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Traces {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The node's URL carries an API key (user info, path and query): when the
+/// node cannot be reached, the 503 says so in general terms, and neither
+/// the response nor the traces (which log the cause) hold any part of the
+/// URL that could be secret (#13).
+#[tokio::test]
+async fn the_node_url_never_reaches_a_client_or_a_trace() {
+    const SECRETS: [&str; 3] = ["KEYPART1", "KEYPART2", "KEYPART3"];
+    let url = "http://user:pw-KEYPART1@127.0.0.1:9/v2/KEYPART2?apikey=KEYPART3";
+    let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
+    let env = Env::start_on(anvil, url, |b| b);
+    let challenge = env.challenge("/paid").await;
+    let auth = credential(&challenge, push_payload(B256::repeat_byte(7)), None);
+
+    let traces = Traces::default();
+    let writer = traces.clone();
+    // This crate's events, at every level. (alloy's HTTP transport names
+    // its URL in its own TRACE spans: the README says to keep those off
+    // where the URL holds a key.)
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish()
+        .with(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target().starts_with("tower_mpp")
+        }));
+    let reply = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        env.get("/paid", Some(&auth)).await
+    };
+
+    let detail = reply.assert_rejected(503, "about:blank");
+    assert!(detail.contains("unavailable"), "{detail}");
+    let mut seen = reply.text();
+    for (name, value) in &reply.headers {
+        seen.push_str(&format!("\n{name}: {value:?}"));
+    }
+    let traces = String::from_utf8(traces.0.lock().unwrap().clone()).unwrap();
+    if cfg!(feature = "tracing") {
+        assert!(traces.contains("payment refused"), "{traces}");
+        assert!(
+            traces.contains("<rpc url>"),
+            "the cause is logged: {traces}"
+        );
+    }
+    for secret in SECRETS {
+        assert!(!seen.contains(secret), "{secret} in the response: {seen}");
+        assert!(!traces.contains(secret), "{secret} in a trace: {traces}");
+    }
 }
