@@ -178,10 +178,7 @@ async fn the_node_url_never_reaches_a_client_or_a_trace() {
 
     let detail = reply.assert_rejected(503, "about:blank");
     assert!(detail.contains("unavailable"), "{detail}");
-    let mut seen = reply.text();
-    for (name, value) in &reply.headers {
-        seen.push_str(&format!("\n{name}: {value:?}"));
-    }
+    let seen = format!("{:?}\n{}", reply.headers, reply.text());
     let traces = String::from_utf8(traces.0.lock().unwrap().clone()).unwrap();
     if cfg!(feature = "tracing") {
         assert!(traces.contains("payment refused"), "{traces}");
