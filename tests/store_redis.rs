@@ -255,3 +255,31 @@ async fn rediss_urls_speak_tls_verified_against_the_given_authority() {
         StoreErrorKind::Unavailable | StoreErrorKind::Timeout
     ));
 }
+
+/// Counters (failed attempts, free proofs) are shared by every instance,
+/// expire from their first increment, and count concurrent increments
+/// exactly.
+#[tokio::test]
+async fn counters_are_shared_exact_and_expire() {
+    let server = RedisServer::start();
+    let (a, b) = (connect(&server).await, connect(&server).await);
+    assert!(a.is_durable());
+    let ttl = Duration::from_millis(300);
+    assert_eq!(a.increment("n", ttl).await.unwrap(), 1);
+    assert_eq!(b.increment("n", ttl).await.unwrap(), 2);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.increment("n", ttl).await.unwrap()
+        }));
+    }
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (3..53).collect::<Vec<u64>>());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(a.increment("n", ttl).await.unwrap(), 1);
+}

@@ -199,6 +199,7 @@ impl Payments {
         // can retry with the same challenge.
         let claim_key = format!("challenge:{}", echo.id);
         let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
+        self.check_free_budget(price).await?;
         match inner.store.claim(&claim_key, ttl).await {
             Ok(true) => {}
             Ok(false) => {
@@ -229,9 +230,7 @@ impl Payments {
         let settlement = match method.verify(&verification).await {
             Ok(settlement) => settlement,
             Err(error) => {
-                // Best effort: a claim that cannot be released expires with
-                // the challenge.
-                let _ = inner.store.release(&claim_key).await;
+                self.after_failure(&error, &echo.id, &claim_key, ttl).await;
                 let rejection = match error.kind() {
                     VerifyErrorKind::Client(problem) => {
                         self.failed(price, ctx, problem, error.detail().to_owned())

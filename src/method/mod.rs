@@ -21,6 +21,7 @@ macro_rules! trace_event {
 
 mod charge;
 mod hooks;
+mod limits;
 mod offers;
 mod payment_method;
 mod price;
@@ -31,6 +32,7 @@ pub use charge::ChargeContext;
 pub use hooks::{
     ChallengeIssued, NoHooks, PaymentFailed, PaymentHooks, PaymentSettled, RefundCandidate,
 };
+pub use limits::{DEFAULT_FREE_CLAIMS, DEFAULT_FREE_WINDOW, DEFAULT_MAX_FAILED_ATTEMPTS};
 pub use payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
 pub use price::{Amount, Price, StaticPrice};
 pub use registry::{ConfigError, Payments, PaymentsBuilder, REALM_ENV_VARS};

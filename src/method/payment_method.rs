@@ -45,6 +45,14 @@ pub trait PaymentMethod: Send + Sync + 'static {
         price: &Price,
     ) -> Result<Option<Map<String, Value>>, MethodError>;
 
+    /// Whether this method's proofs could pay again if the store forgot
+    /// its claims (after a restart with a store in memory): the registry
+    /// then refuses to build on a store that is not
+    /// [durable](crate::store::Store::is_durable). `false` by default.
+    fn needs_durable_store(&self) -> bool {
+        false
+    }
+
     /// Verifies and settles a credential against the request this route
     /// expects.
     fn verify(
@@ -115,6 +123,7 @@ pub struct VerifyError {
     kind: VerifyErrorKind,
     detail: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    spent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +140,7 @@ impl VerifyError {
             kind: VerifyErrorKind::Client(problem),
             detail: detail.into(),
             source: None,
+            spent: false,
         }
     }
 
@@ -167,6 +177,7 @@ impl VerifyError {
             kind: VerifyErrorKind::Unavailable(retry_after),
             detail: detail.into(),
             source: None,
+            spent: false,
         }
     }
 
@@ -178,6 +189,23 @@ impl VerifyError {
     ) -> Self {
         self.source = Some(source.into());
         self
+    }
+
+    /// Marks the challenge as used up by this failure: the payment was
+    /// attempted where it cost the server (a transaction that reverted on
+    /// chain, with fees the server sponsored). The registry then keeps the
+    /// challenge claimed instead of releasing it, so the same challenge
+    /// cannot be tried again for free; the client asks for a new one.
+    #[must_use]
+    pub fn spends_challenge(mut self) -> Self {
+        self.spent = true;
+        self
+    }
+
+    /// Whether the failure used up the challenge; see
+    /// [`spends_challenge`](Self::spends_challenge).
+    pub fn is_challenge_spent(&self) -> bool {
+        self.spent
     }
 
     /// Whether the failure is the infrastructure's, not the client's.

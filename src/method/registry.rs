@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use super::hooks::{NoHooks, PaymentHooks};
+use super::limits::Limits;
 use super::offers::RequestCache;
 use super::payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
 use super::price::Price;
@@ -45,6 +46,7 @@ pub(crate) trait DynMethod: Send + Sync + 'static {
         &'a self,
         verification: &'a Verification<'a>,
     ) -> BoxFuture<'a, Result<Settlement, VerifyError>>;
+    fn needs_durable_store(&self) -> bool;
 }
 
 impl<M: PaymentMethod> DynMethod for M {
@@ -70,6 +72,10 @@ impl<M: PaymentMethod> DynMethod for M {
     ) -> BoxFuture<'a, Result<Settlement, VerifyError>> {
         Box::pin(PaymentMethod::verify(self, verification))
     }
+
+    fn needs_durable_store(&self) -> bool {
+        PaymentMethod::needs_durable_store(self)
+    }
 }
 
 /// The payment registry: realm, secrets, methods in preference order, the
@@ -92,6 +98,7 @@ pub(crate) struct Inner {
     pub(crate) responder: Arc<dyn RejectionResponder>,
     pub(crate) nonces: Nonces,
     pub(crate) requests: RequestCache,
+    pub(crate) limits: Limits,
 }
 
 /// Challenge nonces: two clients asking for the same resource in the same
@@ -187,6 +194,7 @@ pub struct PaymentsBuilder {
     store: Option<SharedStore>,
     hooks: Option<Arc<dyn PaymentHooks>>,
     responder: Option<Arc<dyn RejectionResponder>>,
+    limits: Limits,
 }
 
 impl PaymentsBuilder {
@@ -247,6 +255,36 @@ impl PaymentsBuilder {
         self
     }
 
+    /// How many failed verifications a challenge allows (default
+    /// [`DEFAULT_MAX_FAILED_ATTEMPTS`]); after the last, the challenge is
+    /// used up and the client must ask for a new one. Each attempt may cost
+    /// the server RPC calls, and challenges are free. Counted in the store
+    /// (a store without counters does not enforce it); failures that were
+    /// the infrastructure's (`503`) do not count.
+    ///
+    /// [`DEFAULT_MAX_FAILED_ATTEMPTS`]: super::DEFAULT_MAX_FAILED_ATTEMPTS
+    pub fn max_failed_attempts(mut self, attempts: u32) -> Self {
+        self.limits.max_failed_attempts = attempts;
+        self
+    }
+
+    /// At most `max` zero-amount (free) payments per `window`, across
+    /// every instance sharing the store (default
+    /// [`DEFAULT_FREE_CLAIMS`] per [`DEFAULT_FREE_WINDOW`]). Each holds a
+    /// claim until its challenge expires, and costs the client only a
+    /// signature: past the budget they wait (`503` with `Retry-After`), so
+    /// they cannot fill the store and crowd out paid claims. With the
+    /// default expiry the budget holds at most `max / window x 6 min`
+    /// claims (72,000 by default, 7% of a default `MemoryStore`).
+    ///
+    /// [`DEFAULT_FREE_CLAIMS`]: super::DEFAULT_FREE_CLAIMS
+    /// [`DEFAULT_FREE_WINDOW`]: super::DEFAULT_FREE_WINDOW
+    pub fn free_claims(mut self, max: u64, window: Duration) -> Self {
+        self.limits.free_claims = max;
+        self.limits.free_window = window;
+        self
+    }
+
     /// Replaces the rejection responder (default: [`ProblemResponder`]).
     pub fn responder<R: RejectionResponder>(mut self, responder: R) -> Self {
         self.responder = Some(Arc::new(responder));
@@ -259,7 +297,8 @@ impl PaymentsBuilder {
     ///
     /// [`ConfigError`] for a missing or empty realm or one a header cannot
     /// carry, a missing or short secret, no methods, a method name that is
-    /// not lowercase letters or is registered twice, or a zero expiry.
+    /// not lowercase letters or is registered twice, a zero expiry or
+    /// limit, or a method that needs a durable store on one that is not.
     pub fn build(self) -> Result<Payments, ConfigError> {
         let realm = self.realm.ok_or(ConfigError::MissingRealm)?;
         if realm.is_empty() || !realm.bytes().all(|b| (b' '..=b'~').contains(&b)) {
@@ -276,8 +315,17 @@ impl PaymentsBuilder {
         if self.methods.is_empty() {
             return Err(ConfigError::NoMethods);
         }
+        if self.limits.max_failed_attempts == 0 || self.limits.free_window.is_zero() {
+            return Err(ConfigError::ZeroLimit);
+        }
+        let store = self
+            .store
+            .unwrap_or_else(|| SharedStore::new(MemoryStore::default()));
         for (i, method) in self.methods.iter().enumerate() {
             let name = method.name();
+            if method.needs_durable_store() && !store.is_durable() {
+                return Err(ConfigError::VolatileStore(name.to_owned()));
+            }
             if !is_method_id(name) {
                 return Err(ConfigError::InvalidMethodName(name.to_owned()));
             }
@@ -291,13 +339,12 @@ impl PaymentsBuilder {
                 secrets,
                 expiry,
                 methods: self.methods,
-                store: self
-                    .store
-                    .unwrap_or_else(|| SharedStore::new(MemoryStore::default())),
+                store,
                 hooks: self.hooks.unwrap_or_else(|| Arc::new(NoHooks)),
                 responder: self.responder.unwrap_or_else(|| Arc::new(ProblemResponder)),
                 nonces: Nonces::new(),
                 requests: RequestCache::default(),
+                limits: self.limits,
             }),
         })
     }
@@ -344,6 +391,11 @@ pub enum ConfigError {
     InvalidMethodName(String),
     /// Two methods share a name.
     DuplicateMethod(String),
+    /// `max_failed_attempts` is zero or the free-claim window is empty.
+    ZeroLimit,
+    /// The named method needs claims that survive a restart (see
+    /// [`Store::is_durable`]) and the store's do not.
+    VolatileStore(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -361,6 +413,14 @@ impl fmt::Display for ConfigError {
                 write!(f, "method name {name:?} must be lowercase ASCII letters")
             }
             Self::DuplicateMethod(name) => write!(f, "method {name:?} is registered twice"),
+            Self::ZeroLimit => {
+                f.write_str("max_failed_attempts and the free-claim window must be positive")
+            }
+            Self::VolatileStore(name) => write!(
+                f,
+                "method {name:?} needs a store whose claims survive a restart (a shared Redis): \
+                 with one in memory a restart would let its used payments pay again"
+            ),
         }
     }
 }

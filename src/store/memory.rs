@@ -65,11 +65,26 @@ const MIN_SWEEP: usize = 64;
 /// as the time to live. A shorter time to live would let a proof be
 /// claimed again while its challenge is still accepted.
 ///
-/// A key takes 24 bytes and a control byte of a hash table. Between sweeps
-/// a shard holds up to twice its live keys, and removed keys leave
-/// tombstones until the table rehashes, so the tables settle at 2.3 to 4.6
-/// slots per live key: 60 to 120 bytes per live key, and at most about 120
-/// bytes per key of capacity (120 MB at the default capacity).
+/// A key takes 32 bytes (fingerprint, expiry and count) and a control byte
+/// of a hash table. Between sweeps a shard holds up to twice its live keys,
+/// and removed keys leave tombstones until the table rehashes, so the
+/// tables settle at 2.3 to 4.6 slots per live key: 76 to 152 bytes per live
+/// key, and at most about 150 bytes per key of capacity (150 MB at the
+/// default capacity).
+///
+/// # Sizing
+///
+/// Each settled payment holds one key until its challenge expires (plus a
+/// minute); pull and push payments one more for their transaction hash; a
+/// challenge with failed attempts one counter. At the default five-minute
+/// expiry, the default capacity carries about 3,000 settlements a second.
+/// Free zero-amount proofs are the cheapest way to fill a store: the
+/// registry caps the claims a route's free proofs may hold (see
+/// `PaymentsBuilder::free_claims`), so they cannot crowd out paid ones.
+///
+/// Claims live in this process only: they are lost on a restart
+/// ([`Store::is_durable`] is `false`). Use a shared `RedisStore` for
+/// several instances, or where a restart must not reopen used proofs.
 ///
 /// Cloning is cheap and the clones share their claims.
 ///
@@ -108,8 +123,9 @@ struct Inner {
 struct Shard(Mutex<Entries>);
 
 struct Entries {
-    /// Each key with its expiry; a key is live while `now < expiry`.
-    map: HashMap<Fingerprint, u64, BuildHasherDefault<PassThrough>>,
+    /// Each key with its expiry (a key is live while `now < expiry`) and,
+    /// for a counter, its count.
+    map: HashMap<Fingerprint, Slot, BuildHasherDefault<PassThrough>>,
     /// This shard's share of the store's capacity.
     capacity: usize,
     /// A lower bound of the expiries in `map`: nothing expired before it.
@@ -197,6 +213,17 @@ impl Store for MemoryStore {
         shard.lock().map.remove(&key);
         ready(Ok(()))
     }
+
+    fn increment(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let now = self.inner.now();
+        let expiry = now.saturating_add(saturating_nanos(ttl));
+        let (shard, key) = self.inner.locate(key);
+        ready(shard.lock().bump(key, now, expiry))
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -248,11 +275,18 @@ impl Entries {
 
     /// Claims `key` until `expiry`, at time `now`.
     fn claim(&mut self, key: Fingerprint, now: u64, expiry: u64) -> Result<bool, StoreError> {
+        self.bump(key, now, expiry).map(|count| count == 1)
+    }
+
+    /// Adds one to the count of `key` (a claim is a count of 1), which
+    /// starts at 1 and lives until `expiry` when the key is new or expired.
+    fn bump(&mut self, key: Fingerprint, now: u64, expiry: u64) -> Result<u64, StoreError> {
         if let Some(held) = self.map.get_mut(&key) {
-            if *held > now {
-                return Ok(false);
+            if held.expiry > now {
+                held.count = held.count.saturating_add(1);
+                return Ok(held.count);
             }
-            *held = expiry;
+            *held = Slot { expiry, count: 1 };
         } else {
             let len = self.map.len();
             // Removed keys leave tombstones that use up the table's room;
@@ -266,18 +300,18 @@ impl Entries {
             if self.map.len() >= self.capacity {
                 return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
             }
-            self.map.insert(key, expiry);
+            self.map.insert(key, Slot { expiry, count: 1 });
             self.inserted += 1;
         }
         self.earliest = self.earliest.min(expiry);
-        Ok(true)
+        Ok(1)
     }
 
     /// Drops the keys expired at `now`, unless none can have expired.
     fn sweep(&mut self, now: u64) {
         if self.earliest <= now {
             let mut earliest = u64::MAX;
-            self.map.retain(|_, &mut expiry| {
+            self.map.retain(|_, &mut Slot { expiry, .. }| {
                 let live = expiry > now;
                 if live {
                     earliest = earliest.min(expiry);
@@ -289,6 +323,13 @@ impl Entries {
         self.sweep_at = self.map.len().saturating_mul(2).max(MIN_SWEEP);
         self.inserted = 0;
     }
+}
+
+/// A key's expiry and count.
+#[derive(Clone, Copy)]
+struct Slot {
+    expiry: u64,
+    count: u64,
 }
 
 /// Two independent keyed hashes of a key. `check` picks the key's shard,

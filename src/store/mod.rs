@@ -77,6 +77,31 @@ pub trait Store: Send + Sync + 'static {
     /// Releases a claim, so the key can be claimed again (for a payment that
     /// definitely did not happen). Releasing an unclaimed key is not an error.
     fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Adds one to the counter `key` and returns its new value; a counter
+    /// that did not exist (or expired) starts at 1 and lives for `ttl` from
+    /// then (later increments do not extend it). The registry counts failed
+    /// attempts per challenge with it.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`]; the registry
+    /// then counts nothing (the limit is not enforced).
+    fn increment(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let _ = (key, ttl);
+        std::future::ready(Err(StoreError::new(StoreErrorKind::Unsupported)))
+    }
+
+    /// Whether claims survive a restart of this server process (a shared
+    /// Redis does; memory does not). Payment methods whose proofs could be
+    /// presented again after a restart (a transfer with a fixed memo names
+    /// no challenge) refuse to run on a store that does not, unless the
+    /// deployer opts in. `false` by default.
+    fn is_durable(&self) -> bool {
+        false
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -85,6 +110,12 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 trait DynStore: Send + Sync + 'static {
     fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn release<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn increment<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn is_durable(&self) -> bool;
 }
 
 impl<S: Store> DynStore for S {
@@ -94,6 +125,18 @@ impl<S: Store> DynStore for S {
 
     fn release<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(Store::release(self, key))
+    }
+
+    fn increment<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(Store::increment(self, key, ttl))
+    }
+
+    fn is_durable(&self) -> bool {
+        Store::is_durable(self)
     }
 }
 
@@ -129,6 +172,20 @@ impl SharedStore {
     /// [`StoreError`] when the store cannot answer.
     pub async fn release(&self, key: &str) -> Result<(), StoreError> {
         self.inner.release(key).await
+    }
+
+    /// Adds one to the counter `key`; see [`Store::increment`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer, or does not count.
+    pub async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        self.inner.increment(key, ttl).await
+    }
+
+    /// Whether claims survive a restart; see [`Store::is_durable`].
+    pub fn is_durable(&self) -> bool {
+        self.inner.is_durable()
     }
 }
 

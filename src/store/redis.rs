@@ -176,7 +176,44 @@ impl Store for RedisStore {
         command.arg(self.key(key));
         async move { self.run(&command).await.map(drop) }
     }
+
+    /// `INCR`, and the expiry set by the increment that created the key,
+    /// in one script (atomic: a counter never lives without an expiry).
+    fn increment(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(INCREMENT_SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(ttl_millis(ttl));
+        async move {
+            match self.run(&command).await? {
+                Value::Int(count) => u64::try_from(count).map_err(|_| {
+                    StoreError::with_source(StoreErrorKind::Unavailable, UnexpectedReply)
+                }),
+                _ => Err(StoreError::with_source(
+                    StoreErrorKind::Unavailable,
+                    UnexpectedReply,
+                )),
+            }
+        }
+    }
+
+    /// Redis keeps the claims of every instance across their restarts (and
+    /// its own, with persistence: see "Configuring Redis").
+    fn is_durable(&self) -> bool {
+        true
+    }
 }
+
+/// Increments `KEYS[1]`, giving it the expiry `ARGV[1]` (ms) when new.
+const INCREMENT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+return n";
 
 impl RedisStoreBuilder {
     /// The prefix of every key the store writes (default `mpp:`), to share a

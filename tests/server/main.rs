@@ -3,6 +3,7 @@
 
 mod common;
 mod concurrency;
+mod free_work;
 mod hostile;
 mod scope_and_text;
 

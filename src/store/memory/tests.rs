@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
-use super::{Entries, Fingerprint, MIN_SHARD_CAPACITY, MIN_SWEEP, MemoryStore, prev_power_of_two};
+use super::{
+    Entries, Fingerprint, MIN_SHARD_CAPACITY, MIN_SWEEP, MemoryStore, Slot, prev_power_of_two,
+};
 use crate::store::{Store, StoreErrorKind};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -109,7 +111,13 @@ fn a_shard_full_of_live_keys_does_not_rescan_them() {
     assert_eq!(entries.earliest, 100);
     // Nothing can have expired before 100, so the sweep is skipped: the
     // sentinel below would be reclaimed by a scan.
-    entries.map.insert(fp("stale"), 0);
+    entries.map.insert(
+        fp("stale"),
+        Slot {
+            expiry: 0,
+            count: 1,
+        },
+    );
     assert!(entries.claim(fp("c"), 2, 300).is_err());
     assert!(entries.map.contains_key(&fp("stale")));
 }
@@ -198,4 +206,16 @@ fn debug_shows_the_bound() {
 fn traits() {
     fn assert_send_sync<T: Send + Sync + Clone + std::fmt::Debug + Default>() {}
     assert_send_sync::<MemoryStore>();
+}
+
+#[tokio::test]
+async fn counters_count_until_they_expire() {
+    let store = MemoryStore::with_capacity(1_024);
+    let ttl = Duration::from_millis(50);
+    assert_eq!(store.increment("n", ttl).await.unwrap(), 1);
+    assert_eq!(store.increment("n", ttl).await.unwrap(), 2);
+    assert_eq!(store.increment("m", ttl).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(store.increment("n", ttl).await.unwrap(), 1);
+    assert!(!Store::is_durable(&store));
 }
