@@ -220,11 +220,13 @@ impl Payments {
             }
         }
 
+        let validity = price.expiry_override().unwrap_or(inner.expiry);
         let verification = Verification {
             credential,
             request: &expected,
             price,
             expires,
+            issued: expires.checked_sub(validity).unwrap_or(expires),
             claims: &inner.store,
         };
         let settlement = match method.verify(&verification).await {

@@ -74,6 +74,10 @@ pub struct Verification<'a> {
     pub price: &'a Price,
     /// When the challenge expires.
     pub expires: SystemTime,
+    /// When the challenge was issued, at the latest (its expiry less the
+    /// price's validity): nothing done before it can have been done for
+    /// this challenge.
+    pub issued: SystemTime,
     /// The shared store, for single-use claims of the method's own proofs.
     pub claims: &'a SharedStore,
 }

@@ -11,6 +11,7 @@ use url::Url;
 
 use super::request::{Mode, Split};
 use super::rpc::Rpc;
+use super::sponsor::{BudgetTracker, SponsorBudget};
 use super::{Inner, TempoCharge};
 
 /// `PathUSD`, the default currency.
@@ -50,6 +51,8 @@ pub(crate) struct FeePayer {
     pub(crate) signer: PrivateKeySigner,
     pub(crate) fee_token: Option<Address>,
     pub(crate) limits: FeeLimits,
+    /// Shared by the method's clones.
+    pub(crate) budget: std::sync::Arc<BudgetTracker>,
 }
 
 impl fmt::Debug for FeePayer {
@@ -58,6 +61,7 @@ impl fmt::Debug for FeePayer {
             .field("address", &self.signer.address())
             .field("fee_token", &self.fee_token)
             .field("limits", &self.limits)
+            .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
 }
@@ -143,7 +147,9 @@ pub struct TempoChargeBuilder {
     deferred: Option<TempoConfigError>,
     fee_token: Option<String>,
     fee_limits: FeeLimits,
+    sponsor_budget: SponsorBudget,
     memo: Option<String>,
+    memo_on_volatile_store: bool,
     splits: Vec<(String, u128, Option<String>)>,
     supported_modes: Option<Vec<Mode>>,
     external_id: Option<String>,
@@ -164,7 +170,9 @@ impl Default for TempoChargeBuilder {
             deferred: None,
             fee_token: None,
             fee_limits: FeeLimits::default(),
+            sponsor_budget: SponsorBudget::default(),
             memo: None,
+            memo_on_volatile_store: false,
             splits: Vec::new(),
             supported_modes: None,
             external_id: None,
@@ -269,10 +277,35 @@ impl TempoChargeBuilder {
         self
     }
 
+    /// How much fee sponsorship this instance grants per window (default
+    /// [`SponsorBudget::default`]); past it, sponsored payments wait with a
+    /// `503`. Only with a fee payer.
+    pub fn sponsor_budget(mut self, budget: SponsorBudget) -> Self {
+        self.sponsor_budget = budget;
+        self
+    }
+
     /// A `bytes32` memo (hex) every payment must carry. Without one, the
     /// payment must carry the challenge's attribution memo.
+    ///
+    /// A transfer with a fixed memo names no challenge, so only the
+    /// store's claim of its transaction stops it paying twice: such a
+    /// charge is paid in pull mode only (anyone could present someone
+    /// else's mined transaction hash), and the registry refuses to build
+    /// on a store whose claims a restart forgets (see
+    /// [`memo_on_volatile_store`](Self::memo_on_volatile_store)).
     pub fn memo(mut self, memo: impl Into<String>) -> Self {
         self.memo = Some(memo.into());
+        self
+    }
+
+    /// Accepts fixed-memo charges (the builder's [`memo`](Self::memo) or a
+    /// price's) with a store that does not survive a restart, such as the
+    /// default `MemoryStore`. The risk taken: after a restart, a
+    /// transaction mined for an earlier challenge, but after the
+    /// presented challenge was issued, can be presented again.
+    pub fn memo_on_volatile_store(mut self, accept: bool) -> Self {
+        self.memo_on_volatile_store = accept;
         self
     }
 
@@ -418,6 +451,7 @@ impl TempoChargeBuilder {
                 receipt_timeout: self.receipt_timeout,
                 fee_payer,
                 memo,
+                memo_on_volatile_store: self.memo_on_volatile_store,
                 splits,
                 supported_modes,
                 external_id: self.external_id,
@@ -444,6 +478,7 @@ impl TempoChargeBuilder {
             signer,
             fee_token,
             limits: self.fee_limits,
+            budget: std::sync::Arc::new(BudgetTracker::new(self.sponsor_budget)),
         }))
     }
 

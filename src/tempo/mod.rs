@@ -49,6 +49,7 @@ mod push;
 pub(crate) mod request;
 pub(crate) mod rpc;
 mod source;
+mod sponsor;
 mod transfer;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub use memo::{attribution_memo, is_attribution_memo};
 pub use proof::{PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, proof_signing_hash};
 pub use request::{Mode, Split};
 pub use source::did_pkh;
+pub use sponsor::SponsorBudget;
 
 use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
 use config::{FeePayer, parse_address, parse_memo};
@@ -98,6 +100,7 @@ struct Inner {
     receipt_timeout: Duration,
     fee_payer: Option<FeePayer>,
     memo: Option<B256>,
+    memo_on_volatile_store: bool,
     splits: Vec<Split>,
     supported_modes: Option<Vec<Mode>>,
     external_id: Option<String>,
@@ -183,8 +186,11 @@ impl TempoCharge {
                 )));
             }
             details.supported_modes = match (&inner.supported_modes, details.fee_payer) {
-                // Hash credentials cannot pay a sponsored charge.
+                // Hash credentials cannot pay a sponsored charge, nor one
+                // with a fixed memo (the transfer names no challenge, so a
+                // mined hash could be presented by anyone).
                 (_, true) => Some(vec![Mode::Pull]),
+                _ if details.memo.is_some() => Some(vec![Mode::Pull]),
                 (modes, false) => modes.clone(),
             };
         }
@@ -227,6 +233,10 @@ impl PaymentMethod for TempoCharge {
         }
     }
 
+    fn needs_durable_store(&self) -> bool {
+        self.inner.memo.is_some() && !self.inner.memo_on_volatile_store
+    }
+
     async fn verify(&self, verification: &Verification<'_>) -> Result<Settlement, VerifyError> {
         let request: ChargeRequest = verification.request.deserialize().map_err(|e| {
             VerifyError::failed("The challenge's request is not a Tempo charge.").with_source(e)
@@ -246,6 +256,16 @@ impl PaymentMethod for TempoCharge {
                 Some(payer.address)
             }
         };
+        if request.method_details.memo.is_some()
+            && !verification.claims.is_durable()
+            && !self.inner.memo_on_volatile_store
+        {
+            // A transfer with a fixed memo names no challenge: only a claim
+            // that survives restarts stops it paying twice.
+            return Err(VerifyError::failed(
+                "This server is not set up to accept fixed-memo payments (its claim store does not survive a restart).",
+            ));
+        }
         let kind = credential.payload.get("type").and_then(Value::as_str);
         let zero = request.amount.is_zero();
         let ctx = Settle {
@@ -268,6 +288,9 @@ impl PaymentMethod for TempoCharge {
             Some("transaction") => pull::verify(&ctx).await,
             Some("hash") if request.method_details.fee_payer => Err(VerifyError::failed(
                 "A charge with sponsored fees cannot be paid with a transaction hash.",
+            )),
+            Some("hash") if request.method_details.memo.is_some() => Err(VerifyError::failed(
+                "A charge with a fixed memo is paid in pull mode: a mined transfer with that memo does not name this challenge.",
             )),
             Some("hash") if !request.allows(Mode::Push) => Err(VerifyError::failed(
                 "This charge does not accept push mode (hash credentials).",
@@ -347,6 +370,39 @@ impl Settle<'_> {
     /// The node's trouble, told to the client in general terms: the
     /// fault (its text free of the node's URL) stays the error's source,
     /// for the operator.
+    /// Refuses a transaction mined before this challenge was issued: it
+    /// was made for something else. (One second of slack for clocks.) The
+    /// receipt's `blockTimestamp` when the node sends one, else one block
+    /// lookup.
+    async fn check_mined_after_issue(&self, receipt: &rpc::Receipt) -> Result<(), VerifyError> {
+        let mined = match (receipt.block_timestamp, receipt.block_number) {
+            (Some(timestamp), _) => timestamp.to::<u64>(),
+            (None, Some(number)) => self
+                .method
+                .rpc
+                .block_timestamp(number)
+                .await
+                .map_err(Self::unavailable)?,
+            (None, None) => {
+                return Err(Self::unavailable(rpc::RpcFault::Unavailable(
+                    "a receipt without a block".to_owned(),
+                )));
+            }
+        };
+        let issued = self
+            .verification
+            .issued
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if mined + 1 < issued {
+            return Err(VerifyError::replayed(
+                "This transaction was mined before the challenge was issued.",
+            ));
+        }
+        Ok(())
+    }
+
     fn unavailable(fault: rpc::RpcFault) -> VerifyError {
         VerifyError::unavailable(RETRY_AFTER, "The Tempo node is unavailable.").with_source(fault)
     }

@@ -13,7 +13,7 @@ use tempo_alloy::primitives::transaction::{AASigned, TEMPO_TX_TYPE_ID, TempoTran
 use super::config::FeePayer;
 use super::envelope::{self, FEE_PAYER_ENVELOPE_TYPE};
 use super::rpc::{Receipt, RpcFault};
-use super::{Settle, transfer};
+use super::{Settle, sponsor, transfer};
 use crate::method::{Settlement, VerifyError};
 
 pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
@@ -31,7 +31,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
         let fee_payer = ctx.method.fee_payer.as_ref().ok_or_else(|| {
             VerifyError::failed("This server no longer sponsors fees; ask for a new challenge.")
         })?;
-        co_sign(ctx, fee_payer, signed, sender)?
+        sponsor(ctx, fee_payer, signed, sender).await?
     } else {
         if signed.tx().fee_payer_signature.is_some() {
             return Err(VerifyError::failed(
@@ -52,8 +52,15 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
             return Err(error);
         }
     };
+    // A node may answer a transaction it already had (a retry of ours, or
+    // bytes from the chain presented again after a restart emptied the
+    // claims) with its old receipt, even to a sync send: only one mined
+    // after this challenge was issued can pay for it.
+    ctx.check_mined_after_issue(&receipt).await?;
+    // Mined: the transaction cannot be sent again, and what it cost (the
+    // sponsor's fee) is spent. A failure now uses the challenge up.
     if !receipt.succeeded() {
-        return Err(VerifyError::failed("The transaction reverted."));
+        return Err(VerifyError::failed("The transaction reverted.").spends_challenge());
     }
     let transfers = transfer::from_logs(ctx.request.currency, receipt.logs.iter());
     let challenge = &ctx.verification.credential.challenge;
@@ -65,8 +72,35 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
         false,
         Some(sender),
     )
-    .map_err(|mismatch| VerifyError::failed(mismatch.detail()))?;
+    .map_err(|mismatch| VerifyError::failed(mismatch.detail()).spends_challenge())?;
     Ok(Settlement::new(hash.to_string()))
+}
+
+/// Checks what a sponsored transaction may cost the fee payer, then
+/// co-signs it.
+async fn sponsor(
+    ctx: &Settle<'_>,
+    fee_payer: &FeePayer,
+    signed: AASigned,
+    sender: Address,
+) -> Result<Bytes, VerifyError> {
+    let tx = signed.tx();
+    // An expiring nonce bounds how long the co-signed bytes stay valid
+    // (`valid_before`, checked against the challenge's expiry), so they
+    // cannot be held and sent later.
+    if !tx.is_expiring_nonce_tx() {
+        return Err(VerifyError::failed(
+            "A sponsored transaction must use an expiring nonce (nonce key 2^256-1, nonce 0).",
+        ));
+    }
+    sponsor::simulate(&ctx.method.rpc, sender, tx, fee_payer.limits.max_gas).await?;
+    fee_payer.budget.reserve(tx).map_err(|wait| {
+        VerifyError::unavailable(
+            wait.max(std::time::Duration::from_secs(1)),
+            "This server's fee sponsorship budget is spent for now; retry later.",
+        )
+    })?;
+    co_sign(ctx, fee_payer, signed, sender)
 }
 
 /// The signed transaction, and the sender a fee-payer envelope names.
@@ -117,7 +151,14 @@ fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(),
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    if let Some(before) = tx.valid_before {
+    // A validity window ending with the challenge: the signed bytes cannot
+    // be kept and broadcast later for another challenge.
+    let Some(before) = tx.valid_before else {
+        return Err(VerifyError::failed(
+            "The transaction must carry valid_before, at the latest the challenge's expiry.",
+        ));
+    };
+    {
         if before.get() <= now {
             return Err(VerifyError::expired(
                 "The transaction's validity window has closed.",
@@ -133,6 +174,11 @@ fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(),
     }
     if tx.valid_after.is_some_and(|after| after.get() > now) {
         return Err(VerifyError::failed("The transaction is not valid yet."));
+    }
+    if !tx.access_list.is_empty() {
+        return Err(VerifyError::failed(
+            "The transaction carries an access list; a payment makes transfers only.",
+        ));
     }
     if tx.key_authorization.is_some() || !tx.tempo_authorization_list.is_empty() {
         return Err(VerifyError::failed(

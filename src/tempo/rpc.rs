@@ -32,6 +32,17 @@ pub(crate) struct Receipt {
     pub(crate) status: U64,
     #[serde(default)]
     pub(crate) logs: Vec<Log>,
+    #[serde(default)]
+    pub(crate) block_number: Option<U64>,
+    /// Not standard, but sent by anvil and reth-based nodes (Tempo's).
+    #[serde(default)]
+    pub(crate) block_timestamp: Option<U64>,
+}
+
+/// A block's header fields that verification reads.
+#[derive(Debug, Clone, Deserialize)]
+struct BlockHeader {
+    timestamp: U64,
 }
 
 impl Receipt {
@@ -56,21 +67,24 @@ impl RpcFault {
         matches!(self, Self::Refused { code, .. } if *code == METHOD_NOT_FOUND)
     }
 
-    /// The node says it already has this transaction (a retried broadcast).
+    /// The node says it already has this transaction in its pool (a
+    /// retried broadcast): it will be mined, or already was.
     pub(crate) fn is_already_known(&self) -> bool {
+        self.message_has(&["already known", "already imported", "known transaction"])
+    }
+
+    /// The node says the transaction's nonce was used: by this very
+    /// transaction (mined before) or by another one.
+    pub(crate) fn is_nonce_used(&self) -> bool {
+        self.message_has(&["nonce too low", "replay", "nonce already used"])
+    }
+
+    fn message_has(&self, needles: &[&str]) -> bool {
         let Self::Refused { message, .. } = self else {
             return false;
         };
         let message = message.to_ascii_lowercase();
-        [
-            "already known",
-            "already imported",
-            "known transaction",
-            "nonce too low",
-            "replay",
-        ]
-        .iter()
-        .any(|needle| message.contains(needle))
+        needles.iter().any(|needle| message.contains(needle))
     }
 }
 
@@ -176,7 +190,10 @@ impl Rpc {
     /// Broadcasts `raw` (whose hash is `hash`) and waits for its receipt:
     /// one round trip with `eth_sendRawTransactionSync`, else
     /// `eth_sendRawTransaction` and polling for up to `wait`. A node that
-    /// already has the transaction (a retried broadcast) is not an error.
+    /// already has the transaction (a retried broadcast) is not an error:
+    /// the receipt may then be old (the caller checks when it was mined).
+    /// A used nonce is one receipt lookup: this transaction, mined
+    /// before, or a refusal (another transaction used it), never a wait.
     pub(crate) async fn broadcast(
         &self,
         raw: Bytes,
@@ -188,14 +205,18 @@ impl Rpc {
             Ok(_) => RpcFault::Unavailable("a receipt for another transaction".to_owned()),
             Err(fault) => fault,
         };
-        if fault.is_unknown_method() {
-            match self.send(raw).await {
-                Ok(_) => {}
-                Err(fault) if fault.is_already_known() => {}
-                Err(fault) => return Err(fault),
+        let fault = if fault.is_unknown_method() {
+            self.send(raw).await.err()
+        } else {
+            Some(fault)
+        };
+        match fault {
+            None => {}
+            Some(fault) if fault.is_already_known() => {}
+            Some(fault) if fault.is_nonce_used() => {
+                return self.receipt(hash).await?.ok_or(fault);
             }
-        } else if !fault.is_already_known() {
-            return Err(fault);
+            Some(fault) => return Err(fault),
         }
         // Sent (now or before): wait for it to be mined.
         let deadline = tokio::time::Instant::now() + wait;
@@ -219,6 +240,28 @@ impl Rpc {
                 }
             }
         }
+    }
+
+    /// The timestamp (seconds) of block `number`.
+    pub(crate) async fn block_timestamp(&self, number: U64) -> Result<u64, RpcFault> {
+        let block: Option<BlockHeader> = self.call("eth_getBlockByNumber", (number, false)).await?;
+        block
+            .map(|b| b.timestamp.to::<u64>())
+            .ok_or_else(|| RpcFault::Unavailable("no such block".to_owned()))
+    }
+
+    /// `eth_estimateGas` of a plain call from `from` (how a Tempo
+    /// transaction's calls are simulated: nodes run them as ordinary
+    /// calls). A call that would revert is `Refused`.
+    pub(crate) async fn estimate_call(
+        &self,
+        from: Address,
+        to: Address,
+        data: &Bytes,
+    ) -> Result<u64, RpcFault> {
+        let call = serde_json::json!({"from": from, "to": to, "data": data});
+        let gas: U64 = self.call("eth_estimateGas", (call,)).await?;
+        Ok(gas.to::<u64>())
     }
 
     /// `eth_estimateGas` for a Tempo transaction request.

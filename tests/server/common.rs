@@ -76,6 +76,9 @@ impl PaymentMethod for Invoice {
             ))
             .receipt_field("payer", "acct_9")),
             Some("short") => Err(VerifyError::insufficient("The invoice was paid partially.")),
+            Some("reverted") => {
+                Err(VerifyError::failed("The invoice bounced, at a cost.").spends_challenge())
+            }
             Some("unavailable") => Err(VerifyError::unavailable(
                 Duration::from_secs(7),
                 "The invoice service is down.",

@@ -106,3 +106,18 @@ async fn free_proofs_cannot_crowd_out_paid_claims() {
     let unpaid = send(&router, get_req("/joke").body(Body::empty()).unwrap()).await;
     assert_eq!(unpaid.status, 402);
 }
+
+/// A failure that cost the server (a transaction that reverted on chain)
+/// uses the challenge up at once: it cannot be tried again for free.
+#[tokio::test]
+async fn a_failure_that_spends_the_challenge_keeps_it_used() {
+    let (router, calls) = app(|b| b, MemoryStore::default());
+    let challenge = challenge_for(&router, "GET", "/joke", "").await;
+    send_auth(&router, "/joke", pay(&challenge, "reverted"))
+        .await
+        .assert_rejected(402, "verification-failed");
+    send_auth(&router, "/joke", pay(&challenge, "paid"))
+        .await
+        .assert_rejected(402, "invalid-challenge");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

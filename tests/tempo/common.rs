@@ -48,7 +48,8 @@ impl StaticPrice for Free {
 /// [`MEMO`]), `/alpha` (0.01 `AlphaUSD`), `/short` (expires in 1 s),
 /// `/unsponsored` (0.01, fees not sponsored even with a fee payer).
 pub(crate) struct Env {
-    pub(crate) anvil: Anvil,
+    pub(crate) anvil: Arc<Anvil>,
+    rpc_url: String,
     pub(crate) app: Router,
     pub(crate) recipient: Address,
     pub(crate) handled: Arc<AtomicUsize>,
@@ -76,12 +77,33 @@ impl Env {
         configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
     ) -> Self {
         let recipient = PrivateKeySigner::random().address();
+        Self::build(Arc::new(anvil), rpc_url, recipient, configure)
+    }
+
+    /// The same server restarted: same chain, recipient and secret, a
+    /// fresh in-memory store (whatever it had claimed is forgotten).
+    pub(crate) fn restarted(
+        &self,
+        configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+    ) -> Self {
+        Self::build(self.anvil.clone(), &self.rpc_url, self.recipient, configure)
+    }
+
+    fn build(
+        anvil: Arc<Anvil>,
+        rpc_url: &str,
+        recipient: Address,
+        configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+    ) -> Self {
         let builder = TempoCharge::builder()
             .recipient(recipient.to_string())
             .rpc_url(rpc_url)
             .chain_id(CHAIN_ID)
             .rpc_timeout(Duration::from_secs(3))
-            .receipt_timeout(Duration::from_secs(5));
+            .receipt_timeout(Duration::from_secs(5))
+            // `/memo` runs on the memory store; the refusal without this is
+            // tested on its own.
+            .memo_on_volatile_store(true);
         let method = configure(builder)
             .build()
             .expect("a valid Tempo configuration");
@@ -89,6 +111,9 @@ impl Env {
             .realm(REALM)
             .secret(SECRET)
             .method(method)
+            // The refusal tests try many bad credentials on one challenge
+            // before paying it; the attempt limit has its own test.
+            .max_failed_attempts(100)
             .build()
             .unwrap();
         let handled = Arc::new(AtomicUsize::new(0));
@@ -156,6 +181,7 @@ impl Env {
             .layer(PaymentLayer::new(payments));
         Self {
             anvil,
+            rpc_url: rpc_url.to_owned(),
             app,
             recipient,
             handled,

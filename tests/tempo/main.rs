@@ -5,6 +5,7 @@
 
 #![cfg(feature = "tempo")]
 
+mod abuse;
 mod common;
 mod proof;
 mod pull;

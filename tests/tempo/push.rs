@@ -4,7 +4,7 @@ use alloy::primitives::{B256, U256};
 
 use crate::common::{Env, PRICE};
 use crate::support::anvil::{Anvil, CHAIN_ID};
-use crate::support::tempo_payer::{credential, honest, push_payload, raw, source};
+use crate::support::tempo_payer::{credential, honest, pull_payload, push_payload, raw, source};
 use tempo_alloy::primitives::transaction::AASigned;
 
 /// Broadcasts `signed` and waits for it to be mined.
@@ -46,23 +46,21 @@ async fn a_mined_transfer_pays_by_hash_once() {
 }
 
 #[tokio::test]
-async fn a_replayed_hash_is_refused_even_when_its_memo_would_match() {
+async fn a_replayed_transaction_is_refused_even_when_its_memo_would_match() {
     // With a route memo, the transfer does not name its challenge: only the
-    // claim of the hash stops a second use.
+    // claim of the transaction stops a second use (hashes are not accepted
+    // for such a charge at all; see tests/tempo/abuse.rs).
     let env = Env::start().await;
     let payer = env.anvil.funded_payer(1_000_000).await;
     let first = env.challenge("/memo").await;
     let signed = honest(&payer, &first, false);
-    let hash = broadcast(&env.anvil, &signed).await;
-    env.get("/memo", Some(&credential(&first, push_payload(hash), None)))
+    let payload = pull_payload(&signed, payer.address());
+    env.get("/memo", Some(&credential(&first, payload.clone(), None)))
         .await
         .assert_paid();
     let second = env.challenge("/memo").await;
     let detail = env
-        .get(
-            "/memo",
-            Some(&credential(&second, push_payload(hash), None)),
-        )
+        .get("/memo", Some(&credential(&second, payload, None)))
         .await
         .assert_rejected(402, "invalid-challenge");
     assert!(detail.contains("already"), "{detail}");

@@ -1,0 +1,177 @@
+//! Sponsoring a client's fees without being drained: what the fee payer
+//! checks before it co-signs.
+//!
+//! A sponsored transaction that reverts still costs the sponsor its fee.
+//! So before co-signing, each call of the client's transaction is run as an
+//! ordinary call from the sender (`eth_estimateGas`; nodes cannot simulate a
+//! Tempo transaction as a whole, and anvil crashes on `eth_simulateV1` with
+//! one): a call that would revert (an account without the funds, say) is
+//! refused before anything is signed or sent. The same estimates size the
+//! gas limit the sponsor accepts, and every co-signed transaction's worst
+//! fee (`gas_limit x max_fee_per_gas`) is counted against a budget per
+//! window.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+use tempo_alloy::primitives::transaction::TempoTransaction;
+
+use super::rpc::{Rpc, RpcFault};
+use crate::method::VerifyError;
+
+/// Attodollars per base unit of a 6-decimal TIP-20 fee token (Tempo prices
+/// gas in attodollars).
+const ATTO_PER_BASE_UNIT: u128 = 1_000_000_000_000;
+/// The gas limit clients of the MPP SDKs sign for one sponsored transfer:
+/// always accepted when the calls need less.
+const CLIENT_DEFAULT_GAS: u64 = 1_000_000;
+/// What a Tempo transaction may need on top of its calls' own estimates
+/// (its signature, nonce and fee handling).
+const TX_OVERHEAD_GAS: u64 = 300_000;
+
+/// How much fee sponsorship one server instance grants per window, in base
+/// units of the fee token, each transaction counted at its worst fee
+/// (`gas_limit x max_fee_per_gas`, which is more than it will pay).
+///
+/// Past the budget, sponsored payments wait: `503` with `Retry-After` until
+/// the window ends, and the client's signed transaction stays usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SponsorBudget {
+    /// The most fee-token base units co-signed per window.
+    pub max_fees: u128,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Default for SponsorBudget {
+    /// 100 units of a 6-decimal token (100 USD of `PathUSD`) an hour: about
+    /// a thousand transfers at the default fee limits' worst case.
+    fn default() -> Self {
+        Self {
+            max_fees: 100_000_000,
+            window: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The fees co-signed in the current window.
+#[derive(Debug)]
+pub(crate) struct BudgetTracker {
+    budget: SponsorBudget,
+    spent: Mutex<(Instant, u128)>,
+}
+
+impl BudgetTracker {
+    pub(crate) fn new(budget: SponsorBudget) -> Self {
+        Self {
+            budget,
+            spent: Mutex::new((Instant::now(), 0)),
+        }
+    }
+
+    /// Counts `tx`'s worst fee, or says how long to wait when the window's
+    /// budget cannot cover it.
+    pub(crate) fn reserve(&self, tx: &TempoTransaction) -> Result<(), Duration> {
+        let fee = worst_fee(tx);
+        let mut spent = self
+            .spent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (started, used) = &mut *spent;
+        if started.elapsed() >= self.budget.window {
+            *started = Instant::now();
+            *used = 0;
+        }
+        match used.checked_add(fee) {
+            Some(total) if total <= self.budget.max_fees => {
+                *used = total;
+                Ok(())
+            }
+            _ => Err(self.budget.window.saturating_sub(started.elapsed())),
+        }
+    }
+}
+
+/// `tx`'s highest possible fee, in fee-token base units (rounded up).
+fn worst_fee(tx: &TempoTransaction) -> u128 {
+    u128::from(tx.gas_limit)
+        .saturating_mul(tx.max_fee_per_gas)
+        .div_ceil(ATTO_PER_BASE_UNIT)
+}
+
+/// Runs each call of `tx` as a call from `sender` and checks the gas limit
+/// against what they need: not below their estimates (it would run out of
+/// gas and revert at the sponsor's cost), not above them by more than a
+/// Tempo transaction's overhead (or the SDKs' usual limit for one
+/// transfer), and never above `max_gas`.
+pub(crate) async fn simulate(
+    rpc: &Rpc,
+    sender: Address,
+    tx: &TempoTransaction,
+    max_gas: u64,
+) -> Result<(), VerifyError> {
+    let mut needed: u64 = 0;
+    for call in &tx.calls {
+        let to = call.to.to().copied().unwrap_or_default();
+        let gas = rpc
+            .estimate_call(sender, to, &call.input)
+            .await
+            .map_err(|fault| match fault {
+                RpcFault::Refused { message, .. } => VerifyError::failed(format!(
+                    "The transaction would fail on chain, so this server does not sponsor it: {message}"
+                )),
+                unavailable @ RpcFault::Unavailable(_) => super::Settle::unavailable(unavailable),
+            })?;
+        needed = needed.saturating_add(gas);
+    }
+    let cap = needed
+        .saturating_add(TX_OVERHEAD_GAS)
+        .max(CLIENT_DEFAULT_GAS)
+        .min(max_gas);
+    if tx.gas_limit < needed {
+        return Err(VerifyError::failed(format!(
+            "The transaction's gas limit {} is below what its calls need ({needed}): it would fail at the sponsor's cost.",
+            tx.gas_limit
+        )));
+    }
+    if tx.gas_limit > cap {
+        return Err(VerifyError::failed(format!(
+            "The transaction's gas limit {} exceeds what this server sponsors for its calls (at most {cap}).",
+            tx.gas_limit
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(gas_limit: u64, max_fee_per_gas: u128) -> TempoTransaction {
+        TempoTransaction {
+            gas_limit,
+            max_fee_per_gas,
+            ..TempoTransaction::default()
+        }
+    }
+
+    #[test]
+    fn the_budget_counts_worst_fees_per_window() {
+        let tracker = BudgetTracker::new(SponsorBudget {
+            max_fees: 250_000,
+            window: Duration::from_millis(80),
+        });
+        // 1M gas at 100 gwei: 0.1 USD, 100,000 base units.
+        let one = tx(1_000_000, 100_000_000_000);
+        assert_eq!(worst_fee(&one), 100_000);
+        assert!(tracker.reserve(&one).is_ok());
+        assert!(tracker.reserve(&one).is_ok());
+        let wait = tracker.reserve(&one).unwrap_err();
+        assert!(wait <= Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(90));
+        assert!(tracker.reserve(&one).is_ok());
+        assert_eq!(worst_fee(&tx(1, 1)), 1, "rounded up");
+        assert!(tracker.reserve(&tx(u64::MAX, u128::MAX)).is_err());
+    }
+}
