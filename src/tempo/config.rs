@@ -139,7 +139,7 @@ pub struct TempoChargeBuilder {
     recipient: Option<String>,
     currency: Option<String>,
     decimals: u8,
-    rpc_url: Option<String>,
+    rpc_url: Option<RedactedUrl>,
     chain_id: Option<u64>,
     fee_payer_key: Option<RedactedKey>,
     /// The first setting read from the environment that could not be
@@ -204,7 +204,7 @@ impl TempoChargeBuilder {
 
     /// The node's JSON-RPC URL (default [`MAINNET_RPC_URL`]).
     pub fn rpc_url(mut self, url: impl Into<String>) -> Self {
-        self.rpc_url = Some(url.into());
+        self.rpc_url = Some(RedactedUrl(url.into()));
         self
     }
 
@@ -419,7 +419,7 @@ impl TempoChargeBuilder {
         if !(1..=38).contains(&self.decimals) {
             return Err(TempoConfigError::InvalidDecimals(self.decimals));
         }
-        let url = parse_url(self.rpc_url.as_deref())?;
+        let url = parse_url(self.rpc_url.as_ref().map(|u| u.0.as_str()))?;
         let fee_payer = self.fee_payer()?;
         let memo = self.memo.as_deref().map(parse_memo).transpose()?;
         let splits = self.parsed_splits()?;
@@ -504,6 +504,25 @@ impl TempoChargeBuilder {
                 })
             })
             .collect()
+    }
+}
+
+/// An RPC URL as configured: it may carry an API key (in its user info,
+/// path or query), so `Debug` shows its scheme and host only.
+#[derive(Clone)]
+struct RedactedUrl(String);
+
+impl fmt::Debug for RedactedUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(url) => write!(
+                f,
+                "RedactedUrl({}://{}/..)",
+                url.scheme(),
+                url.host_str().unwrap_or_default()
+            ),
+            Err(_) => f.write_str("RedactedUrl(..)"),
+        }
     }
 }
 

@@ -187,3 +187,17 @@ fn prices_override_recipient_memo_currency_and_sponsorship() {
         None
     );
 }
+
+/// The RPC URL may carry an API key: the builder's `Debug` shows only its
+/// scheme and host (#13).
+#[test]
+fn debug_hides_the_rpc_urls_key() {
+    let builder = TempoCharge::builder()
+        .recipient("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
+        .rpc_url("https://user:pw-KEY1@rpc.example.com/v2/KEY2?apikey=KEY3");
+    let text = format!("{builder:?}");
+    assert!(text.contains("https://rpc.example.com/.."), "{text}");
+    for secret in ["KEY1", "KEY2", "KEY3"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+}
