@@ -56,7 +56,13 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
     // bytes from the chain presented again after a restart emptied the
     // claims) with its old receipt, even to a sync send: only one mined
     // after this challenge was issued can pay for it.
-    ctx.check_mined_after_issue(&receipt).await?;
+    if let Err(error) = ctx.check_mined_after_issue(&receipt).await {
+        if error.is_unavailable() {
+            // Not known yet whether it pays: a retry must be able to ask.
+            ctx.release_tx(&hash).await;
+        }
+        return Err(error);
+    }
     // Mined: the transaction cannot be sent again, and what it cost (the
     // sponsor's fee) is spent. A failure now uses the challenge up.
     if !receipt.succeeded() {
@@ -158,19 +164,17 @@ fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(),
             "The transaction must carry valid_before, at the latest the challenge's expiry.",
         ));
     };
-    {
-        if before.get() <= now {
-            return Err(VerifyError::expired(
-                "The transaction's validity window has closed.",
-            ));
-        }
-        // `valid_before` is exclusive: `expires + 1` still ends the window at
-        // the challenge's expiry (the `mpp` crate signs exactly that).
-        if before.get() > expires + 1 {
-            return Err(VerifyError::failed(
-                "The transaction stays valid past the challenge's expiry.",
-            ));
-        }
+    if before.get() <= now {
+        return Err(VerifyError::expired(
+            "The transaction's validity window has closed.",
+        ));
+    }
+    // `valid_before` is exclusive: `expires + 1` still ends the window at
+    // the challenge's expiry (the `mpp` crate signs exactly that).
+    if before.get() > expires + 1 {
+        return Err(VerifyError::failed(
+            "The transaction stays valid past the challenge's expiry.",
+        ));
     }
     if tx.valid_after.is_some_and(|after| after.get() > now) {
         return Err(VerifyError::failed("The transaction is not valid yet."));
