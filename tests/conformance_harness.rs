@@ -162,3 +162,55 @@ fn an_unscoped_challenge_does_not_pay_for_a_route() {
         runtime.block_on(payments.verify(&price, &ChargeContext::default(), &credential));
     assert!(unscoped.is_ok(), "{unscoped:?}");
 }
+
+#[test]
+fn the_tempo_receipt_vectors_pass() {
+    let file = fixture("tempo-receipt-verification.json");
+    let scenarios = file["scenarios"].as_array().expect("scenarios");
+    let passed = run_all(scenarios, |scenario| {
+        let response = call("tempo.receipt.verify", &scenario["input"], "tempo-receipt");
+        let expected = &scenario["expected"];
+        let same = if expected["ok"] == true {
+            response == *expected
+        } else {
+            response["ok"] == false && response["error"]["type"] == expected["error"]["type"]
+        };
+        same.then_some(())
+            .ok_or_else(|| format!("expected {expected}, got {response}"))
+    });
+    assert_eq!(passed, 5);
+}
+
+/// The receipt check is the push verification's: a matching receipt stops
+/// paying once it reverted, is another transaction's, moves less, or was
+/// sent by someone other than the credential's source.
+#[test]
+fn a_given_receipt_is_checked_as_a_fetched_one() {
+    let file = fixture("tempo-receipt-verification.json");
+    let good = file["scenarios"][0]["input"].clone();
+    let verify = |input: &Value| call("tempo.receipt.verify", input, "t");
+    assert_eq!(verify(&good)["ok"], true);
+    let mut reverted = good.clone();
+    reverted["receipt"]["status"] = json!("0x0");
+    let mut other_tx = good.clone();
+    other_tx["receipt"]["transactionHash"] = json!(format!("0x{}", "22".repeat(32)));
+    let mut less = good.clone();
+    less["receipt"]["logs"][0]["data"] = json!(format!("0x{}3e7", "0".repeat(61)));
+    let mut other_sender = good.clone();
+    other_sender["receipt"]["from"] = json!("0xabcdabcdabcdabcdabcdabcdabcdabcdabcdabcd");
+    other_sender["credential"]["source"] =
+        json!("did:pkh:eip155:42431:0x9999999999999999999999999999999999999999");
+    for (name, input) in [
+        ("reverted", reverted),
+        ("other transaction", other_tx),
+        ("less", less),
+        ("other sender", other_sender),
+    ] {
+        let response = verify(&input);
+        assert_eq!(
+            (response["ok"].clone(), response["error"]["type"].clone()),
+            (json!(false), json!("verification_error")),
+            "{name}: {response}"
+        );
+    }
+}

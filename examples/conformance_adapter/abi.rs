@@ -22,6 +22,8 @@
 // Beside this file, wherever this file is included from.
 #[path = "server_verify.rs"]
 pub(crate) mod server_verify;
+#[path = "tempo_ops.rs"]
+mod tempo_ops;
 
 use serde_json::{Map, Value, json};
 use tower_mpp::binding::{BindingInput, challenge_id};
@@ -47,6 +49,7 @@ pub(crate) fn handle(request: &Value) -> Value {
         "base64url.decode" => ("encoding_error", base64url_decode(input)),
         "challenge.id" => ("generation_error", challenge_id_op(input)),
         "server.verify" => ("verification_error", server_verify::server_verify(input)),
+        "tempo.receipt.verify" => ("verification_error", tempo_ops::receipt_verify(input)),
         other => {
             return error(
                 "unsupported_operation",
