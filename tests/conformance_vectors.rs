@@ -101,6 +101,10 @@ fn challenge_parse_error_cases() {
         "Payment".to_owned(),
         r#"Payment id="", realm="r", method="tempo", intent="charge", request="e30""#.to_owned(),
         header(r#", id="b""#),
+        // Never closed: refused whole, not read by a guess (README,
+        // "Conformance").
+        header(r#", foo="abc"#),
+        header("").replace(r#"realm="api.example.com""#, r#"realm="api.example.com"#),
         header("").replace(REQUEST, "not-valid!!!"),
         header("").replace(REQUEST, "bm90IGpzb24"),
         header("").replace(r#"id="ch_1", "#, ""),
