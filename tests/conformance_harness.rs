@@ -115,6 +115,7 @@ fn a_padded_secret_signs_as_the_short_one() {
         request: "e30",
         expires: Some("2099-01-01T00:00:00Z"),
         digest: None,
+        header: None,
         opaque: None,
     };
     for secret in [

@@ -271,6 +271,7 @@ fn challenge_id_cases() {
         request: "eyJhbW91bnQiOiIxMDAwMDAwIn0",
         expires: None,
         digest: None,
+        header: None,
         opaque: Some("trace-123"),
     };
     assert_eq!(
@@ -298,5 +299,78 @@ fn unknown_operations_are_unsupported() {
     assert_eq!(
         err("stripe.external_id_binding", &json!({})),
         "unsupported_operation"
+    );
+}
+
+/// `challenge.header` (a newer draft's `Payment-Authorization` slot) is
+/// parsed, kept and written back, in credentials and in challenges; the
+/// published wire form is the harness's `authorization.json` vector.
+#[test]
+fn the_credential_header_slot_round_trips() {
+    let wire = "Payment eyJjaGFsbGVuZ2UiOnsiaWQiOiJjaF9oZWFkZXIiLCJyZWFsbSI6ImFwaS5leGFtcGxlLmNvbSIsIm1ldGhvZCI6InRlbXBvIiwiaW50ZW50IjoiY2hhcmdlIiwicmVxdWVzdCI6ImUzMCIsImhlYWRlciI6IlBheW1lbnQtQXV0aG9yaXphdGlvbiJ9LCJwYXlsb2FkIjp7fX0";
+    let object = json!({
+        "challenge": {"id": "ch_header", "realm": "api.example.com", "method": "tempo",
+                      "intent": "charge", "request": {}, "header": "Payment-Authorization"},
+        "payload": {},
+    });
+    assert_eq!(ok("credential.parse", &json!({"header": wire})), object);
+    let formatted = ok("credential.format", &object);
+    assert_eq!(ok("credential.parse", &formatted), object);
+    let credential =
+        tower_mpp::protocol::Credential::parse(formatted["header"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        credential.challenge.header.as_deref(),
+        Some("Payment-Authorization")
+    );
+
+    let challenge = header(r#", header="Payment-Authorization""#);
+    let parsed = ok("challenge.parse", &json!({"header": challenge}));
+    assert_eq!(parsed["header"], "Payment-Authorization");
+    assert_eq!(
+        ok("challenge.parse", &ok("challenge.format", &parsed)),
+        parsed
+    );
+
+    let mut bad = base_value();
+    bad["header"] = json!("Payment Authorization");
+    assert_eq!(err("challenge.format", &bad), "format_error");
+    let duplicate = header(r#", header="A", Header="B""#);
+    assert_eq!(
+        err("challenge.parse", &json!({"header": duplicate})),
+        "parse_error"
+    );
+}
+
+/// The harness's header-binding vectors (its challenge-id.json after the
+/// header slot): a non-default header is bound before `opaque`, and an
+/// explicit `Authorization` signs as no header.
+#[test]
+fn a_non_default_credential_header_is_bound() {
+    let base = json!({"secretKey": "test-vector-secret-minimum-32-byte-secret",
+                      "realm": "api.example.com", "method": "tempo", "intent": "charge",
+                      "request": {"amount": "1000000"}});
+    let id = |extra: Value| {
+        let mut input = base.clone();
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ok("challenge.id", &input)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(id(json!({})), "6QDs0BmhrI_v67iWeCMvGqQJEFQ6ErWKlk7zi5xL6t0");
+    assert_eq!(
+        id(json!({"header": "Payment-Authorization"})),
+        "re8MIMJYpIJ0r_aiizscg6ghtipQM8IpOa_NtpwIU8E"
+    );
+    assert_eq!(
+        id(json!({"header": "Authorization"})),
+        "6QDs0BmhrI_v67iWeCMvGqQJEFQ6ErWKlk7zi5xL6t0"
+    );
+    assert_eq!(
+        id(json!({"opaque": "trace-123"})),
+        "1XJ-Ti0DACNe3E1zHvwH6OdnKlhUx6xKxDbhJyexng4"
     );
 }

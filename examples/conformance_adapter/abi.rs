@@ -4,7 +4,7 @@
 //! so both speak exactly the same value shapes:
 //!
 //! - a challenge is `{id, realm, method, intent, request, expires?,
-//!   description?, digest?, opaque?}` with `request` decoded to a JSON
+//!   description?, digest?, opaque?, header?}` with `request` decoded to a JSON
 //!   object and `opaque` kept as its base64url wire string;
 //! - a credential is `{challenge, payload, source?}` with the challenge in
 //!   the same shape;
@@ -104,6 +104,9 @@ fn challenge_to_value(c: &Challenge) -> Value {
     if let Some(v) = &c.opaque {
         out.insert("opaque".into(), v.as_wire().into());
     }
+    if let Some(v) = &c.header {
+        out.insert("header".into(), v.clone().into());
+    }
     Value::Object(out)
 }
 
@@ -126,6 +129,7 @@ pub(crate) fn challenge_from_value(input: &Value) -> Result<Challenge, String> {
     }
     challenge.description = optional(input, "description")?.map(str::to_owned);
     challenge.digest = optional(input, "digest")?.map(str::to_owned);
+    challenge.header = optional(input, "header")?.map(str::to_owned);
     if let Some(v) = optional(input, "opaque")? {
         challenge.opaque = Some(Base64Json::from_wire(v).map_err(|e| format!("opaque: {e}"))?);
     }
@@ -229,6 +233,7 @@ fn challenge_id_op(input: &Value) -> OpResult {
         request: request.as_wire(),
         expires: optional(input, "expires")?,
         digest: optional(input, "digest")?,
+        header: optional(input, "header")?,
         opaque: optional(input, "opaque")?,
     };
     Ok(json!({"id": challenge_id(secret.as_bytes(), &binding)}))
