@@ -1,4 +1,7 @@
-//! The conformance harness operations, mapped onto `tower_mpp::protocol`.
+//! The conformance harness operations, mapped onto the library: the
+//! protocol ones here, `server.verify` in `server_verify.rs`,
+//! `tempo.receipt.verify` in `tempo_ops.rs` (feature `tempo`) and
+//! `http.payment_request` in `http_op.rs` (feature `client`).
 //!
 //! Shared by the adapter binary and the differential tests against peers,
 //! so both speak exactly the same value shapes:
@@ -20,8 +23,12 @@
 //! [`SecretKey`]: tower_mpp::binding::SecretKey
 
 // Beside this file, wherever this file is included from.
+#[cfg(feature = "client")]
+#[path = "http_op.rs"]
+mod http_op;
 #[path = "server_verify.rs"]
 pub(crate) mod server_verify;
+#[cfg(feature = "tempo")]
 #[path = "tempo_ops.rs"]
 mod tempo_ops;
 
@@ -49,7 +56,10 @@ pub(crate) fn handle(request: &Value) -> Value {
         "base64url.decode" => ("encoding_error", base64url_decode(input)),
         "challenge.id" => ("generation_error", challenge_id_op(input)),
         "server.verify" => ("verification_error", server_verify::server_verify(input)),
+        #[cfg(feature = "tempo")]
         "tempo.receipt.verify" => ("verification_error", tempo_ops::receipt_verify(input)),
+        #[cfg(feature = "client")]
+        "http.payment_request" => ("http_error", http_op::payment_request(input)),
         other => {
             return error(
                 "unsupported_operation",
