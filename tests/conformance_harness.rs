@@ -279,3 +279,62 @@ fn the_adapter_pays_as_a_client() {
         );
     }
 }
+
+/// The harness's sponsor vectors: the valid envelope is co-signed with the
+/// server's fee token, every other one refused (the harness's message
+/// texts are its SDKs'; the type is compared).
+#[cfg(feature = "tempo")]
+#[test]
+fn the_fee_payer_vectors_pass() {
+    let file = fixture("tempo-fee-payer-cosign.json");
+    let scenarios = file["scenarios"].as_array().expect("scenarios");
+    let passed = run_all(scenarios, |scenario| {
+        let response = call("tempo.fee_payer.cosign", &scenario["input"], "cosign");
+        let expected = &scenario["expected"];
+        let same = if expected["ok"] == true {
+            response == *expected
+        } else {
+            response["ok"] == false && response["error"]["type"] == expected["error"]["type"]
+        };
+        same.then_some(())
+            .ok_or_else(|| format!("expected {expected}, got {response}"))
+    });
+    assert_eq!(passed, 9);
+}
+
+/// Each sponsor limit refuses on its own: the valid envelope changed in
+/// one property is refused for that property.
+#[cfg(feature = "tempo")]
+#[test]
+fn each_sponsor_limit_refuses_the_valid_envelope() {
+    let file = fixture("tempo-fee-payer-cosign.json");
+    let valid = file["scenarios"][0]["input"].clone();
+    assert_eq!(call("tempo.fee_payer.cosign", &valid, "t")["ok"], true);
+    let plain = file["scenarios"][1]["input"]["transaction"]["calls"][0].clone();
+    let mut cases = Vec::new();
+    let mut gas = valid.clone();
+    gas["transaction"]["gasLimit"] = json!(2_000_001);
+    cases.push(("gas", gas, "fees exceed"));
+    let mut fee_token = valid.clone();
+    fee_token["transaction"]["feeToken"] = json!("0x9999999999999999999999999999999999999999");
+    cases.push(("fee token", fee_token, "fee token empty"));
+    let mut window = valid.clone();
+    window["transaction"]["validBefore"] = json!("now+1800");
+    cases.push(("window", window, "past the challenge's expiry"));
+    let mut extra = valid.clone();
+    extra["transaction"]["calls"]
+        .as_array_mut()
+        .unwrap()
+        .push(plain);
+    cases.push(("extra call", extra, ""));
+    let mut other_chain = valid;
+    other_chain["transaction"]["chainId"] = json!(1);
+    cases.push(("chain", other_chain, "chain"));
+    for (name, input, says) in cases {
+        let response = call("tempo.fee_payer.cosign", &input, name);
+        assert_eq!(response["ok"], false, "{name}: {response}");
+        assert_eq!(response["error"]["type"], "verification_error", "{name}");
+        let message = response["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{name}: {message}");
+    }
+}

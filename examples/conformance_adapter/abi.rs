@@ -1,6 +1,7 @@
 //! The conformance harness operations, mapped onto the library: the
 //! protocol ones here, `server.verify` in `server_verify.rs`,
-//! `tempo.receipt.verify` in `tempo_ops.rs` (feature `tempo`) and
+//! `tempo.receipt.verify` and `tempo.fee_payer.cosign` in `tempo_ops.rs`
+//! (feature `tempo`) and
 //! `http.payment_request` in `http_op.rs` (feature `client`).
 //!
 //! Shared by the adapter binary and the differential tests against peers,
@@ -58,6 +59,8 @@ pub(crate) fn handle(request: &Value) -> Value {
         "server.verify" => ("verification_error", server_verify::server_verify(input)),
         #[cfg(feature = "tempo")]
         "tempo.receipt.verify" => ("verification_error", tempo_ops::receipt_verify(input)),
+        #[cfg(feature = "tempo")]
+        "tempo.fee_payer.cosign" => ("verification_error", tempo_ops::fee_payer_cosign(input)),
         #[cfg(feature = "client")]
         "http.payment_request" => ("http_error", http_op::payment_request(input)),
         other => {

@@ -41,6 +41,7 @@
 //! ```
 
 pub(crate) mod config;
+mod cosign;
 mod envelope;
 mod memo;
 mod proof;

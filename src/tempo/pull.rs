@@ -70,7 +70,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
 }
 
 /// The signed transaction, and the sender a fee-payer envelope names.
-fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
+pub(super) fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
     let malformed = |detail: &str| VerifyError::malformed(detail.to_owned());
     let hex_text = text
         .strip_prefix("0x")
@@ -95,7 +95,11 @@ fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
 }
 
 /// Everything about the transaction that can be checked without the chain.
-fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(), VerifyError> {
+pub(super) fn check(
+    ctx: &Settle<'_>,
+    tx: &TempoTransaction,
+    sender: Address,
+) -> Result<(), VerifyError> {
     if tx.chain_id != ctx.request.method_details.chain_id {
         return Err(VerifyError::failed(format!(
             "The transaction is for chain {}, the charge for chain {}.",
@@ -167,7 +171,7 @@ fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(),
 }
 
 /// Adds the server's fee payer signature, within its limits.
-fn co_sign(
+pub(super) fn co_sign(
     ctx: &Settle<'_>,
     fee_payer: &FeePayer,
     signed: AASigned,
