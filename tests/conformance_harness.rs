@@ -424,3 +424,13 @@ fn the_www_authenticate_vectors_pass() {
     );
     assert_eq!(response["error"]["type"], "parse_error", "{response}");
 }
+
+#[test]
+fn the_authorization_vectors_pass() {
+    let file = fixture("authorization.json");
+    let scenarios = file["scenarios"].as_array().expect("scenarios");
+    let passed = run_all(scenarios, |s| {
+        check_codec("credential.parse", "credential.format", s)
+    });
+    assert_eq!(passed, 9);
+}
