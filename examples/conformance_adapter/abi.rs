@@ -1,10 +1,14 @@
-//! The conformance harness operations, mapped onto `tower_mpp::protocol`.
+//! The conformance harness operations, mapped onto the library: the
+//! protocol ones here, `server.verify` in `server_verify.rs`,
+//! `tempo.receipt.verify` and `tempo.fee_payer.cosign` in `tempo_ops.rs`
+//! (feature `tempo`) and
+//! `http.payment_request` in `http_op.rs` (feature `client`).
 //!
 //! Shared by the adapter binary and the differential tests against peers,
 //! so both speak exactly the same value shapes:
 //!
 //! - a challenge is `{id, realm, method, intent, request, expires?,
-//!   description?, digest?, opaque?}` with `request` decoded to a JSON
+//!   description?, digest?, opaque?, header?}` with `request` decoded to a JSON
 //!   object and `opaque` kept as its base64url wire string;
 //! - a credential is `{challenge, payload, source?}` with the challenge in
 //!   the same shape;
@@ -12,13 +16,25 @@
 //!   extra?}`;
 //! - absent optional fields are omitted, never `null`.
 //!
-//! `challenge.id` is the bare HMAC function of `tower_mpp::binding`
-//! ([`challenge_id`]), which takes a key of any length, as the harness's
-//! vectors (8 to 21 byte secrets) need; the 32-byte minimum holds where a
-//! server is configured (`SecretKey`), not in a test-vector operation.
+//! `challenge.id` is the bare HMAC function [`challenge_id`], which takes a
+//! secret of any length (the published vectors use 8 to 21 bytes); the
+//! 32-byte minimum belongs to a configured server ([`SecretKey`]), not to a
+//! test-vector operation.
+//!
+//! [`SecretKey`]: tower_mpp::binding::SecretKey
+
+// Beside this file, wherever this file is included from.
+#[cfg(feature = "client")]
+#[path = "http_op.rs"]
+mod http_op;
+#[path = "server_verify.rs"]
+pub(crate) mod server_verify;
+#[cfg(feature = "tempo")]
+#[path = "tempo_ops.rs"]
+mod tempo_ops;
 
 use serde_json::{Map, Value, json};
-use tower_mpp::binding::{BindingInput, challenge_id as bare_challenge_id};
+use tower_mpp::binding::{BindingInput, challenge_id};
 use tower_mpp::protocol::{
     Base64Json, Challenge, Credential, Receipt, Timestamp, base64url, parse_challenges,
 };
@@ -39,7 +55,14 @@ pub(crate) fn handle(request: &Value) -> Value {
         "receipt.format" => ("format_error", receipt_format(input)),
         "base64url.encode" => ("encoding_error", base64url_encode(input)),
         "base64url.decode" => ("encoding_error", base64url_decode(input)),
-        "challenge.id" => ("generation_error", challenge_id(input)),
+        "challenge.id" => ("generation_error", challenge_id_op(input)),
+        "server.verify" => ("verification_error", server_verify::server_verify(input)),
+        #[cfg(feature = "tempo")]
+        "tempo.receipt.verify" => ("verification_error", tempo_ops::receipt_verify(input)),
+        #[cfg(feature = "tempo")]
+        "tempo.fee_payer.cosign" => ("verification_error", tempo_ops::fee_payer_cosign(input)),
+        #[cfg(feature = "client")]
+        "http.payment_request" => ("http_error", http_op::payment_request(input)),
         other => {
             return error(
                 "unsupported_operation",
@@ -58,16 +81,16 @@ pub(crate) fn error(error_type: &str, message: &str) -> Value {
     json!({"ok": false, "error": {"type": error_type, "message": message}})
 }
 
-type OpResult = Result<Value, String>;
+pub(crate) type OpResult = Result<Value, String>;
 
-fn string<'a>(input: &'a Value, field: &str) -> Result<&'a str, String> {
+pub(crate) fn string<'a>(input: &'a Value, field: &str) -> Result<&'a str, String> {
     input
         .get(field)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("input field `{field}` must be a string"))
 }
 
-fn optional<'a>(input: &'a Value, field: &str) -> Result<Option<&'a str>, String> {
+pub(crate) fn optional<'a>(input: &'a Value, field: &str) -> Result<Option<&'a str>, String> {
     match input.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -94,10 +117,13 @@ fn challenge_to_value(c: &Challenge) -> Value {
     if let Some(v) = &c.opaque {
         out.insert("opaque".into(), v.as_wire().into());
     }
+    if let Some(v) = &c.header {
+        out.insert("header".into(), v.clone().into());
+    }
     Value::Object(out)
 }
 
-fn challenge_from_value(input: &Value) -> Result<Challenge, String> {
+pub(crate) fn challenge_from_value(input: &Value) -> Result<Challenge, String> {
     let request = match input.get("request") {
         Some(Value::String(wire)) => Base64Json::from_wire(wire),
         Some(value) => Base64Json::from_value(value.clone()),
@@ -116,6 +142,7 @@ fn challenge_from_value(input: &Value) -> Result<Challenge, String> {
     }
     challenge.description = optional(input, "description")?.map(str::to_owned);
     challenge.digest = optional(input, "digest")?.map(str::to_owned);
+    challenge.header = optional(input, "header")?.map(str::to_owned);
     if let Some(v) = optional(input, "opaque")? {
         challenge.opaque = Some(Base64Json::from_wire(v).map_err(|e| format!("opaque: {e}"))?);
     }
@@ -208,7 +235,7 @@ fn base64url_decode(input: &Value) -> OpResult {
     Ok(json!({"text": text}))
 }
 
-fn challenge_id(input: &Value) -> OpResult {
+fn challenge_id_op(input: &Value) -> OpResult {
     let secret = string(input, "secretKey")?;
     let request = Base64Json::from_value(input.get("request").cloned().unwrap_or(Value::Null))
         .map_err(|e| format!("request: {e}"))?;
@@ -219,7 +246,8 @@ fn challenge_id(input: &Value) -> OpResult {
         request: request.as_wire(),
         expires: optional(input, "expires")?,
         digest: optional(input, "digest")?,
+        header: optional(input, "header")?,
         opaque: optional(input, "opaque")?,
     };
-    Ok(json!({"id": bare_challenge_id(secret.as_bytes(), &binding)}))
+    Ok(json!({"id": challenge_id(secret.as_bytes(), &binding)}))
 }

@@ -1,4 +1,4 @@
-//! The seven slots a challenge id signs, and the bare HMAC function.
+//! The slots a challenge id signs, and the bare HMAC function.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -21,6 +21,10 @@ pub struct BindingInput<'a> {
     pub expires: Option<&'a str>,
     /// Slot 5: `digest`, as written.
     pub digest: Option<&'a str>,
+    /// The `header` a challenge names for its credential, bound before
+    /// `opaque` (as `header|`) only when it is not the default
+    /// `Authorization`: a challenge without one signs as before.
+    pub header: Option<&'a str>,
     /// Slot 6: `opaque`, base64url of its JCS JSON.
     pub opaque: Option<&'a str>,
 }
@@ -35,13 +39,14 @@ impl<'a> BindingInput<'a> {
             request: challenge.request.as_wire(),
             expires: challenge.expires.as_ref().map(Timestamp::as_str),
             digest: challenge.digest.as_deref(),
+            header: challenge.header.as_deref(),
             opaque: challenge.opaque.as_ref().map(Base64Json::as_wire),
         }
     }
 
     pub(crate) fn mac_with(&self, mut mac: Hmac<Sha256>) -> [u8; 32] {
         absorb_offer(&mut mac, self.realm, self.method, self.intent, self.request);
-        finish(mac, self.expires, self.digest, self.opaque)
+        finish(mac, self.expires, self.digest, self.header, self.opaque)
     }
 }
 
@@ -60,17 +65,23 @@ pub(crate) fn absorb_offer(
     }
 }
 
-/// Slots 4 to 6 after [`absorb_offer`], and the tag.
+/// Slots 4 to 6 after [`absorb_offer`] (with a non-default `header` before
+/// `opaque`), and the tag.
 pub(crate) fn finish(
     mut mac: Hmac<Sha256>,
     expires: Option<&str>,
     digest: Option<&str>,
+    header: Option<&str>,
     opaque: Option<&str>,
 ) -> [u8; 32] {
     mac.update(expires.unwrap_or_default().as_bytes());
     mac.update(b"|");
     mac.update(digest.unwrap_or_default().as_bytes());
     mac.update(b"|");
+    if let Some(header) = header.filter(|h| !h.eq_ignore_ascii_case("authorization")) {
+        mac.update(header.as_bytes());
+        mac.update(b"|");
+    }
     mac.update(opaque.unwrap_or_default().as_bytes());
     mac.finalize().into_bytes().into()
 }
@@ -90,6 +101,7 @@ pub(crate) fn finish(
 ///     request: "eyJhbW91bnQiOiIxMDAwMDAwIn0",
 ///     expires: None,
 ///     digest: None,
+///     header: None,
 ///     opaque: None,
 /// };
 /// assert_eq!(challenge_id(b"test-vector-secret", &input), "X6v1eo7fJ76gAxqY0xN9Jd__4lUyDDYmriryOM-5FO4");
@@ -113,6 +125,7 @@ mod tests {
             request: "eyJhbW91bnQiOiIxMDAwMDAwIn0",
             expires,
             digest: None,
+            header: None,
             opaque,
         };
         challenge_id(KEY, &input)
@@ -144,6 +157,7 @@ mod tests {
             request: "eyJhbW91bnQiOiIxMDAwMDAwIn0",
             expires: None,
             digest: Some("sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE"),
+            header: None,
             opaque: None,
         };
         assert_eq!(
@@ -173,6 +187,7 @@ mod tests {
             request: "e30",
             expires: None,
             digest: None,
+            header: None,
             opaque: None,
         };
         let a = BindingInput {
@@ -184,6 +199,7 @@ mod tests {
             ..base
         };
         let c = BindingInput {
+            header: None,
             opaque: Some("x"),
             ..base
         };

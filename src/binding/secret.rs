@@ -153,7 +153,13 @@ impl OfferSigner {
         digest: Option<&str>,
         opaque: Option<&str>,
     ) -> String {
-        base64url::encode(input::finish(self.mac.clone(), expires, digest, opaque))
+        base64url::encode(input::finish(
+            self.mac.clone(),
+            expires,
+            digest,
+            None,
+            opaque,
+        ))
     }
 }
 
@@ -227,6 +233,7 @@ mod tests {
             request: "e30",
             expires: Some("2030-01-01T00:00:00Z"),
             digest: None,
+            header: None,
             opaque: None,
         }
     }
@@ -274,6 +281,7 @@ mod tests {
                 request: "eyJhbW91bnQiOiIxMDAwIn0",
                 expires,
                 digest,
+                header: None,
                 opaque,
             };
             let signer = ring.offer_signer(input.realm, input.method, input.intent, input.request);

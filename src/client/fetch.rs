@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use reqwest::{Request, RequestBuilder, Response, Url};
 
 use super::error::{ClientError, PayError};
@@ -20,6 +20,9 @@ use crate::protocol::{
 const ACCEPT_PAYMENT: &str = "accept-payment";
 /// The `Payment-Receipt` header name.
 const PAYMENT_RECEIPT: &str = "payment-receipt";
+/// The credential header a newer draft lets a challenge name instead of
+/// `Authorization`.
+const PAYMENT_AUTHORIZATION: HeaderName = HeaderName::from_static("payment-authorization");
 /// The largest problem body read from a rejection.
 const MAX_PROBLEM_LEN: usize = 64 * 1024;
 
@@ -158,8 +161,23 @@ impl Attempt {
             .ok_or_else(|| {
                 ClientError::PaymentFailed(PayError::failed("the credential cannot be encoded"))
             })?;
-        retry.headers_mut().insert(AUTHORIZATION, header);
+        retry
+            .headers_mut()
+            .insert(credential_header(&credential.challenge), header);
         Ok(Step::Retry(retry))
+    }
+}
+
+/// Where the credential for `challenge` goes: `Payment-Authorization` when
+/// the challenge names it, else `Authorization`. No other name is honoured,
+/// so a server cannot have a credential sent in a header meant for someone
+/// else (`Proxy-Authorization`, `Cookie`).
+fn credential_header(challenge: &Challenge) -> HeaderName {
+    match challenge.header.as_deref() {
+        Some(name) if name.eq_ignore_ascii_case(PAYMENT_AUTHORIZATION.as_str()) => {
+            PAYMENT_AUTHORIZATION
+        }
+        _ => AUTHORIZATION,
     }
 }
 
@@ -307,6 +325,22 @@ mod tests {
     fn challenge() -> Challenge {
         let request = Base64Json::from_value(serde_json::json!({})).unwrap();
         Challenge::new("id", "realm", "tempo", "charge", request)
+    }
+
+    #[test]
+    fn the_credential_goes_where_the_challenge_says_within_two_names() {
+        let mut named = challenge();
+        assert_eq!(credential_header(&named), AUTHORIZATION);
+        for (asked, sent) in [
+            ("Payment-Authorization", PAYMENT_AUTHORIZATION),
+            ("payment-authorization", PAYMENT_AUTHORIZATION),
+            ("Authorization", AUTHORIZATION),
+            ("Proxy-Authorization", AUTHORIZATION),
+            ("Cookie", AUTHORIZATION),
+        ] {
+            named.header = Some(asked.to_owned());
+            assert_eq!(credential_header(&named), sent, "{asked}");
+        }
     }
 
     #[test]

@@ -42,7 +42,9 @@ const RESERVED_RECEIPT_FIELDS: [&str; 5] =
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ChargeContext<'a> {
     /// The route scope, e.g. `GET /joke`: a challenge issued for one scope
-    /// does not pay for another.
+    /// does not pay for another. A challenge whose `opaque` names no scope
+    /// (one issued by a server that binds none, as in the conformance
+    /// harness) pays only for the empty scope, never for a route's.
     pub scope: &'a str,
     /// The `Content-Digest` of the request body, when the route binds it.
     pub digest: Option<&'a str>,
@@ -341,7 +343,7 @@ impl Payments {
             .as_ref()
             .and_then(|o| o.object().get("scope"))
             .and_then(Value::as_str);
-        if scope != Some(ctx.scope) {
+        if scope.unwrap_or_default() != ctx.scope {
             return Err(Refusal::Client(
                 InvalidChallenge,
                 "The challenge was issued for another route.",

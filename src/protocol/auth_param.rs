@@ -6,6 +6,14 @@
 //! decides at each comma whether the next item is a parameter (`token =`) or
 //! the scheme of a new challenge. Quoted strings may contain commas, escaped
 //! quotes and the word `Payment` without ending anything.
+//!
+//! A quoted string that is never closed (`foo="abc` at the end of the
+//! header) is a [`SyntaxError`], although the deployed SDKs drop that one
+//! parameter and keep the challenge: RFC 9110 (section 5.6.4) has no
+//! quoted string without its closing quote, and once one is open nothing
+//! tells where it was meant to end, so the parameters after it may be
+//! inside it. A challenge read by a guess must not be paid; a truncated
+//! header is refused whole.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -38,6 +38,11 @@ pub struct Challenge {
     pub description: Option<String>,
     /// Server correlation data: a flat string-to-string JSON object.
     pub opaque: Option<Base64Json>,
+    /// The request header the credential goes in, when not the default
+    /// `Authorization` (a newer draft's `Payment-Authorization`, for routes
+    /// whose `Authorization` carries another scheme). Kept and written back
+    /// as received; bound by the challenge id when not `Authorization`.
+    pub header: Option<String>,
 }
 
 impl Challenge {
@@ -59,6 +64,7 @@ impl Challenge {
             digest: None,
             description: None,
             opaque: None,
+            header: None,
         }
     }
 
@@ -150,7 +156,7 @@ impl Challenge {
 
     /// The parameters present, in wire form and in the order this crate
     /// writes them: the required five, then `description`, `digest`,
-    /// `expires`, `opaque`.
+    /// `expires`, `header`, `opaque`.
     pub(crate) fn wire_params(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let required = [
             ("id", self.id.as_str()),
@@ -163,6 +169,7 @@ impl Challenge {
             ("description", self.description.as_deref()),
             ("digest", self.digest.as_deref()),
             ("expires", self.expires.as_ref().map(Timestamp::as_str)),
+            ("header", self.header.as_deref()),
             ("opaque", self.opaque.as_ref().map(Base64Json::as_wire)),
         ];
         required.into_iter().chain(
@@ -209,6 +216,9 @@ impl Challenge {
         {
             return Err(ChallengeError::new(K::OpaqueNotStringMap));
         }
+        if self.header.as_deref().is_some_and(|h| !is_field_name(h)) {
+            return Err(ChallengeError::new(K::Unrepresentable("header")));
+        }
         Ok(())
     }
 
@@ -219,7 +229,7 @@ impl Challenge {
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
         use ChallengeErrorKind as K;
-        const KNOWN: [&str; 9] = [
+        const KNOWN: [&str; 10] = [
             "id",
             "realm",
             "method",
@@ -229,8 +239,9 @@ impl Challenge {
             "digest",
             "description",
             "opaque",
+            "header",
         ];
-        let mut slots: [Option<&str>; 9] = [None; 9];
+        let mut slots: [Option<&str>; 10] = [None; 10];
         // A name repeats a known one only if both are that known name, so
         // known names are checked by slot and only unknown ones are kept, in
         // a set: a hostile echo may carry thousands of them.
@@ -256,6 +267,7 @@ impl Challenge {
             digest,
             description,
             opaque,
+            header,
         ] = slots;
         let id = required(id, "id")?;
         let realm = required(realm, "realm")?;
@@ -282,6 +294,7 @@ impl Challenge {
                 .map(Base64Json::from_wire)
                 .transpose()
                 .map_err(|e| ChallengeError::with_json(K::InvalidOpaque, e))?,
+            header: header.map(str::to_owned),
         };
         challenge.validate()?;
         Ok(challenge)
@@ -363,6 +376,13 @@ where
 /// Whether `s` is a payment method identifier: `1*LOWERALPHA`.
 pub fn is_method_id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// Whether `s` is an HTTP field name (RFC 9110 `token`), as `header` must be.
+fn is_field_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether `s` is an intent token: `1*( ALPHA / DIGIT / "-" )`.

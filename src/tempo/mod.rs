@@ -41,6 +41,7 @@
 //! ```
 
 pub(crate) mod config;
+mod cosign;
 mod envelope;
 mod memo;
 mod proof;
@@ -65,6 +66,7 @@ pub use config::{
 pub use envelope::encode_fee_payer_envelope;
 pub use memo::{attribution_memo, is_attribution_memo};
 pub use proof::{PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, proof_signing_hash};
+pub use push::check_push_receipt;
 pub use request::{Mode, Split};
 pub use source::did_pkh;
 pub use sponsor::SponsorBudget;

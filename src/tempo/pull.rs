@@ -91,14 +91,8 @@ async fn sponsor(
     sender: Address,
 ) -> Result<Bytes, VerifyError> {
     let tx = signed.tx();
-    // An expiring nonce bounds how long the co-signed bytes stay valid
-    // (`valid_before`, checked against the challenge's expiry), so they
-    // cannot be held and sent later.
-    if !tx.is_expiring_nonce_tx() {
-        return Err(VerifyError::failed(
-            "A sponsored transaction must use an expiring nonce (nonce key 2^256-1, nonce 0).",
-        ));
-    }
+    // The checks without I/O first.
+    require_expiring_nonce(tx)?;
     sponsor::simulate(&ctx.method.rpc, sender, tx, fee_payer.limits.max_gas).await?;
     fee_payer.budget.reserve(tx).map_err(|wait| {
         VerifyError::unavailable(
@@ -109,8 +103,20 @@ async fn sponsor(
     co_sign(ctx, fee_payer, signed, sender)
 }
 
+/// An expiring nonce bounds how long co-signed bytes stay valid
+/// (`valid_before`, checked against the challenge's expiry), so they cannot
+/// be held and sent later.
+fn require_expiring_nonce(tx: &TempoTransaction) -> Result<(), VerifyError> {
+    if tx.is_expiring_nonce_tx() {
+        return Ok(());
+    }
+    Err(VerifyError::failed(
+        "A sponsored transaction must use an expiring nonce (nonce key 2^256-1, nonce 0).",
+    ))
+}
+
 /// The signed transaction, and the sender a fee-payer envelope names.
-fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
+pub(super) fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
     let malformed = |detail: &str| VerifyError::malformed(detail.to_owned());
     let hex_text = text
         .strip_prefix("0x")
@@ -135,7 +141,11 @@ fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
 }
 
 /// Everything about the transaction that can be checked without the chain.
-fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(), VerifyError> {
+pub(super) fn check(
+    ctx: &Settle<'_>,
+    tx: &TempoTransaction,
+    sender: Address,
+) -> Result<(), VerifyError> {
     if tx.chain_id != ctx.request.method_details.chain_id {
         return Err(VerifyError::failed(format!(
             "The transaction is for chain {}, the charge for chain {}.",
@@ -217,12 +227,13 @@ fn check(ctx: &Settle<'_>, tx: &TempoTransaction, sender: Address) -> Result<(),
 }
 
 /// Adds the server's fee payer signature, within its limits.
-fn co_sign(
+pub(super) fn co_sign(
     ctx: &Settle<'_>,
     fee_payer: &FeePayer,
     signed: AASigned,
     sender: Address,
 ) -> Result<Bytes, VerifyError> {
+    require_expiring_nonce(signed.tx())?;
     let (mut tx, signature, _) = signed.into_parts();
     if tx.fee_payer_signature.is_none() || tx.fee_token.is_some() {
         return Err(VerifyError::failed(

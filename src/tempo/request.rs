@@ -73,6 +73,8 @@ pub(crate) struct ChargeRequest {
     pub(crate) description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) external_id: Option<String>,
+    /// Optional on the wire; a request without it names no chain.
+    #[serde(default)]
     pub(crate) method_details: MethodDetails,
 }
 

@@ -213,6 +213,7 @@ impl Differ {
             request: request.as_wire(),
             expires: text("expires"),
             digest: text("digest"),
+            header: None,
             opaque: text("opaque"),
         };
         let secret = text("secretKey").expect("secretKey");
