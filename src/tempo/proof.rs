@@ -82,7 +82,7 @@ pub(super) fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
 /// is first folded into the low half with the parity flipped (the same
 /// signer), as Ethereum's `ecrecover` does. Reusing a proof is prevented
 /// by the single-use claim of its challenge, not by its encoding.
-fn recover(signature: &Signature, hash: &B256) -> Option<Address> {
+pub(super) fn recover(signature: &Signature, hash: &B256) -> Option<Address> {
     use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 
     let signature = signature.normalized_s();

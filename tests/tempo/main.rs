@@ -7,6 +7,7 @@
 
 mod abuse;
 mod common;
+mod escrow;
 mod proof;
 mod pull;
 mod push;
@@ -16,6 +17,8 @@ mod sponsorship;
 
 #[path = "../support/anvil.rs"]
 mod anvil;
+#[path = "../support/escrow.rs"]
+mod escrow_support;
 #[path = "../support/rpc_proxy.rs"]
 mod rpc_proxy;
 #[path = "../server/common.rs"]
@@ -25,5 +28,6 @@ mod server_common;
 mod tempo_payer;
 
 mod support {
+    pub(crate) use super::escrow_support as escrow;
     pub(crate) use super::{anvil, rpc_proxy, tempo_payer};
 }

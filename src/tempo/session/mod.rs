@@ -1,0 +1,33 @@
+//! Building blocks of the Tempo `session` intent (`draft-tempo-session-00`,
+//! `sessionProtocol` v1): payment channels on the `TempoStreamChannel`
+//! escrow contract, paid with cumulative vouchers.
+//!
+//! What is here is what both sides of a session compute and what the
+//! escrow contract checks on chain: the escrow's ABI as deployed
+//! ([`ITempoStreamChannel`]), the [`channel_id`] the contract derives, and
+//! the EIP-712 [`voucher_signing_hash`] with [`recover_voucher_signer`],
+//! which refuses the malleable high-`s` signatures the spec forbids. Each
+//! is checked against the deployed contract on anvil
+//! (`tests/tempo/escrow.rs`: `computeChannelId`, `getVoucherDigest`).
+//!
+//! The session method itself (channel accounting, settlement, the
+//! registry's second intent) builds on these; see issue #14.
+//!
+//! ```
+//! use tower_mpp::tempo::session::{recover_voucher_signer, voucher_signing_hash};
+//! # use alloy_primitives::{Address, B256};
+//! let escrow: Address = "0x33b901018174DDabE4841042ab76ba85D4e24f25".parse().unwrap();
+//! let hash = voucher_signing_hash(4217, escrow, B256::repeat_byte(1), 1_000);
+//! // A 65-byte signature of `hash` recovers its signer; a malformed one is
+//! // an error, never a panic.
+//! assert!(recover_voucher_signer(&[0u8; 65], &hash).is_err());
+//! ```
+
+mod escrow;
+mod voucher;
+
+pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};
+pub use voucher::{
+    VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, VoucherSignatureError, recover_voucher_signer,
+    voucher_signing_hash,
+};
