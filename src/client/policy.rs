@@ -306,7 +306,7 @@ fn key(text: &str) -> String {
 }
 
 /// A provider whose payments a [`SpendingPolicy`] checks first; made by
-/// [`PaymentProvider::with_policy`].
+/// [`WithPolicy::with_policy`].
 #[derive(Debug, Clone)]
 pub struct Limited<P> {
     provider: P,
