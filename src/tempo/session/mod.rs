@@ -3,7 +3,9 @@
 //! escrow contract, paid with cumulative vouchers.
 //!
 //! What is here is what both sides of a session compute and what the
-//! escrow contract checks on chain: the escrow's ABI as deployed
+//! escrow contract checks on chain: the request and the four payload
+//! actions as JSON ([`SessionRequest`], [`SessionPayload`]), the escrow's
+//! ABI as deployed
 //! ([`ITempoStreamChannel`]), the [`channel_id`] the contract derives, and
 //! the EIP-712 [`voucher_signing_hash`] with [`recover_voucher_signer`],
 //! which refuses the malleable high-`s` signatures the spec forbids. Each
@@ -25,9 +27,11 @@
 
 mod escrow;
 mod voucher;
+mod wire;
 
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};
 pub use voucher::{
     VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, VoucherSignatureError, recover_voucher_signer,
     voucher_signing_hash,
 };
+pub use wire::{SessionDetails, SessionPayload, SessionRequest};
