@@ -3,17 +3,21 @@
 //! escrow contract, paid with cumulative vouchers.
 //!
 //! What is here is what both sides of a session compute and what the
-//! escrow contract checks on chain: the request and the four payload
-//! actions as JSON ([`SessionRequest`], [`SessionPayload`]), the escrow's
-//! ABI as deployed
-//! ([`ITempoStreamChannel`]), the [`channel_id`] the contract derives, and
-//! the EIP-712 [`voucher_signing_hash`] with [`recover_voucher_signer`],
-//! which refuses the malleable high-`s` signatures the spec forbids. Each
-//! is checked against the deployed contract on anvil
-//! (`tests/tempo/escrow.rs`: `computeChannelId`, `getVoucherDigest`).
+//! escrow contract checks on chain:
 //!
-//! The session method itself (channel accounting, settlement, the
-//! registry's second intent) builds on these; see issue #14.
+//! - the request and the four payload actions as JSON ([`SessionRequest`],
+//!   [`SessionPayload`]);
+//! - the escrow's ABI as deployed ([`ITempoStreamChannel`]) and the
+//!   [`channel_id`] it derives;
+//! - the EIP-712 [`voucher_signing_hash`] and [`recover_voucher_signer`],
+//!   which refuses the malleable high-`s` signatures the spec forbids;
+//! - a channel's accounting ([`ChannelState`]): vouchers and charges as
+//!   pure transitions, for a channel store to apply atomically.
+//!
+//! The channel id and the voucher hash are checked against the deployed
+//! contract on anvil (`tests/tempo/escrow.rs`: `computeChannelId`,
+//! `getVoucherDigest`). The session method itself (the registry's second
+//! intent, the channel store, settlement) builds on these; see issue #14.
 //!
 //! ```
 //! use tower_mpp::tempo::session::{recover_voucher_signer, voucher_signing_hash};
@@ -25,10 +29,12 @@
 //! assert!(recover_voucher_signer(&[0u8; 65], &hash).is_err());
 //! ```
 
+mod accounting;
 mod escrow;
 mod voucher;
 mod wire;
 
+pub use accounting::{AccountingError, ChannelState, VoucherOutcome};
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};
 pub use voucher::{
     VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, VoucherSignatureError, recover_voucher_signer,
