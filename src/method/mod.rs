@@ -20,6 +20,7 @@ macro_rules! trace_event {
 }
 
 mod charge;
+mod config_error;
 mod hooks;
 mod limits;
 mod offers;
@@ -29,11 +30,12 @@ mod registry;
 mod rejection;
 
 pub use charge::ChargeContext;
+pub use config_error::ConfigError;
 pub use hooks::{
     ChallengeIssued, NoHooks, PaymentFailed, PaymentHooks, PaymentSettled, RefundCandidate,
 };
 pub use limits::{DEFAULT_FREE_CLAIMS, DEFAULT_FREE_WINDOW, DEFAULT_MAX_FAILED_ATTEMPTS};
 pub use payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
 pub use price::{Amount, Price, StaticPrice};
-pub use registry::{ConfigError, Payments, PaymentsBuilder, REALM_ENV_VARS};
+pub use registry::{Payments, PaymentsBuilder, REALM_ENV_VARS};
 pub use rejection::{PaymentRejection, ProblemResponder, RejectionKind, RejectionResponder};

@@ -9,9 +9,10 @@ use alloy_primitives::{Address, B256, U256, address};
 use alloy_signer_local::PrivateKeySigner;
 use url::Url;
 
+use super::config_error::TempoConfigError;
 use super::request::{Mode, Split};
 use super::rpc::Rpc;
-use super::sponsor::{BudgetTracker, SponsorBudget};
+use super::sponsor::{BudgetTracker, FeeLimits, FeePayer, SponsorBudget};
 use super::{Inner, TempoCharge};
 
 /// `PathUSD`, the default currency.
@@ -22,115 +23,6 @@ pub const MAINNET_RPC_URL: &str = "https://rpc.tempo.xyz";
 pub const MAINNET_CHAIN_ID: u64 = 4217;
 /// The most splits a charge may have (each costs about 29,000 gas).
 pub const MAX_SPLITS: usize = 10;
-
-/// Limits on the fees the server's fee payer sponsors for one transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FeeLimits {
-    /// The largest gas limit co-signed.
-    pub max_gas: u64,
-    /// The largest `max_fee_per_gas` co-signed, in attodollars per gas
-    /// as Tempo prices gas.
-    pub max_fee_per_gas: u128,
-}
-
-impl Default for FeeLimits {
-    /// One transfer with the most splits fits easily; fees stay at a few
-    /// cents even at the fee cap.
-    fn default() -> Self {
-        Self {
-            max_gas: 2_000_000,
-            max_fee_per_gas: 100_000_000_000,
-        }
-    }
-}
-
-/// The server's fee payer: the key that co-signs clients' transactions and
-/// the token it pays fees in.
-#[derive(Clone)]
-pub(crate) struct FeePayer {
-    pub(crate) signer: PrivateKeySigner,
-    pub(crate) fee_token: Option<Address>,
-    pub(crate) limits: FeeLimits,
-    /// Shared by the method's clones.
-    pub(crate) budget: std::sync::Arc<BudgetTracker>,
-}
-
-impl fmt::Debug for FeePayer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FeePayer")
-            .field("address", &self.signer.address())
-            .field("fee_token", &self.fee_token)
-            .field("limits", &self.limits)
-            .field("budget", &self.budget)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A configuration the Tempo method refuses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TempoConfigError {
-    /// No recipient was set.
-    MissingRecipient,
-    /// A field that must be an address is not one.
-    InvalidAddress {
-        /// Which setting.
-        field: &'static str,
-        /// What it was set to.
-        value: String,
-    },
-    /// The memo is not 32 bytes of hex.
-    InvalidMemo(String),
-    /// Decimals must be between 1 and 38.
-    InvalidDecimals(u8),
-    /// The RPC URL does not parse or is not http(s).
-    InvalidRpcUrl(String),
-    /// The fee payer key is not a secp256k1 private key.
-    InvalidFeePayerKey,
-    /// The environment variable that should hold the fee payer key is unset.
-    FeePayerKeyUnset {
-        /// The variable.
-        variable: String,
-    },
-    /// `TEMPO_CHAIN_ID` is not a chain id.
-    InvalidChainId(String),
-    /// A split is zero, or there are more than [`MAX_SPLITS`].
-    InvalidSplits(String),
-    /// `supported_modes` is empty, or excludes pull while fees are
-    /// sponsored (sponsored charges cannot be paid by hash).
-    InvalidModes(String),
-    /// No chain id was set and the RPC URL is not the default one: use
-    /// [`TempoChargeBuilder::connect`] to ask the node.
-    ChainIdUnknown,
-    /// Asking the node for its chain id failed.
-    ChainIdUnavailable(String),
-}
-
-impl fmt::Display for TempoConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingRecipient => f.write_str("the Tempo method needs a recipient"),
-            Self::InvalidAddress { field, value } => {
-                write!(f, "the {field} {value:?} is not an address")
-            }
-            Self::InvalidMemo(memo) => write!(f, "the memo {memo:?} is not 32 bytes of hex"),
-            Self::InvalidDecimals(d) => write!(f, "{d} decimals: must be between 1 and 38"),
-            Self::InvalidRpcUrl(url) => write!(f, "the RPC URL {url:?} is not an http(s) URL"),
-            Self::InvalidFeePayerKey => f.write_str("the fee payer key is not a secp256k1 key"),
-            Self::FeePayerKeyUnset { variable } => {
-                write!(f, "the fee payer key variable {variable} is unset")
-            }
-            Self::InvalidChainId(text) => write!(f, "the chain id {text:?} is not a number"),
-            Self::InvalidSplits(why) | Self::InvalidModes(why) => f.write_str(why),
-            Self::ChainIdUnknown => {
-                f.write_str("no chain id: set one, or build with `connect().await` to ask the node")
-            }
-            Self::ChainIdUnavailable(why) => write!(f, "could not read the chain id: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for TempoConfigError {}
 
 /// Builds a [`TempoCharge`]; see [`TempoCharge::builder`].
 #[derive(Debug, Clone)]

@@ -41,6 +41,7 @@
 //! ```
 
 pub(crate) mod config;
+mod config_error;
 mod cosign;
 mod envelope;
 mod memo;
@@ -60,22 +61,21 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256};
 use serde_json::{Map, Value};
 
-pub use config::{
-    FeeLimits, MAINNET_CHAIN_ID, MAINNET_RPC_URL, MAX_SPLITS, PATH_USD, TempoChargeBuilder,
-    TempoConfigError,
-};
+pub use config::{MAINNET_CHAIN_ID, MAINNET_RPC_URL, MAX_SPLITS, PATH_USD, TempoChargeBuilder};
+pub use config_error::TempoConfigError;
 pub use envelope::encode_fee_payer_envelope;
 pub use memo::{attribution_memo, is_attribution_memo};
 pub use proof::{PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, proof_signing_hash};
 pub use push::check_push_receipt;
 pub use request::{Mode, Split};
 pub use source::did_pkh;
-pub use sponsor::SponsorBudget;
+pub use sponsor::{FeeLimits, SponsorBudget};
 
 use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
-use config::{FeePayer, parse_address, parse_memo};
+use config::{parse_address, parse_memo};
 use request::{ChargeRequest, MethodDetails};
 use rpc::Rpc;
+use sponsor::FeePayer;
 
 /// How long a transaction hash stays claimed when the charge has a memo of
 /// its own: such a transfer names no challenge, so only the claim stops it

@@ -10,9 +10,9 @@ use alloy_primitives::{Address, B256, Bytes, hex};
 use alloy_signer::SignerSync;
 use tempo_alloy::primitives::transaction::{AASigned, TEMPO_TX_TYPE_ID, TempoTransaction};
 
-use super::config::FeePayer;
 use super::envelope::{self, FEE_PAYER_ENVELOPE_TYPE};
 use super::rpc::{Receipt, RpcFault};
+use super::sponsor::FeePayer;
 use super::{Settle, sponsor, transfer};
 use crate::method::{Settlement, VerifyError};
 

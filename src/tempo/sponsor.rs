@@ -11,14 +11,59 @@
 //! fee (`gas_limit x max_fee_per_gas`) is counted against a budget per
 //! window.
 
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::Address;
+use alloy_signer_local::PrivateKeySigner;
 use tempo_alloy::primitives::transaction::TempoTransaction;
 
 use super::rpc::{Rpc, RpcFault};
 use crate::method::VerifyError;
+
+/// Limits on the fees the server's fee payer sponsors for one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeLimits {
+    /// The largest gas limit co-signed.
+    pub max_gas: u64,
+    /// The largest `max_fee_per_gas` co-signed, in attodollars per gas
+    /// as Tempo prices gas.
+    pub max_fee_per_gas: u128,
+}
+
+impl Default for FeeLimits {
+    /// One transfer with the most splits fits easily; fees stay at a few
+    /// cents even at the fee cap.
+    fn default() -> Self {
+        Self {
+            max_gas: 2_000_000,
+            max_fee_per_gas: 100_000_000_000,
+        }
+    }
+}
+
+/// The server's fee payer: the key that co-signs clients' transactions and
+/// the token it pays fees in.
+#[derive(Clone)]
+pub(crate) struct FeePayer {
+    pub(crate) signer: PrivateKeySigner,
+    pub(crate) fee_token: Option<Address>,
+    pub(crate) limits: FeeLimits,
+    /// Shared by the method's clones.
+    pub(crate) budget: Arc<BudgetTracker>,
+}
+
+impl fmt::Debug for FeePayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FeePayer")
+            .field("address", &self.signer.address())
+            .field("fee_token", &self.fee_token)
+            .field("limits", &self.limits)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Attodollars per base unit of a 6-decimal TIP-20 fee token (Tempo prices
 /// gas in attodollars).
