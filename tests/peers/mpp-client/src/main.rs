@@ -9,6 +9,10 @@
 //! The client picks the mode itself: pull (a signed 0x76 transaction, or a
 //! 0x78 envelope when the challenge asks for a fee payer) for a positive
 //! amount, a proof for zero. It has no push mode.
+//!
+//! `mpp-client session ...` runs the session client instead (see session.rs).
+
+mod session;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,7 +25,7 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-fn fail(message: String) -> ExitCode {
+pub(crate) fn fail(message: String) -> ExitCode {
     println!("{}", serde_json::json!({ "error": message }));
     ExitCode::from(1)
 }
@@ -29,7 +33,11 @@ fn fail(message: String) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let (mut url, mut key, mut rpc, mut chain_id) = (None, None, None, None);
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("session") {
+        args.next();
+        return session::run(args).await;
+    }
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
         match flag.as_str() {
