@@ -1,0 +1,94 @@
+// mppx 0.11's v1 session client (`sessionLegacyManager`) paying a URL, for
+// testing our session server with a client we did not write. Runs with
+// plain `node`; mppx and viem come from .tools/node_modules (scripts/test
+// installs them).
+//
+// Configuration, all from the environment:
+//   SESSION_URL         the paid URL                                   [required]
+//   TEMPO_RPC_URL       the chain's JSON-RPC URL (anvil --network tempo) [required]
+//   TEMPO_CHAIN_ID      chain id (default 1337)
+//   PAYER_KEY           the payer's private key                        [required]
+//   ESCROW_CONTRACT     the deployed TempoStreamChannel               [required]
+//   MAX_DEPOSIT         the most the client deposits, decimal units (default "1")
+//   REQUESTS            paid requests before the close (default 3)
+//   MPPX_NODE_MODULES   where mppx and viem are (default ../../.tools/node_modules)
+//
+// Prints one JSON line per request, `{"status":200,"receipt":"<header or
+// null>","body":"..."}`, then `{"close":<receipt or null>}`. Exits 1 with
+// `{"error":"..."}` when the client gives up, 2 on bad configuration.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const nodeModules = resolve(
+  process.env.MPPX_NODE_MODULES || join(here, '..', '..', '.tools', 'node_modules'),
+);
+
+function fail(message) {
+  process.stderr.write(`mppx_session_client: ${message}\n`);
+  process.exit(2);
+}
+
+function env(name, fallback) {
+  const value = process.env[name];
+  if (value !== undefined && value !== '') return value;
+  if (fallback === undefined) fail(`${name} is required`);
+  return fallback;
+}
+
+// The ESM entry point of `pkg` or `pkg/sub` in nodeModules (through the
+// package's `exports` map: a bare import would look beside this file).
+async function load(specifier) {
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+  const sub = specifier.slice(name.length);
+  const dir = join(nodeModules, name);
+  let pkg;
+  try {
+    pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  } catch (error) {
+    fail(`cannot find ${name} in ${nodeModules} (scripts/test installs it): ${error.message}`);
+  }
+  const entry = pkg.exports?.[`.${sub}`];
+  const file = typeof entry === 'string' ? entry : (entry?.import ?? entry?.default);
+  if (!file) fail(`${name} ${pkg.version} exports no ${specifier}`);
+  return import(pathToFileURL(join(dir, file)).href);
+}
+
+const { sessionLegacyManager } = await load('mppx/client');
+const { createClient, http } = await load('viem');
+const { privateKeyToAccount } = await load('viem/accounts');
+const { tempo: tempoChain } = await load('viem/tempo/chains');
+
+const url = env('SESSION_URL');
+const rpcUrl = env('TEMPO_RPC_URL');
+const chainId = Number(env('TEMPO_CHAIN_ID', '1337'));
+const account = privateKeyToAccount(env('PAYER_KEY'));
+const requests = Number(env('REQUESTS', '3'));
+
+// viem's Tempo chain (its 0x76 serializers) under our chain id.
+const chain = { ...tempoChain, id: chainId, rpcUrls: { default: { http: [rpcUrl] } } };
+const client = createClient({ account, chain, transport: http(rpcUrl) });
+
+const manager = sessionLegacyManager({
+  account,
+  client,
+  escrowContract: env('ESCROW_CONTRACT'),
+  maxDeposit: env('MAX_DEPOSIT', '1'),
+});
+
+try {
+  for (let i = 0; i < requests; i++) {
+    const response = await manager.fetch(url);
+    const body = await response.text();
+    const receipt = response.headers.get('payment-receipt');
+    console.log(JSON.stringify({ status: response.status, receipt, body }));
+  }
+  const receipt = await manager.close();
+  console.log(JSON.stringify({ close: receipt ?? null }, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
+} catch (error) {
+  console.log(JSON.stringify({ error: String(error?.stack ?? error) }));
+  process.exit(1);
+}
