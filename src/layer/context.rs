@@ -91,6 +91,14 @@ impl PaymentContext {
         &self.inner.scope
     }
 
+    /// The request's credential, when it has a well-formed one.
+    pub(crate) fn credential(&self) -> Option<&Credential> {
+        match &self.inner.credential {
+            Some(Ok(credential)) => Some(credential),
+            _ => None,
+        }
+    }
+
     /// Whether the request carries a `Payment` credential (well formed or
     /// not).
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]

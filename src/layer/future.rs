@@ -16,7 +16,15 @@ use crate::method::{PaymentRejection, RefundCandidate};
 /// The `Payment-Receipt` header name.
 pub const PAYMENT_RECEIPT: &str = "payment-receipt";
 
-type Verification = Pin<Box<dyn Future<Output = Result<(), PaymentRejection>> + Send>>;
+type Verification = Pin<Box<dyn Future<Output = Result<Verified, PaymentRejection>> + Send>>;
+
+/// How a request's verification before the inner service ended.
+pub(crate) enum Verified {
+    /// Paid: the inner service runs.
+    Proceed,
+    /// Answered by the layer itself (a management request's receipt).
+    Answered(Response<Bytes>),
+}
 
 pin_project! {
     /// Response future of [`PaymentService`](super::PaymentService).
@@ -102,7 +110,10 @@ where
                     service,
                     request,
                 } => match ready!(verification.as_mut().poll(cx)) {
-                    Ok(()) => {
+                    Ok(Verified::Answered(response)) => {
+                        return Poll::Ready(Ok(response.map(ResBody::from)));
+                    }
+                    Ok(Verified::Proceed) => {
                         let (Some(mut service), Some(request)) = (service.take(), request.take())
                         else {
                             unreachable!("the verifying state is left once");

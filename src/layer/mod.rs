@@ -60,6 +60,7 @@ mod context;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
+mod manage;
 mod service;
 
 pub use body::{BodyDigestFuture, BodyDigestLayer, BodyDigestService, DEFAULT_BODY_LIMIT};

@@ -8,7 +8,8 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::context::{BodyDigest, PaymentContext};
-use super::future::ResponseFuture;
+use super::future::{ResponseFuture, Verified};
+use super::manage;
 use crate::method::{Payments, Price};
 
 /// Prepares each request for payment, charges a fixed price when one is set,
@@ -62,6 +63,10 @@ where
             Err(rejection) => return ResponseFuture::rejected(rejection),
         };
         request.extensions_mut().insert(context.clone());
+        if let Some(credential) = manage::candidate(&request, &context) {
+            let answering = manage::answer(self.payments.clone(), credential);
+            return ResponseFuture::verifying(Box::pin(answering), inner, request, &context);
+        }
         match &self.price {
             None => ResponseFuture::inner(inner.call(request), &context),
             Some(price) => {
@@ -71,10 +76,12 @@ where
                     .extensions()
                     .get::<BodyDigest>()
                     .map(|d| d.0.clone());
-                let verification =
-                    Box::pin(
-                        async move { charging.charge(&price, digest.as_deref()).await.map(drop) },
-                    );
+                let verification = Box::pin(async move {
+                    charging
+                        .charge(&price, digest.as_deref())
+                        .await
+                        .map(|_| Verified::Proceed)
+                });
                 ResponseFuture::verifying(verification, inner, request, &context)
             }
         }

@@ -23,9 +23,6 @@ use crate::protocol::{
     AcceptPayment, Base64Json, Challenge, Credential, ProblemType, Receipt, Timestamp,
 };
 
-/// The intent this module charges for.
-const CHARGE: &str = "charge";
-
 /// A method's name and its `request` object for one price.
 pub(crate) type MethodRequest = (String, Map<String, Value>);
 
@@ -34,7 +31,7 @@ pub(crate) type MethodRequest = (String, Map<String, Value>);
 const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 
 /// The receipt fields the protocol owns; methods cannot override them.
-const RESERVED_RECEIPT_FIELDS: [&str; 5] =
+pub(super) const RESERVED_RECEIPT_FIELDS: [&str; 5] =
     ["status", "method", "timestamp", "reference", "externalId"];
 
 /// What a charge is bound to besides its price: the route, the request body
@@ -86,6 +83,10 @@ impl Payments {
             let Some(offer) = offer else {
                 continue;
             };
+            if price.unit_count() != 1 && method.single_use_challenges() {
+                // A one-time charge cannot meter units.
+                continue;
+            }
             let id = offer
                 .signer
                 .sign(Some(expires.as_str()), ctx.digest, Some(opaque.as_wire()));
@@ -93,7 +94,7 @@ impl Payments {
                 id,
                 inner.realm.clone(),
                 method.name(),
-                CHARGE,
+                method.intent(),
                 offer.request.clone(),
             )
             .with_expires(expires.clone())
@@ -195,31 +196,13 @@ impl Payments {
             Err(Refusal::Server(rejection)) => return Err(rejection),
         };
 
-        // The challenge is claimed before the method runs, so that two
-        // payments can never be made for one challenge (the second would be
-        // refused after paying); a method failure releases it, so the client
-        // can retry with the same challenge.
+        // A method whose challenges are answered many times (a session:
+        // each credential carries a higher voucher) guards replays itself.
+        let single_use = method.single_use_challenges();
         let claim_key = format!("challenge:{}", echo.id);
         let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
-        self.check_free_budget(price).await?;
-        match inner.store.claim(&claim_key, ttl).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(self.failed(
-                    price,
-                    ctx,
-                    ProblemType::InvalidChallenge,
-                    "This challenge is being paid or was already used.",
-                ));
-            }
-            Err(error) => {
-                return Err(self
-                    .rejection(
-                        RejectionKind::Unavailable(Duration::from_secs(1)),
-                        "Payments are temporarily unavailable.",
-                    )
-                    .with_source(error));
-            }
+        if single_use {
+            self.claim_challenge(price, ctx, &claim_key, ttl).await?;
         }
 
         let validity = price.expiry_override().unwrap_or(inner.expiry);
@@ -230,11 +213,14 @@ impl Payments {
             expires,
             issued: expires.checked_sub(validity).unwrap_or(expires),
             claims: &inner.store,
+            units: price.unit_count(),
         };
         let settlement = match method.verify(&verification).await {
             Ok(settlement) => settlement,
             Err(error) => {
-                self.after_failure(&error, &echo.id, &claim_key, ttl).await;
+                if single_use {
+                    self.after_failure(&error, &echo.id, &claim_key, ttl).await;
+                }
                 let rejection = match error.kind() {
                     VerifyErrorKind::Client(problem) => {
                         self.failed(price, ctx, problem, error.detail().to_owned())
@@ -275,6 +261,42 @@ impl Payments {
         Ok(receipt)
     }
 
+    /// Claims a single-use challenge before its method runs.
+    async fn claim_challenge(
+        &self,
+        price: &Price,
+        ctx: &ChargeContext<'_>,
+        claim_key: &str,
+        ttl: Duration,
+    ) -> Result<(), PaymentRejection> {
+        let inner = &self.inner;
+        // The challenge is claimed before the method runs, so that two
+        // payments can never be made for one challenge (the second would be
+        // refused after paying); a method failure releases it, so the client
+        // can retry with the same challenge.
+        self.check_free_budget(price).await?;
+        match inner.store.claim(claim_key, ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(self.failed(
+                    price,
+                    ctx,
+                    ProblemType::InvalidChallenge,
+                    "This challenge is being paid or was already used.",
+                ));
+            }
+            Err(error) => {
+                return Err(self
+                    .rejection(
+                        RejectionKind::Unavailable(Duration::from_secs(1)),
+                        "Payments are temporarily unavailable.",
+                    )
+                    .with_source(error));
+            }
+        }
+        Ok(())
+    }
+
     /// Every check before the method, cheapest first: the binding (no I/O
     /// for a forged id), realm, method and intent, expiry, price pinning,
     /// route scope, body digest.
@@ -304,17 +326,27 @@ impl Payments {
                 "The challenge was issued for another realm.",
             ));
         }
-        let Some(index) = inner.methods.iter().position(|m| m.name() == echo.method) else {
+        if !inner.methods.iter().any(|m| m.name() == echo.method) {
             return Err(Refusal::Client(
                 MethodUnsupported,
                 "This payment method is not accepted here.",
             ));
-        };
-        let method = &inner.methods[index];
-        if echo.intent != CHARGE || !method.supports_intent(&echo.intent) {
+        }
+        let Some(index) = inner
+            .methods
+            .iter()
+            .position(|m| m.name() == echo.method && m.supports_intent(&echo.intent))
+        else {
             return Err(Refusal::Client(
                 InvalidChallenge,
                 "The challenge was issued for another intent.",
+            ));
+        };
+        let method = &inner.methods[index];
+        if price.unit_count() != 1 && method.single_use_challenges() {
+            return Err(Refusal::Client(
+                InvalidChallenge,
+                "This request is metered in units: pay it with a session.",
             ));
         }
         let Some(expires) = &echo.expires else {
@@ -330,7 +362,9 @@ impl Payments {
             ));
         }
         let expected = match &self.encoded_offers(price).map_err(Refusal::Server)?[index] {
-            Some(offer) if offer.request == echo.request => offer.request.clone(),
+            Some(offer) if method.pins_request(&offer.request, &echo.request) => {
+                offer.request.clone()
+            }
             _ => {
                 return Err(Refusal::Client(
                     InvalidChallenge,
@@ -403,7 +437,7 @@ impl Payments {
         method: &dyn DynMethod,
         price: &Price,
     ) -> Result<Option<EncodedOffer>, PaymentRejection> {
-        let object = method.request(CHARGE, price).map_err(|e| {
+        let object = method.request(method.intent(), price).map_err(|e| {
             self.misconfigured(format!("method {} cannot charge {price}", method.name()))
                 .with_source(e)
         })?;
@@ -417,7 +451,7 @@ impl Payments {
         let signer = self.inner.secrets.offer_signer(
             &self.inner.realm,
             method.name(),
-            CHARGE,
+            method.intent(),
             request.as_wire(),
         );
         Ok(Some(EncodedOffer { request, signer }))
@@ -473,7 +507,7 @@ enum Refusal {
 /// `opaque` binds the route scope and makes each 402's challenges unique:
 /// `{"nonce": "...", "scope": "GET /path"}`. Written directly: for an
 /// object of two strings with these sorted keys, JCS is this text.
-fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
+pub(super) fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
     let mut json = String::with_capacity(32 + nonce.len() + scope.len());
     json.push_str(r#"{"nonce":"#);
     push_json_string(&mut json, nonce);

@@ -23,6 +23,7 @@ mod charge;
 mod config_error;
 mod hooks;
 mod limits;
+mod manage;
 mod offers;
 mod payment_method;
 mod price;
@@ -35,7 +36,9 @@ pub use hooks::{
     ChallengeIssued, NoHooks, PaymentFailed, PaymentHooks, PaymentSettled, RefundCandidate,
 };
 pub use limits::{DEFAULT_FREE_CLAIMS, DEFAULT_FREE_WINDOW, DEFAULT_MAX_FAILED_ATTEMPTS};
-pub use payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
+pub use payment_method::{
+    Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,
+};
 pub use price::{Amount, Price, StaticPrice};
 pub use registry::{Payments, PaymentsBuilder, REALM_ENV_VARS};
 pub use rejection::{PaymentRejection, ProblemResponder, RejectionKind, RejectionResponder};

@@ -23,9 +23,56 @@ pub trait PaymentMethod: Send + Sync + 'static {
     /// The method identifier, `1*LOWERALPHA` (e.g. `tempo`).
     fn name(&self) -> &str;
 
-    /// Whether this method serves `intent` (e.g. `charge`).
+    /// The intent of this method's challenges: `charge` by default,
+    /// `session` for payment channels. A registry holds at most one method
+    /// per name and intent, so `tempo` may be offered as a charge and as a
+    /// session side by side.
+    // Implementations may return a field of theirs.
+    #[allow(clippy::unnecessary_literal_bound)]
+    fn intent(&self) -> &str {
+        "charge"
+    }
+
+    /// Whether this method serves `intent` (by default, its
+    /// [`intent`](Self::intent)).
     fn supports_intent(&self, intent: &str) -> bool {
-        intent == "charge"
+        intent == self.intent()
+    }
+
+    /// Whether a credential answers its challenge once (`true`, the
+    /// default: the registry claims the challenge before the method runs,
+    /// as a charge needs), or the same challenge is answered many times
+    /// (`false`, a session: each credential carries a voucher whose
+    /// cumulative amount must rise, which is the method's own replay
+    /// guard). Methods answering `false` meter: they are the ones offered
+    /// when a route charges a number of units (see
+    /// [`Verification::units`]).
+    fn single_use_challenges(&self) -> bool {
+        true
+    }
+
+    /// Whether `echoed`, a request this server signed, pins to `offered`,
+    /// this route's request for the price. By default they must be equal;
+    /// a session accepts its own request naming a channel to resume.
+    fn pins_request(&self, offered: &Base64Json, echoed: &Base64Json) -> bool {
+        offered == echoed
+    }
+
+    /// Handles a management request: a body-less `POST` or a `HEAD` that
+    /// carries only a credential (a session's voucher, top-up or close), to
+    /// be answered with a receipt without running the route's handler.
+    /// `Ok(None)` (the default) when this method has no such requests:
+    /// the request then goes to the handler as usual.
+    ///
+    /// The registry has checked the challenge's binding, realm, method,
+    /// intent and expiry; not the price (management buys nothing: the
+    /// method checks that the echoed request is one of its own).
+    fn manage(
+        &self,
+        management: &Management<'_>,
+    ) -> impl Future<Output = Result<Option<Settlement>, VerifyError>> + Send {
+        let _ = management;
+        std::future::ready(Ok(None))
     }
 
     /// The method-specific `request` object for `price`, or `Ok(None)` when
@@ -80,6 +127,21 @@ pub struct Verification<'a> {
     pub issued: SystemTime,
     /// The shared store, for single-use claims of the method's own proofs.
     pub claims: &'a SharedStore,
+    /// How many units of the price the request consumes (1 unless the
+    /// route meters, e.g. tokens). Only methods that meter (see
+    /// [`PaymentMethod::single_use_challenges`]) see other values.
+    pub units: u128,
+}
+
+/// What a method gets to handle one management request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Management<'a> {
+    /// The credential; its challenge's binding, realm, method, intent and
+    /// expiry already checked.
+    pub credential: &'a Credential,
+    /// When the challenge expires.
+    pub expires: SystemTime,
 }
 
 /// A settled payment, as the method reports it.

@@ -50,6 +50,7 @@ pub struct Price {
     expires_in: Option<Duration>,
     description: Option<String>,
     external_id: Option<String>,
+    units: u128,
 }
 
 impl Price {
@@ -81,7 +82,24 @@ impl Price {
             expires_in: None,
             description: None,
             external_id: None,
+            units: 1,
         }
+    }
+
+    /// Bills `units` units at this price each (tokens, bytes, rows): only
+    /// methods that meter (payment-channel sessions) are offered and
+    /// accepted then, and they debit `amount x units` from the channel. A
+    /// one-time charge pays a fixed price: for it, price the request as a
+    /// whole instead. One unit by default.
+    #[must_use]
+    pub fn units(mut self, units: u128) -> Self {
+        self.units = units;
+        self
+    }
+
+    /// How many units the request consumes (1 by default).
+    pub fn unit_count(&self) -> u128 {
+        self.units
     }
 
     /// Charges in this currency instead of the method's default; methods

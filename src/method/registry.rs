@@ -13,11 +13,13 @@ use super::config_error::ConfigError;
 use super::hooks::{NoHooks, PaymentHooks};
 use super::limits::Limits;
 use super::offers::RequestCache;
-use super::payment_method::{MethodError, PaymentMethod, Settlement, Verification, VerifyError};
+use super::payment_method::{
+    Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,
+};
 use super::price::Price;
 use super::rejection::{ProblemResponder, RejectionResponder};
 use crate::binding::{SecretError, SecretKey, SecretRing};
-use crate::protocol::{DEFAULT_EXPIRY, base64url, is_method_id};
+use crate::protocol::{Base64Json, DEFAULT_EXPIRY, base64url, is_method_id};
 use crate::store::{MemoryStore, SharedStore, Store};
 
 /// The environment variables a realm is read from, in order. `HOSTNAME` is
@@ -37,7 +39,14 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Object-safe form of [`PaymentMethod`]: one boxed future per verification.
 pub(crate) trait DynMethod: Send + Sync + 'static {
     fn name(&self) -> &str;
+    fn intent(&self) -> &str;
     fn supports_intent(&self, intent: &str) -> bool;
+    fn single_use_challenges(&self) -> bool;
+    fn pins_request(&self, offered: &Base64Json, echoed: &Base64Json) -> bool;
+    fn manage<'a>(
+        &'a self,
+        management: &'a Management<'a>,
+    ) -> BoxFuture<'a, Result<Option<Settlement>, VerifyError>>;
     fn request(
         &self,
         intent: &str,
@@ -55,8 +64,27 @@ impl<M: PaymentMethod> DynMethod for M {
         PaymentMethod::name(self)
     }
 
+    fn intent(&self) -> &str {
+        PaymentMethod::intent(self)
+    }
+
     fn supports_intent(&self, intent: &str) -> bool {
         PaymentMethod::supports_intent(self, intent)
+    }
+
+    fn single_use_challenges(&self) -> bool {
+        PaymentMethod::single_use_challenges(self)
+    }
+
+    fn pins_request(&self, offered: &Base64Json, echoed: &Base64Json) -> bool {
+        PaymentMethod::pins_request(self, offered, echoed)
+    }
+
+    fn manage<'a>(
+        &'a self,
+        management: &'a Management<'a>,
+    ) -> BoxFuture<'a, Result<Option<Settlement>, VerifyError>> {
+        Box::pin(PaymentMethod::manage(self, management))
     }
 
     fn request(
@@ -330,7 +358,12 @@ impl PaymentsBuilder {
             if !is_method_id(name) {
                 return Err(ConfigError::InvalidMethodName(name.to_owned()));
             }
-            if self.methods[..i].iter().any(|m| m.name() == name) {
+            // One method per name and intent: `tempo` may be a charge and a
+            // session side by side.
+            if self.methods[..i]
+                .iter()
+                .any(|m| m.name() == name && m.intent() == method.intent())
+            {
                 return Err(ConfigError::DuplicateMethod(name.to_owned()));
             }
         }

@@ -37,6 +37,23 @@ pub enum ProblemType {
     MalformedCredential,
     /// The challenge id is unknown, expired or already used (402).
     InvalidChallenge,
+    /// Sessions: a voucher or close signature does not verify (402).
+    SessionInvalidSignature,
+    /// Sessions: the voucher's signer is not the channel's (402).
+    SessionSignerMismatch,
+    /// Sessions: the voucher is above the channel's deposit (402).
+    SessionAmountExceedsDeposit,
+    /// Sessions: the voucher does not rise by `minVoucherDelta`, or is
+    /// below the highest accepted (402).
+    SessionDeltaTooSmall,
+    /// Sessions: no channel with this id (410).
+    SessionChannelNotFound,
+    /// Sessions: the channel is closed, or closing (410).
+    SessionChannelFinalized,
+    /// Sessions: the challenge is unknown or expired (402).
+    SessionChallengeNotFound,
+    /// Sessions: the accepted vouchers do not cover the request (402).
+    SessionInsufficientBalance,
 }
 
 impl ProblemType {
@@ -51,6 +68,19 @@ impl ProblemType {
         Self::InvalidChallenge,
     ];
 
+    /// The session intent's problem types (`draft-tempo-session-00`),
+    /// under `session/`.
+    pub const SESSION: [Self; 8] = [
+        Self::SessionInvalidSignature,
+        Self::SessionSignerMismatch,
+        Self::SessionAmountExceedsDeposit,
+        Self::SessionDeltaTooSmall,
+        Self::SessionChannelNotFound,
+        Self::SessionChannelFinalized,
+        Self::SessionChallengeNotFound,
+        Self::SessionInsufficientBalance,
+    ];
+
     /// The short code, e.g. `verification-failed`.
     pub const fn code(self) -> &'static str {
         match self {
@@ -61,6 +91,14 @@ impl ProblemType {
             Self::MethodUnsupported => "method-unsupported",
             Self::MalformedCredential => "malformed-credential",
             Self::InvalidChallenge => "invalid-challenge",
+            Self::SessionInvalidSignature => "session/invalid-signature",
+            Self::SessionSignerMismatch => "session/signer-mismatch",
+            Self::SessionAmountExceedsDeposit => "session/amount-exceeds-deposit",
+            Self::SessionDeltaTooSmall => "session/delta-too-small",
+            Self::SessionChannelNotFound => "session/channel-not-found",
+            Self::SessionChannelFinalized => "session/channel-finalized",
+            Self::SessionChallengeNotFound => "session/challenge-not-found",
+            Self::SessionInsufficientBalance => "session/insufficient-balance",
         }
     }
 
@@ -74,6 +112,30 @@ impl ProblemType {
             Self::MethodUnsupported => "https://paymentauth.org/problems/method-unsupported",
             Self::MalformedCredential => "https://paymentauth.org/problems/malformed-credential",
             Self::InvalidChallenge => "https://paymentauth.org/problems/invalid-challenge",
+            Self::SessionInvalidSignature => {
+                "https://paymentauth.org/problems/session/invalid-signature"
+            }
+            Self::SessionSignerMismatch => {
+                "https://paymentauth.org/problems/session/signer-mismatch"
+            }
+            Self::SessionAmountExceedsDeposit => {
+                "https://paymentauth.org/problems/session/amount-exceeds-deposit"
+            }
+            Self::SessionDeltaTooSmall => {
+                "https://paymentauth.org/problems/session/delta-too-small"
+            }
+            Self::SessionChannelNotFound => {
+                "https://paymentauth.org/problems/session/channel-not-found"
+            }
+            Self::SessionChannelFinalized => {
+                "https://paymentauth.org/problems/session/channel-finalized"
+            }
+            Self::SessionChallengeNotFound => {
+                "https://paymentauth.org/problems/session/challenge-not-found"
+            }
+            Self::SessionInsufficientBalance => {
+                "https://paymentauth.org/problems/session/insufficient-balance"
+            }
         }
     }
 
@@ -87,6 +149,14 @@ impl ProblemType {
             Self::MethodUnsupported => "Method Unsupported",
             Self::MalformedCredential => "Malformed Credential",
             Self::InvalidChallenge => "Invalid Challenge",
+            Self::SessionInvalidSignature => "Invalid Signature",
+            Self::SessionSignerMismatch => "Signer Mismatch",
+            Self::SessionAmountExceedsDeposit => "Amount Exceeds Deposit",
+            Self::SessionDeltaTooSmall => "Delta Too Small",
+            Self::SessionChannelNotFound => "Channel Not Found",
+            Self::SessionChannelFinalized => "Channel Finalized",
+            Self::SessionChallengeNotFound => "Challenge Not Found",
+            Self::SessionInsufficientBalance => "Insufficient Balance",
         }
     }
 
@@ -94,13 +164,17 @@ impl ProblemType {
     pub const fn status(self) -> StatusCode {
         match self {
             Self::MethodUnsupported => StatusCode::BAD_REQUEST,
+            Self::SessionChannelNotFound | Self::SessionChannelFinalized => StatusCode::GONE,
             _ => StatusCode::PAYMENT_REQUIRED,
         }
     }
 
     /// The problem type for a type URI, if it is one of the core ones.
     pub fn from_uri(uri: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.uri() == uri)
+        Self::ALL
+            .into_iter()
+            .chain(Self::SESSION)
+            .find(|t| t.uri() == uri)
     }
 }
 
@@ -269,6 +343,11 @@ mod tests {
             };
             assert_eq!(t.status().as_u16(), expected);
         }
+        for t in ProblemType::SESSION {
+            assert_eq!(t.uri(), format!("{PROBLEM_BASE}{}", t.code()));
+            assert_eq!(ProblemType::from_uri(t.uri()), Some(t));
+        }
+        assert_eq!(ProblemType::SessionChannelFinalized.status().as_u16(), 410);
     }
 
     #[test]

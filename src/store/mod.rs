@@ -36,12 +36,23 @@
 //! margin for clock skew): a claim that expires earlier lets its proof
 //! settle again.
 
+#[cfg(feature = "tempo")]
+mod channel;
+#[cfg(all(feature = "tempo", feature = "redis"))]
+mod channel_redis;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "tempo")]
+pub use channel::{
+    Applied, Channel, ChannelStore, ChannelUpdate, MemoryChannelStore, SharedChannelStore,
+    apply_update,
+};
+#[cfg(all(feature = "tempo", feature = "redis"))]
+pub use channel_redis::RedisChannelStore;
 pub use memory::MemoryStore;
 
 use std::fmt;

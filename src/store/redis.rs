@@ -128,7 +128,7 @@ impl RedisStore {
         self.timeout
     }
 
-    async fn run(&self, command: &Cmd) -> Result<Value, StoreError> {
+    pub(super) async fn run(&self, command: &Cmd) -> Result<Value, StoreError> {
         let mut connection = self.connection.clone();
         match tokio::time::timeout(self.timeout, command.query_async(&mut connection)).await {
             Ok(Ok(value)) => Ok(value),
@@ -137,7 +137,11 @@ impl RedisStore {
         }
     }
 
-    fn key(&self, key: &str) -> String {
+    pub(super) fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    pub(super) fn key(&self, key: &str) -> String {
         let mut prefixed = String::with_capacity(self.prefix.len() + key.len());
         prefixed.push_str(&self.prefix);
         prefixed.push_str(key);
@@ -331,7 +335,7 @@ impl fmt::Debug for RedisStoreBuilder {
 
 /// Redis answered a claim with neither `OK` nor nil.
 #[derive(Debug)]
-struct UnexpectedReply;
+pub(super) struct UnexpectedReply;
 
 impl fmt::Display for UnexpectedReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -341,7 +345,7 @@ impl fmt::Display for UnexpectedReply {
 
 impl std::error::Error for UnexpectedReply {}
 
-fn redis_error(error: RedisError) -> StoreError {
+pub(super) fn redis_error(error: RedisError) -> StoreError {
     let kind = if error.is_timeout() {
         StoreErrorKind::Timeout
     } else {

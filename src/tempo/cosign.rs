@@ -65,6 +65,7 @@ impl TempoCharge {
             // Nothing is broadcast here, so nothing's mining time is read.
             issued: expires,
             claims: &claims,
+            units: 1,
         };
         let payer = match credential.source.as_deref() {
             None => None,

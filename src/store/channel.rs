@@ -1,0 +1,370 @@
+//! The channel store: what the server knows of each payment channel of the
+//! session intent, updated by one atomic read-modify-write per request.
+//!
+//! A [`ChannelStore`] keeps one [`Channel`] per channel id and applies
+//! [`ChannelUpdate`]s to it atomically, whichever instance sends them: of
+//! any number of concurrent updates of one channel, each sees the result of
+//! the ones before it (linearizable per channel). The transitions are
+//! [`ChannelState`]'s, so a voucher is accepted and a request debited
+//! exactly as the spec's "Server-Side Accounting" says, and both are
+//! persisted before the handler runs.
+//!
+//! Two stores come with the crate: [`MemoryChannelStore`] (one instance; a
+//! lock per shard) and `RedisChannelStore` (feature `redis`: one Lua script
+//! per update, so any number of instances share channels and never count a
+//! unit twice).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use alloy_primitives::{Address, B256, Bytes};
+
+use super::StoreError;
+use crate::tempo::session::{AccountingError, ChannelState};
+
+/// One channel as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Channel {
+    /// The accounting: deposit, highest voucher, spent, settled, close
+    /// state.
+    pub state: ChannelState,
+    /// Who opened (and funds) the channel.
+    pub payer: Address,
+    /// Who signs its vouchers (the authorized signer, else the payer), as
+    /// read from the escrow.
+    pub signer: Address,
+    /// The signature of the highest accepted voucher, for settlement.
+    pub voucher_signature: Bytes,
+}
+
+impl Channel {
+    /// A channel just opened on chain with `deposit`, whose first voucher
+    /// is `cumulative` signed with `signature`.
+    pub fn opened(
+        payer: Address,
+        signer: Address,
+        deposit: u128,
+        cumulative: u128,
+        signature: Bytes,
+    ) -> Self {
+        let mut state = ChannelState::opened(deposit);
+        state.accepted_cumulative = cumulative;
+        Self {
+            state,
+            payer,
+            signer,
+            voucher_signature: signature,
+        }
+    }
+
+    /// Whether accepted vouchers hold value not yet settled on chain.
+    pub fn unsettled(&self) -> u128 {
+        self.state
+            .accepted_cumulative
+            .saturating_sub(self.state.settled)
+    }
+}
+
+/// One atomic change of a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelUpdate {
+    /// A paid request: accepts the voucher (if any; its signature already
+    /// checked against the channel's signer), then debits `cost`. A voucher
+    /// that is accepted stays accepted even when the debit is refused.
+    Pay {
+        /// The voucher's cumulative amount and signature.
+        voucher: Option<(u128, Bytes)>,
+        /// The least rise of a new voucher.
+        min_delta: u128,
+        /// What the request costs.
+        cost: u128,
+    },
+    /// The deposit read back from the escrow after a top-up (never lowers
+    /// it).
+    Deposit(u128),
+    /// An amount settled on chain (never lowers what is recorded).
+    Settled(u128),
+    /// The payer asked the escrow to close: no more service.
+    CloseRequested,
+    /// The channel was closed on chain, having settled `settled`.
+    Finalized {
+        /// What the escrow paid the payee in all.
+        settled: u128,
+    },
+}
+
+/// A channel after an update, and whether the update's own checks passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Applied {
+    /// The channel as stored after the update.
+    pub channel: Channel,
+    /// `Err` when the voucher or the debit was refused (the channel then
+    /// holds what was accepted before the refusal).
+    pub outcome: Result<(), AccountingError>,
+}
+
+/// Applies `update` to `channel` in place: the one definition of the
+/// transitions, which the Redis script mirrors (and is tested against).
+///
+/// # Errors
+///
+/// The [`AccountingError`] of a refused voucher (nothing changed) or a
+/// refused debit (the voucher before it stays accepted).
+pub fn apply_update(channel: &mut Channel, update: &ChannelUpdate) -> Result<(), AccountingError> {
+    if let ChannelUpdate::Pay {
+        voucher,
+        min_delta,
+        cost,
+    } = update
+    {
+        if let Some((amount, signature)) = voucher {
+            let before = channel.state.accepted_cumulative;
+            channel.state.accept_voucher(*amount, *min_delta)?;
+            if channel.state.accepted_cumulative != before {
+                channel.voucher_signature = signature.clone();
+            }
+        }
+        return channel.state.charge(*cost);
+    }
+    let state = &mut channel.state;
+    match update {
+        ChannelUpdate::Pay { .. } => unreachable!("handled above"),
+        ChannelUpdate::Deposit(deposit) => {
+            state.deposit = state.deposit.max(*deposit);
+            Ok(())
+        }
+        ChannelUpdate::Settled(settled) => {
+            state.settled = state.settled.max(*settled);
+            Ok(())
+        }
+        ChannelUpdate::CloseRequested => {
+            state.close_requested = true;
+            Ok(())
+        }
+        ChannelUpdate::Finalized { settled } => {
+            state.settled = state.settled.max(*settled);
+            state.finalized = true;
+            Ok(())
+        }
+    }
+}
+
+/// Channels, updated atomically per channel id.
+///
+/// Implementations must be linearizable per channel and must not report an
+/// update they did not persist: an error (the request then fails closed
+/// with a 503) when they cannot tell.
+pub trait ChannelStore: Send + Sync + 'static {
+    /// Stores `channel` under `id` unless a channel is already there, and
+    /// returns the stored one (the existing one, for a retried open).
+    fn insert(
+        &self,
+        id: B256,
+        channel: Channel,
+    ) -> impl Future<Output = Result<Channel, StoreError>> + Send;
+
+    /// The channel `id`, if stored.
+    fn get(&self, id: B256) -> impl Future<Output = Result<Option<Channel>, StoreError>> + Send;
+
+    /// Applies `update` to channel `id` atomically; `None` when no such
+    /// channel is stored.
+    fn update(
+        &self,
+        id: B256,
+        update: ChannelUpdate,
+    ) -> impl Future<Output = Result<Option<Applied>, StoreError>> + Send;
+
+    /// The ids of the channels not yet finalized (settlement and the close
+    /// watcher go through them).
+    fn open_channels(&self) -> impl Future<Output = Result<Vec<B256>, StoreError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+trait DynChannelStore: Send + Sync + 'static {
+    fn insert(&self, id: B256, channel: Channel) -> BoxFuture<'_, Result<Channel, StoreError>>;
+    fn get(&self, id: B256) -> BoxFuture<'_, Result<Option<Channel>, StoreError>>;
+    fn update(
+        &self,
+        id: B256,
+        update: ChannelUpdate,
+    ) -> BoxFuture<'_, Result<Option<Applied>, StoreError>>;
+    fn open_channels(&self) -> BoxFuture<'_, Result<Vec<B256>, StoreError>>;
+}
+
+impl<S: ChannelStore> DynChannelStore for S {
+    fn insert(&self, id: B256, channel: Channel) -> BoxFuture<'_, Result<Channel, StoreError>> {
+        Box::pin(ChannelStore::insert(self, id, channel))
+    }
+
+    fn get(&self, id: B256) -> BoxFuture<'_, Result<Option<Channel>, StoreError>> {
+        Box::pin(ChannelStore::get(self, id))
+    }
+
+    fn update(
+        &self,
+        id: B256,
+        update: ChannelUpdate,
+    ) -> BoxFuture<'_, Result<Option<Applied>, StoreError>> {
+        Box::pin(ChannelStore::update(self, id, update))
+    }
+
+    fn open_channels(&self) -> BoxFuture<'_, Result<Vec<B256>, StoreError>> {
+        Box::pin(ChannelStore::open_channels(self))
+    }
+}
+
+/// A cheaply cloneable handle to any [`ChannelStore`].
+#[derive(Clone)]
+pub struct SharedChannelStore {
+    inner: Arc<dyn DynChannelStore>,
+    name: &'static str,
+}
+
+impl SharedChannelStore {
+    /// Wraps a store.
+    pub fn new<S: ChannelStore>(store: S) -> Self {
+        Self {
+            inner: Arc::new(store),
+            name: std::any::type_name::<S>(),
+        }
+    }
+
+    /// See [`ChannelStore::insert`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn insert(&self, id: B256, channel: Channel) -> Result<Channel, StoreError> {
+        self.inner.insert(id, channel).await
+    }
+
+    /// See [`ChannelStore::get`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn get(&self, id: B256) -> Result<Option<Channel>, StoreError> {
+        self.inner.get(id).await
+    }
+
+    /// See [`ChannelStore::update`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn update(
+        &self,
+        id: B256,
+        update: ChannelUpdate,
+    ) -> Result<Option<Applied>, StoreError> {
+        self.inner.update(id, update).await
+    }
+
+    /// See [`ChannelStore::open_channels`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn open_channels(&self) -> Result<Vec<B256>, StoreError> {
+        self.inner.open_channels().await
+    }
+}
+
+impl fmt::Debug for SharedChannelStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SharedChannelStore")
+            .field(&self.name)
+            .finish()
+    }
+}
+
+/// Shards of the memory store: updates of different channels rarely wait
+/// for each other.
+const SHARDS: usize = 16;
+
+/// Channels in this process's memory, for one instance: a lock per shard,
+/// held only for the update itself. Forgotten at restart (the chain keeps
+/// deposits and settlements; unsettled vouchers would be lost): use
+/// `RedisChannelStore` where that matters.
+#[derive(Default)]
+pub struct MemoryChannelStore {
+    shards: [Mutex<HashMap<B256, Channel>>; SHARDS],
+}
+
+impl MemoryChannelStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn shard(&self, id: &B256) -> std::sync::MutexGuard<'_, HashMap<B256, Channel>> {
+        self.shards[usize::from(id[0]) % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryChannelStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryChannelStore").finish_non_exhaustive()
+    }
+}
+
+impl ChannelStore for MemoryChannelStore {
+    fn insert(
+        &self,
+        id: B256,
+        channel: Channel,
+    ) -> impl Future<Output = Result<Channel, StoreError>> + Send {
+        let stored = self.shard(&id).entry(id).or_insert(channel).clone();
+        std::future::ready(Ok(stored))
+    }
+
+    fn get(&self, id: B256) -> impl Future<Output = Result<Option<Channel>, StoreError>> + Send {
+        std::future::ready(Ok(self.shard(&id).get(&id).cloned()))
+    }
+
+    fn update(
+        &self,
+        id: B256,
+        update: ChannelUpdate,
+    ) -> impl Future<Output = Result<Option<Applied>, StoreError>> + Send {
+        let mut shard = self.shard(&id);
+        let applied = shard.get_mut(&id).map(|channel| {
+            let mut next = channel.clone();
+            let outcome = apply_update(&mut next, &update);
+            // A refused voucher changes nothing; a refused debit keeps the
+            // voucher accepted before it.
+            *channel = next.clone();
+            Applied {
+                channel: next,
+                outcome,
+            }
+        });
+        std::future::ready(Ok(applied))
+    }
+
+    fn open_channels(&self) -> impl Future<Output = Result<Vec<B256>, StoreError>> + Send {
+        let ids = self
+            .shards
+            .iter()
+            .flat_map(|shard| {
+                shard
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                    .filter(|(_, c)| !c.state.finalized)
+                    .map(|(id, _)| *id)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        std::future::ready(Ok(ids))
+    }
+}

@@ -1,0 +1,331 @@
+//! Channels shared by several instances through Redis: one hash per
+//! channel, updated by one Lua script (atomic in Redis), so concurrent
+//! requests on one channel, at any instance, are applied one after the
+//! other and never count a unit twice.
+//!
+//! Amounts are exact `u128`s, beyond what Lua's numbers hold exactly: the
+//! hash keeps them as 40-digit zero-padded decimal strings, which compare
+//! as strings, and the script adds them digit by digit. The script mirrors
+//! [`apply_update`](super::channel::apply_update); a randomized test runs
+//! both on the same updates and compares every result.
+
+use std::fmt;
+use std::future::Future;
+
+use alloy_primitives::{Address, B256, hex};
+use redis::{Script, Value};
+
+use super::channel::{Applied, Channel, ChannelStore, ChannelUpdate};
+use super::redis::{RedisStore, UnexpectedReply};
+use super::{StoreError, StoreErrorKind};
+use crate::tempo::session::{AccountingError, ChannelState};
+
+/// Digits of a stored amount: `u128::MAX` has 39, a sum of two has 40.
+const WIDTH: usize = 40;
+
+/// The update script. `KEYS[1]` the channel's hash, `KEYS[2]` the set of
+/// open channels; `ARGV[1]` the operation, `ARGV[2]` the channel id, then
+/// the operation's arguments.
+const SCRIPT: &str = r"
+local function add(x, y)
+  local out, carry = {}, 0
+  for i = 40, 1, -1 do
+    local d = x:byte(i) + y:byte(i) - 96 + carry
+    if d >= 10 then d, carry = d - 10, 1 else carry = 0 end
+    out[i] = string.char(d + 48)
+  end
+  return table.concat(out)
+end
+local key, open, op = KEYS[1], KEYS[2], ARGV[1]
+local function state(status)
+  local c = redis.call('HMGET', key, 'd', 'a', 'sp', 'st', 'cr', 'f', 'py', 'sg', 'sig')
+  return {status, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]}
+end
+if op == 'insert' then
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('HSET', key, 'd', ARGV[3], 'a', ARGV[4], 'sp', ARGV[5], 'st', ARGV[6],
+      'cr', ARGV[7], 'f', ARGV[8], 'py', ARGV[9], 'sg', ARGV[10], 'sig', ARGV[11])
+    if ARGV[8] == '0' then redis.call('SADD', open, ARGV[2]) end
+  end
+  return state('ok')
+end
+if redis.call('EXISTS', key) == 0 then return {'missing'} end
+if op == 'pay' then
+  local c = redis.call('HMGET', key, 'd', 'a', 'sp', 'cr', 'f')
+  local d, a, sp = c[1], c[2], c[3]
+  if c[5] == '1' then return state('closed') end
+  if c[4] == '1' then return state('close_requested') end
+  if ARGV[3] == '1' then
+    local amount = ARGV[4]
+    if amount < a then return state('below_accepted') end
+    if amount > a then
+      if amount < add(a, ARGV[6]) then return state('below_min_delta') end
+      if amount > d then return state('above_deposit') end
+      a = amount
+      redis.call('HSET', key, 'a', a, 'sig', ARGV[5])
+    end
+  end
+  local after = add(sp, ARGV[7])
+  if after > a then return state('insufficient') end
+  redis.call('HSET', key, 'sp', after)
+  return state('ok')
+end
+if op == 'deposit' then
+  if ARGV[3] > redis.call('HGET', key, 'd') then redis.call('HSET', key, 'd', ARGV[3]) end
+elseif op == 'settled' or op == 'finalized' then
+  if ARGV[3] > redis.call('HGET', key, 'st') then redis.call('HSET', key, 'st', ARGV[3]) end
+  if op == 'finalized' then
+    redis.call('HSET', key, 'f', '1')
+    redis.call('SREM', open, ARGV[2])
+  end
+elseif op == 'close_requested' then
+  redis.call('HSET', key, 'cr', '1')
+end
+return state('ok')
+";
+
+/// Channels in Redis, shared by every instance that uses the same Redis
+/// and key prefix (those of the [`RedisStore`] it is made from).
+///
+/// Each channel is a hash `<prefix>channel:<id>`; the ids of the channels
+/// not yet finalized are in the set `<prefix>channels:open`. Configure
+/// Redis as for [`RedisStore`] (no eviction; persistence if accepted
+/// vouchers must survive a restart of Redis: they are money owed).
+#[derive(Clone)]
+pub struct RedisChannelStore {
+    redis: RedisStore,
+    script: Script,
+}
+
+impl RedisChannelStore {
+    /// Channels in the Redis of `store`, under its prefix.
+    pub fn new(store: &RedisStore) -> Self {
+        Self {
+            redis: store.clone(),
+            script: Script::new(SCRIPT),
+        }
+    }
+
+    fn channel_key(&self, id: &B256) -> String {
+        self.redis.key(&format!("channel:{id}"))
+    }
+
+    fn open_key(&self) -> String {
+        self.redis.key("channels:open")
+    }
+
+    async fn run(&self, id: &B256, op: &str, args: &[String]) -> Result<Reply, StoreError> {
+        let mut invocation = self.script.prepare_invoke();
+        invocation
+            .key(self.channel_key(id))
+            .key(self.open_key())
+            .arg(op)
+            .arg(id.to_string());
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let mut connection = self.redis.connection();
+        let value: Value = match tokio::time::timeout(
+            self.redis.timeout(),
+            invocation.invoke_async(&mut connection),
+        )
+        .await
+        {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => return Err(super::redis::redis_error(error)),
+            Err(elapsed) => return Err(StoreError::with_source(StoreErrorKind::Timeout, elapsed)),
+        };
+        Reply::parse(value).ok_or_else(unexpected)
+    }
+}
+
+impl fmt::Debug for RedisChannelStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisChannelStore")
+            .field("redis", &self.redis)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unexpected() -> StoreError {
+    StoreError::with_source(StoreErrorKind::Unavailable, UnexpectedReply)
+}
+
+/// An amount as stored: 40 digits, zero-padded.
+fn padded(amount: u128) -> String {
+    format!("{amount:0WIDTH$}")
+}
+
+fn flag(set: bool) -> String {
+    if set { "1" } else { "0" }.to_owned()
+}
+
+/// What the script answers: a status and the channel after the update.
+struct Reply {
+    status: String,
+    channel: Option<Channel>,
+}
+
+impl Reply {
+    fn parse(value: Value) -> Option<Self> {
+        let Value::Array(items) = value else {
+            return None;
+        };
+        let mut texts = items.into_iter().map(|item| match item {
+            Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+            Value::SimpleString(text) => Some(text),
+            _ => None,
+        });
+        let status = texts.next()??;
+        let fields: Vec<Option<String>> = texts.collect();
+        if fields.is_empty() {
+            return Some(Self {
+                status,
+                channel: None,
+            });
+        }
+        let field = |i: usize| fields.get(i).cloned().flatten();
+        let amount = |i: usize| field(i)?.parse::<u128>().ok();
+        let address = |i: usize| field(i)?.parse::<Address>().ok();
+        let mut state = ChannelState::opened(amount(0)?);
+        state.accepted_cumulative = amount(1)?;
+        state.spent = amount(2)?;
+        state.settled = amount(3)?;
+        state.close_requested = field(4)? == "1";
+        state.finalized = field(5)? == "1";
+        let channel = Channel {
+            state,
+            payer: address(6)?,
+            signer: address(7)?,
+            voucher_signature: hex::decode(field(8)?).ok()?.into(),
+        };
+        Some(Self {
+            status,
+            channel: Some(channel),
+        })
+    }
+
+    /// The update's outcome, rebuilt from the status and the stored state.
+    fn outcome(&self, update: &ChannelUpdate) -> Option<Result<(), AccountingError>> {
+        let state = &self.channel.as_ref()?.state;
+        let (amount, min_delta, cost) = match update {
+            ChannelUpdate::Pay {
+                voucher,
+                min_delta,
+                cost,
+            } => (voucher.as_ref().map_or(0, |v| v.0), *min_delta, *cost),
+            _ => (0, 0, 0),
+        };
+        Some(match self.status.as_str() {
+            "ok" => Ok(()),
+            "closed" => Err(AccountingError::Closed),
+            "close_requested" => Err(AccountingError::CloseRequested),
+            "below_accepted" => Err(AccountingError::BelowAccepted {
+                amount,
+                accepted: state.accepted_cumulative,
+            }),
+            "below_min_delta" => Err(AccountingError::BelowMinDelta {
+                amount,
+                least: state.accepted_cumulative.saturating_add(min_delta.max(1)),
+            }),
+            "above_deposit" => Err(AccountingError::AboveDeposit {
+                amount,
+                deposit: state.deposit,
+            }),
+            "insufficient" => Err(AccountingError::Insufficient {
+                cost,
+                available: state.available(),
+            }),
+            _ => return None,
+        })
+    }
+}
+
+impl ChannelStore for RedisChannelStore {
+    fn insert(
+        &self,
+        id: B256,
+        channel: Channel,
+    ) -> impl Future<Output = Result<Channel, StoreError>> + Send {
+        let s = channel.state;
+        let args = [
+            padded(s.deposit),
+            padded(s.accepted_cumulative),
+            padded(s.spent),
+            padded(s.settled),
+            flag(s.close_requested),
+            flag(s.finalized),
+            channel.payer.to_string(),
+            channel.signer.to_string(),
+            hex::encode(&channel.voucher_signature),
+        ];
+        async move {
+            self.run(&id, "insert", &args)
+                .await?
+                .channel
+                .ok_or_else(unexpected)
+        }
+    }
+
+    /// A deposit update that lowers nothing reads the channel.
+    async fn get(&self, id: B256) -> Result<Option<Channel>, StoreError> {
+        let reply = self.run(&id, "deposit", &[padded(0)]).await?;
+        Ok(reply.channel)
+    }
+
+    fn update(
+        &self,
+        id: B256,
+        update: ChannelUpdate,
+    ) -> impl Future<Output = Result<Option<Applied>, StoreError>> + Send {
+        let (op, args): (&str, Vec<String>) = match &update {
+            ChannelUpdate::Pay {
+                voucher,
+                min_delta,
+                cost,
+            } => (
+                "pay",
+                vec![
+                    flag(voucher.is_some()),
+                    padded(voucher.as_ref().map_or(0, |v| v.0)),
+                    voucher
+                        .as_ref()
+                        .map(|v| hex::encode(&v.1))
+                        .unwrap_or_default(),
+                    padded((*min_delta).max(1)),
+                    padded(*cost),
+                ],
+            ),
+            ChannelUpdate::Deposit(deposit) => ("deposit", vec![padded(*deposit)]),
+            ChannelUpdate::Settled(settled) => ("settled", vec![padded(*settled)]),
+            ChannelUpdate::CloseRequested => ("close_requested", Vec::new()),
+            ChannelUpdate::Finalized { settled } => ("finalized", vec![padded(*settled)]),
+        };
+        async move {
+            let reply = self.run(&id, op, &args).await?;
+            if reply.status == "missing" {
+                return Ok(None);
+            }
+            let outcome = reply.outcome(&update).ok_or_else(unexpected)?;
+            let channel = reply.channel.ok_or_else(unexpected)?;
+            Ok(Some(Applied { channel, outcome }))
+        }
+    }
+
+    fn open_channels(&self) -> impl Future<Output = Result<Vec<B256>, StoreError>> + Send {
+        let mut command = redis::cmd("SMEMBERS");
+        command.arg(self.open_key());
+        async move {
+            let Value::Array(items) = self.redis.run(&command).await? else {
+                return Err(unexpected());
+            };
+            Ok(items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Value::BulkString(bytes) => String::from_utf8(bytes).ok()?.parse().ok(),
+                    _ => None,
+                })
+                .collect())
+        }
+    }
+}
