@@ -210,6 +210,13 @@ impl VerifyError {
         }
     }
 
+    /// A client-side failure of any problem type (a session's
+    /// `session/insufficient-balance`, say): 402, or the status the problem
+    /// type has, with fresh challenges.
+    pub fn problem(problem: ProblemType, detail: impl Into<String>) -> Self {
+        Self::client(problem, detail)
+    }
+
     /// The proof is invalid (`verification-failed`).
     pub fn failed(detail: impl Into<String>) -> Self {
         Self::client(ProblemType::VerificationFailed, detail)

@@ -77,8 +77,8 @@ pub enum ChannelUpdate {
     /// checked against the channel's signer), then debits `cost`. A voucher
     /// that is accepted stays accepted even when the debit is refused.
     Pay {
-        /// The voucher's cumulative amount and signature.
-        voucher: Option<(u128, Bytes)>,
+        /// The voucher, if the request carries one.
+        voucher: Option<SignedVoucher>,
         /// The least rise of a new voucher.
         min_delta: u128,
         /// What the request costs.
@@ -96,6 +96,18 @@ pub enum ChannelUpdate {
         /// What the escrow paid the payee in all.
         settled: u128,
     },
+}
+
+/// A voucher whose signature was checked: the signer it recovers to is
+/// compared with the channel's within the update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedVoucher {
+    /// The cumulative amount.
+    pub amount: u128,
+    /// Its signature.
+    pub signature: Bytes,
+    /// Who signed it.
+    pub signer: Address,
 }
 
 /// A channel after an update, and whether the update's own checks passed.
@@ -123,11 +135,21 @@ pub fn apply_update(channel: &mut Channel, update: &ChannelUpdate) -> Result<(),
         cost,
     } = update
     {
-        if let Some((amount, signature)) = voucher {
+        if let Some(voucher) = voucher {
+            // The order the Redis script checks in: closed, closing, signer.
+            if channel.state.finalized {
+                return Err(AccountingError::Closed);
+            }
+            if channel.state.close_requested {
+                return Err(AccountingError::CloseRequested);
+            }
+            if voucher.signer != channel.signer {
+                return Err(AccountingError::SignerMismatch);
+            }
             let before = channel.state.accepted_cumulative;
-            channel.state.accept_voucher(*amount, *min_delta)?;
+            channel.state.accept_voucher(voucher.amount, *min_delta)?;
             if channel.state.accepted_cumulative != before {
-                channel.voucher_signature = signature.clone();
+                channel.voucher_signature = voucher.signature.clone();
             }
         }
         return channel.state.charge(*cost);

@@ -56,6 +56,7 @@ if op == 'pay' then
   if c[5] == '1' then return state('closed') end
   if c[4] == '1' then return state('close_requested') end
   if ARGV[3] == '1' then
+    if ARGV[8] ~= redis.call('HGET', key, 'sg') then return state('signer_mismatch') end
     local amount = ARGV[4]
     if amount < a then return state('below_accepted') end
     if amount > a then
@@ -156,6 +157,11 @@ fn padded(amount: u128) -> String {
     format!("{amount:0WIDTH$}")
 }
 
+/// An address as stored: lowercase hex, so the script compares it as text.
+fn address_text(address: Address) -> String {
+    hex::encode_prefixed(address.as_slice())
+}
+
 fn flag(set: bool) -> String {
     if set { "1" } else { "0" }.to_owned()
 }
@@ -213,13 +219,14 @@ impl Reply {
                 voucher,
                 min_delta,
                 cost,
-            } => (voucher.as_ref().map_or(0, |v| v.0), *min_delta, *cost),
+            } => (voucher.as_ref().map_or(0, |v| v.amount), *min_delta, *cost),
             _ => (0, 0, 0),
         };
         Some(match self.status.as_str() {
             "ok" => Ok(()),
             "closed" => Err(AccountingError::Closed),
             "close_requested" => Err(AccountingError::CloseRequested),
+            "signer_mismatch" => Err(AccountingError::SignerMismatch),
             "below_accepted" => Err(AccountingError::BelowAccepted {
                 amount,
                 accepted: state.accepted_cumulative,
@@ -255,8 +262,8 @@ impl ChannelStore for RedisChannelStore {
             padded(s.settled),
             flag(s.close_requested),
             flag(s.finalized),
-            channel.payer.to_string(),
-            channel.signer.to_string(),
+            address_text(channel.payer),
+            address_text(channel.signer),
             hex::encode(&channel.voucher_signature),
         ];
         async move {
@@ -287,13 +294,17 @@ impl ChannelStore for RedisChannelStore {
                 "pay",
                 vec![
                     flag(voucher.is_some()),
-                    padded(voucher.as_ref().map_or(0, |v| v.0)),
+                    padded(voucher.as_ref().map_or(0, |v| v.amount)),
                     voucher
                         .as_ref()
-                        .map(|v| hex::encode(&v.1))
+                        .map(|v| hex::encode(&v.signature))
                         .unwrap_or_default(),
                     padded((*min_delta).max(1)),
                     padded(*cost),
+                    voucher
+                        .as_ref()
+                        .map(|v| address_text(v.signer))
+                        .unwrap_or_default(),
                 ],
             ),
             ChannelUpdate::Deposit(deposit) => ("deposit", vec![padded(*deposit)]),

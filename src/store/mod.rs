@@ -49,7 +49,7 @@ pub use self::redis::{RedisStore, RedisStoreBuilder};
 #[cfg(feature = "tempo")]
 pub use channel::{
     Applied, Channel, ChannelStore, ChannelUpdate, MemoryChannelStore, SharedChannelStore,
-    apply_update,
+    SignedVoucher, apply_update,
 };
 #[cfg(all(feature = "tempo", feature = "redis"))]
 pub use channel_redis::RedisChannelStore;

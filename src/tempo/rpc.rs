@@ -173,6 +173,12 @@ impl Rpc {
         Ok(id.to::<u64>())
     }
 
+    /// `eth_call` of `data` on `to` at the latest block.
+    pub(crate) async fn eth_call(&self, to: Address, data: Bytes) -> Result<Bytes, RpcFault> {
+        let call = serde_json::json!({"to": to, "data": data});
+        self.call("eth_call", (call, "latest")).await
+    }
+
     pub(crate) async fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcFault> {
         self.call("eth_getTransactionReceipt", (hash,)).await
     }

@@ -49,6 +49,8 @@ pub enum AccountingError {
     Closed,
     /// The payer requested a forced close: no more service on it.
     CloseRequested,
+    /// The voucher was signed by someone other than the channel's signer.
+    SignerMismatch,
     /// Lower than the highest voucher accepted.
     BelowAccepted {
         /// The voucher's amount.
@@ -95,6 +97,9 @@ impl fmt::Display for AccountingError {
         match self {
             Self::Closed => f.write_str("the channel is closed"),
             Self::CloseRequested => f.write_str("the payer requested to close the channel"),
+            Self::SignerMismatch => {
+                f.write_str("the voucher is not signed by the channel's signer")
+            }
             Self::BelowAccepted { amount, accepted } => write!(
                 f,
                 "the voucher ({amount}) is below the highest accepted ({accepted})"

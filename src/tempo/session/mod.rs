@@ -30,9 +30,18 @@
 //! ```
 
 mod accounting;
+mod chain;
+mod config;
 mod escrow;
+mod method;
+mod open;
+mod settle;
 mod voucher;
 mod wire;
+
+pub use config::{SessionConfigError, TESTNET_CHAIN_ID, TempoSessionBuilder};
+pub use method::TempoSession;
+pub use settle::SettleReport;
 
 pub use accounting::{AccountingError, ChannelState, VoucherOutcome};
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};

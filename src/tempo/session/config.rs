@@ -1,0 +1,300 @@
+//! Configuring a [`TempoSession`]: a builder checked once at start-up.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::Address;
+use alloy_signer_local::PrivateKeySigner;
+
+use super::escrow::{MAINNET_ESCROW, TESTNET_ESCROW};
+use super::method::{Inner, TempoSession};
+use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore};
+use crate::tempo::config::{parse_address, parse_url};
+use crate::tempo::rpc::Rpc;
+use crate::tempo::{MAINNET_CHAIN_ID, PATH_USD, TempoConfigError};
+
+/// Tempo's testnet (Moderato) chain id.
+pub const TESTNET_CHAIN_ID: u64 = 42431;
+
+/// A session configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionConfigError {
+    /// The payee's key (which signs `settle` and `close`) was not set.
+    MissingPayeeKey,
+    /// The payee's key is not a secp256k1 private key.
+    InvalidPayeeKey,
+    /// A recipient was set that is not the payee key's address: the escrow
+    /// lets only the payee settle and close.
+    RecipientIsNotPayee {
+        /// The configured recipient.
+        recipient: Address,
+        /// The key's address.
+        payee: Address,
+    },
+    /// No escrow was set and the chain has no known one.
+    EscrowUnknown(u64),
+    /// No chain id was set with a non-default RPC URL.
+    ChainIdUnknown,
+    /// An address, the RPC URL or the decimals are invalid.
+    Tempo(TempoConfigError),
+}
+
+impl fmt::Display for SessionConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingPayeeKey => {
+                f.write_str("a session needs the payee's key (it signs settle and close)")
+            }
+            Self::InvalidPayeeKey => f.write_str("the payee key is not a secp256k1 key"),
+            Self::RecipientIsNotPayee { recipient, payee } => write!(
+                f,
+                "the recipient {recipient} is not the payee key's address {payee}"
+            ),
+            Self::EscrowUnknown(chain) => {
+                write!(f, "no escrow contract is known on chain {chain}: set one")
+            }
+            Self::ChainIdUnknown => f.write_str("set the chain id with a custom RPC URL"),
+            Self::Tempo(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionConfigError {}
+
+impl From<TempoConfigError> for SessionConfigError {
+    fn from(e: TempoConfigError) -> Self {
+        Self::Tempo(e)
+    }
+}
+
+/// Builds a [`TempoSession`]; see [`TempoSession::builder`].
+#[must_use]
+pub struct TempoSessionBuilder {
+    payee_key: Option<String>,
+    recipient: Option<String>,
+    currency: Option<String>,
+    decimals: u8,
+    rpc_url: Option<String>,
+    chain_id: Option<u64>,
+    escrow: Option<String>,
+    suggested_deposit: Option<u128>,
+    min_voucher_delta: u128,
+    unit_type: Option<String>,
+    store: Option<SharedChannelStore>,
+    fee_token: Option<String>,
+    max_fee_per_gas: u128,
+    rpc_timeout: Duration,
+    receipt_timeout: Duration,
+}
+
+impl Default for TempoSessionBuilder {
+    fn default() -> Self {
+        Self {
+            payee_key: None,
+            recipient: None,
+            currency: None,
+            decimals: 6,
+            rpc_url: None,
+            chain_id: None,
+            escrow: None,
+            suggested_deposit: None,
+            min_voucher_delta: 0,
+            unit_type: None,
+            store: None,
+            fee_token: None,
+            max_fee_per_gas: 41_000_000_000,
+            rpc_timeout: Duration::from_secs(10),
+            receipt_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl fmt::Debug for TempoSessionBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TempoSessionBuilder")
+            .field("payee_key", &self.payee_key.as_ref().map(|_| ".."))
+            .field("recipient", &self.recipient)
+            .field("currency", &self.currency)
+            .field("chain_id", &self.chain_id)
+            .field("escrow", &self.escrow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TempoSessionBuilder {
+    /// The payee's secp256k1 key (hex; required): its address is the
+    /// channels' payee, and it signs `settle` and `close`, paying their
+    /// fees in the [fee token](Self::fee_token).
+    pub fn payee_key(mut self, key: impl Into<String>) -> Self {
+        self.payee_key = Some(key.into());
+        self
+    }
+
+    /// The payee's address, checked against the key (optional).
+    pub fn recipient(mut self, address: impl Into<String>) -> Self {
+        self.recipient = Some(address.into());
+        self
+    }
+
+    /// The TIP-20 token of the channels (default `PathUSD`).
+    pub fn currency(mut self, address: impl Into<String>) -> Self {
+        self.currency = Some(address.into());
+        self
+    }
+
+    /// The currency's decimals, to scale decimal prices (default 6).
+    pub fn decimals(mut self, decimals: u8) -> Self {
+        self.decimals = decimals;
+        self
+    }
+
+    /// The node's JSON-RPC URL (default Tempo mainnet's).
+    pub fn rpc_url(mut self, url: impl Into<String>) -> Self {
+        self.rpc_url = Some(url.into());
+        self
+    }
+
+    /// The chain id (required with a custom RPC URL).
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
+        self.chain_id = Some(chain_id);
+        self
+    }
+
+    /// The escrow contract (default: the known deployment on mainnet or
+    /// testnet).
+    pub fn escrow(mut self, address: impl Into<String>) -> Self {
+        self.escrow = Some(address.into());
+        self
+    }
+
+    /// The deposit suggested to clients opening a channel, in base units.
+    pub fn suggested_deposit(mut self, base_units: u128) -> Self {
+        self.suggested_deposit = Some(base_units);
+        self
+    }
+
+    /// The least rise between two vouchers, in base units (default: any
+    /// rise).
+    pub fn min_voucher_delta(mut self, base_units: u128) -> Self {
+        self.min_voucher_delta = base_units;
+        self
+    }
+
+    /// What a unit is (`"request"`, `"llm_token"`), told to clients.
+    pub fn unit_type(mut self, unit_type: impl Into<String>) -> Self {
+        self.unit_type = Some(unit_type.into());
+        self
+    }
+
+    /// Where channels are kept (default: [`MemoryChannelStore`], for one
+    /// instance; share a `RedisChannelStore` between instances).
+    pub fn channel_store<S: ChannelStore>(mut self, store: S) -> Self {
+        self.store = Some(SharedChannelStore::new(store));
+        self
+    }
+
+    /// The TIP-20 token the payee pays its `settle` and `close` fees in
+    /// (default: the currency).
+    pub fn fee_token(mut self, address: impl Into<String>) -> Self {
+        self.fee_token = Some(address.into());
+        self
+    }
+
+    /// The `max_fee_per_gas` of the payee's transactions.
+    pub fn max_fee_per_gas(mut self, fee: u128) -> Self {
+        self.max_fee_per_gas = fee;
+        self
+    }
+
+    /// The time limit of one RPC call (default 10 s).
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
+        self.rpc_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for a transaction's receipt (default 30 s).
+    pub fn receipt_timeout(mut self, timeout: Duration) -> Self {
+        self.receipt_timeout = timeout;
+        self
+    }
+
+    /// Checks the configuration and builds the method.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionConfigError`] for a missing or bad payee key, a recipient
+    /// that is not the key's, an unknown chain or escrow, or a bad address,
+    /// URL or decimals.
+    pub fn build(self) -> Result<TempoSession, SessionConfigError> {
+        let payee: PrivateKeySigner = self
+            .payee_key
+            .as_deref()
+            .ok_or(SessionConfigError::MissingPayeeKey)?
+            .trim()
+            .parse()
+            .map_err(|_| SessionConfigError::InvalidPayeeKey)?;
+        if let Some(text) = &self.recipient {
+            let recipient = parse_address("recipient", text)?;
+            if recipient != payee.address() {
+                return Err(SessionConfigError::RecipientIsNotPayee {
+                    recipient,
+                    payee: payee.address(),
+                });
+            }
+        }
+        let chain_id = match (self.chain_id, &self.rpc_url) {
+            (Some(id), _) => id,
+            (None, None) => MAINNET_CHAIN_ID,
+            (None, Some(_)) => return Err(SessionConfigError::ChainIdUnknown),
+        };
+        let escrow = match (&self.escrow, chain_id) {
+            (Some(text), _) => parse_address("escrow", text)?,
+            (None, MAINNET_CHAIN_ID) => MAINNET_ESCROW,
+            (None, TESTNET_CHAIN_ID) => TESTNET_ESCROW,
+            (None, other) => return Err(SessionConfigError::EscrowUnknown(other)),
+        };
+        let currency = match &self.currency {
+            Some(text) => parse_address("currency", text)?,
+            None => PATH_USD,
+        };
+        let fee_token = match &self.fee_token {
+            Some(text) => parse_address("fee token", text)?,
+            None => currency,
+        };
+        if !(1..=38).contains(&self.decimals) {
+            return Err(TempoConfigError::InvalidDecimals(self.decimals).into());
+        }
+        let url = parse_url(self.rpc_url.as_deref())?;
+        Ok(TempoSession {
+            inner: Arc::new(Inner {
+                recipient: payee.address(),
+                payee,
+                currency,
+                decimals: self.decimals,
+                chain_id,
+                escrow,
+                suggested_deposit: self.suggested_deposit,
+                min_voucher_delta: self.min_voucher_delta,
+                unit_type: self.unit_type,
+                store: self
+                    .store
+                    .unwrap_or_else(|| SharedChannelStore::new(MemoryChannelStore::new())),
+                fee_token,
+                max_fee_per_gas: self.max_fee_per_gas,
+                rpc: Rpc::new(url, self.rpc_timeout),
+                receipt_timeout: self.receipt_timeout,
+            }),
+        })
+    }
+}
+
+/// The payee key never shows in `Debug`.
+pub(super) struct PayeeDebug<'a>(pub(super) &'a PrivateKeySigner);
+
+impl fmt::Debug for PayeeDebug<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayeeKey({}, ..)", self.0.address())
+    }
+}

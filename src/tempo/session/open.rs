@@ -1,0 +1,350 @@
+//! The actions that touch the chain: `open` and `topUp` (the client's
+//! transaction, checked, then broadcast once and read back from the
+//! escrow) and `close` (the payee's transaction with the final voucher).
+//!
+//! The client's transaction is decoded as charges decode theirs (`0x76`,
+//! see `pull.rs`) and must make exactly the calls the action needs:
+//! `approve(escrow, >= deposit)` on the channel's token, then `open`
+//! paying this payee in this currency (or `topUp` of this channel). Its
+//! channel id is recomputed and its first voucher checked before anything
+//! is broadcast; a channel the store already knows is not opened twice (a
+//! retried open is its voucher).
+
+use alloy_consensus::transaction::SignerRecoverable;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_sol_types::SolCall;
+use tempo_alloy::contracts::precompiles::ITIP20;
+use tempo_alloy::primitives::transaction::{AASigned, Call, TempoTransaction};
+
+use super::chain::{OnChain, TxFailure};
+use super::escrow::{ITempoStreamChannel, channel_id};
+use super::method::{Done, Inner, not_found, rpc_unavailable, store_unavailable};
+use crate::method::VerifyError;
+use crate::protocol::ProblemType;
+use crate::store::{Channel, ChannelUpdate};
+use crate::tempo::rpc::RpcFault;
+
+impl Inner {
+    /// `action="open"`: the channel opened by `transaction`, with its first
+    /// voucher, then `cost` debited.
+    pub(super) async fn open(
+        &self,
+        id: B256,
+        transaction: &str,
+        (cumulative, signature): (u128, Bytes),
+        cost: u128,
+    ) -> Result<Done, VerifyError> {
+        let voucher = self.signed(id, cumulative, signature.clone())?;
+        let known = self.store.get(id).await.map_err(store_unavailable)?;
+        if known.is_some() {
+            // A retried open: the channel is there; its voucher pays.
+            let applied = self.pay(id, Some(voucher), 1, cost).await?;
+            return Ok(Done {
+                id,
+                channel: applied.channel,
+                tx: None,
+            });
+        }
+        let (client_tx, payer) = self.decode(transaction)?;
+        let tx = client_tx.tx();
+        let [approve, open] = tx.calls.as_slice() else {
+            return Err(wrong_calls("approve then open"));
+        };
+        let deposit = self.check_approve(approve)?;
+        let call = decode_call::<ITempoStreamChannel::openCall>(open, self.escrow)
+            .ok_or_else(|| wrong_calls("approve then open"))?;
+        if call.payee != self.recipient || call.token != self.currency {
+            return Err(VerifyError::failed(
+                "The channel would pay another payee or token than this server's.",
+            ));
+        }
+        if call.deposit == 0 || U256::from(call.deposit) > deposit {
+            return Err(VerifyError::failed(
+                "The open deposits nothing, or more than it approves.",
+            ));
+        }
+        let computed = channel_id(
+            payer,
+            self.recipient,
+            self.currency,
+            call.salt,
+            call.authorizedSigner,
+            self.escrow,
+            self.chain_id,
+        );
+        if computed != id {
+            return Err(VerifyError::failed(
+                "The channel id is not the one the open transaction creates.",
+            ));
+        }
+        let signer = if call.authorizedSigner == Address::ZERO {
+            payer
+        } else {
+            call.authorizedSigner
+        };
+        if voucher.signer != signer {
+            return Err(VerifyError::problem(
+                ProblemType::SessionSignerMismatch,
+                "The first voucher is not signed by the channel's signer.",
+            ));
+        }
+        if cumulative > call.deposit {
+            return Err(VerifyError::problem(
+                ProblemType::SessionAmountExceedsDeposit,
+                "The first voucher is above the deposit.",
+            ));
+        }
+        let hash = self.broadcast(&client_tx).await?;
+        let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        self.check_ours(id, &on)?;
+        if on.signer() != signer || on.deposit < cumulative {
+            return Err(VerifyError::failed(
+                "The escrow holds another channel than the open transaction describes.",
+            ));
+        }
+        let mut channel = Channel::opened(payer, signer, on.deposit, cumulative, signature);
+        channel.state.settled = on.settled;
+        self.store
+            .insert(id, channel)
+            .await
+            .map_err(store_unavailable)?;
+        let applied = self.pay(id, None, 1, cost).await?;
+        Ok(Done {
+            id,
+            channel: applied.channel,
+            tx: Some(hash),
+        })
+    }
+
+    /// `action="topUp"`: more deposit by `transaction`, then `cost`
+    /// debited from what the vouchers already allow.
+    pub(super) async fn top_up(
+        &self,
+        id: B256,
+        transaction: &str,
+        additional: u128,
+        cost: u128,
+    ) -> Result<Done, VerifyError> {
+        let stored = match self.store.get(id).await.map_err(store_unavailable)? {
+            Some(channel) => channel,
+            None => self.recover(id).await?,
+        };
+        let (client_tx, payer) = self.decode(transaction)?;
+        if payer != stored.payer {
+            return Err(VerifyError::failed(
+                "The top-up is not signed by the channel's payer.",
+            ));
+        }
+        let top_up = match client_tx.tx().calls.as_slice() {
+            [top_up] => top_up,
+            [approve, top_up] => {
+                if self.check_approve(approve)? < U256::from(additional) {
+                    return Err(wrong_calls("approve then topUp"));
+                }
+                top_up
+            }
+            _ => return Err(wrong_calls("approve then topUp")),
+        };
+        let call = decode_call::<ITempoStreamChannel::topUpCall>(top_up, self.escrow)
+            .ok_or_else(|| wrong_calls("approve then topUp"))?;
+        if call.channelId != id
+            || call.additionalDeposit != U256::from(additional)
+            || additional == 0
+        {
+            return Err(VerifyError::failed(
+                "The top-up transaction adds another amount or to another channel.",
+            ));
+        }
+        let hash = self.broadcast(&client_tx).await?;
+        let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        self.check_ours(id, &on)?;
+        if on.deposit < stored.state.deposit.saturating_add(additional) {
+            return Err(VerifyError::failed(
+                "The escrow's deposit did not grow by the top-up.",
+            ));
+        }
+        self.store
+            .update(id, ChannelUpdate::Deposit(on.deposit))
+            .await
+            .map_err(store_unavailable)?;
+        let applied = self.pay(id, None, 1, cost).await?;
+        Ok(Done {
+            id,
+            channel: applied.channel,
+            tx: Some(hash),
+        })
+    }
+
+    /// `action="close"`: the final voucher accepted (and `cost` debited),
+    /// then the payee closes the channel on chain with it.
+    pub(super) async fn close(
+        &self,
+        id: B256,
+        amount: u128,
+        signature: Bytes,
+        cost: u128,
+    ) -> Result<Done, VerifyError> {
+        let voucher = self.signed(id, amount, signature.clone())?;
+        // The final voucher is accepted first: if the chain is down, it is
+        // kept, and settled by the next attempt or the settler.
+        self.pay(id, Some(voucher), 1, cost).await?;
+        let hash = match self.close_on_chain(id, amount, signature).await {
+            Ok(hash) => hash,
+            Err(TxFailure::Rpc(fault)) => return Err(rpc_unavailable(fault)),
+            Err(TxFailure::Reverted(hash)) => {
+                let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+                if !on.exists() || on.finalized {
+                    self.finalize(id, on.settled).await?;
+                    return Err(finalized(id));
+                }
+                return Err(VerifyError::failed(format!(
+                    "Closing channel {id} reverted on chain ({hash})."
+                )));
+            }
+        };
+        let channel = self.finalize(id, amount).await?;
+        Ok(Done {
+            id,
+            channel,
+            tx: Some(hash),
+        })
+    }
+
+    pub(super) async fn finalize(&self, id: B256, settled: u128) -> Result<Channel, VerifyError> {
+        self.store
+            .update(id, ChannelUpdate::Finalized { settled })
+            .await
+            .map_err(store_unavailable)?
+            .map(|applied| applied.channel)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// A channel the store does not know but the escrow does (a store
+    /// shared late, or one that forgot): stored as the escrow has it, with
+    /// nothing accepted beyond what is settled.
+    pub(super) async fn recover(&self, id: B256) -> Result<Channel, VerifyError> {
+        let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        self.check_ours(id, &on)?;
+        let mut channel =
+            Channel::opened(on.payer, on.signer(), on.deposit, on.settled, Bytes::new());
+        channel.state.spent = on.settled;
+        channel.state.settled = on.settled;
+        channel.state.close_requested = on.close_requested_at != 0;
+        self.store
+            .insert(id, channel)
+            .await
+            .map_err(store_unavailable)
+    }
+
+    /// The escrow's channel exists, pays this payee in this currency, and
+    /// is neither closed nor closing.
+    fn check_ours(&self, id: B256, on: &OnChain) -> Result<(), VerifyError> {
+        if !on.exists() || on.payee != self.recipient || on.token != self.currency {
+            return Err(not_found(id));
+        }
+        if on.finalized || on.close_requested_at != 0 {
+            return Err(finalized(id));
+        }
+        Ok(())
+    }
+
+    /// The signed transaction and its sender, with what can be checked
+    /// without the chain.
+    fn decode(&self, transaction: &str) -> Result<(AASigned, Address), VerifyError> {
+        let (signed, named) = crate::tempo::pull::decode(transaction)?;
+        if named.is_some() || signed.tx().fee_payer_signature.is_some() {
+            return Err(VerifyError::failed(
+                "This server does not sponsor the fees of session transactions.",
+            ));
+        }
+        let sender = signed
+            .recover_signer()
+            .map_err(|_| VerifyError::failed("The transaction's signature does not verify."))?;
+        check_envelope(signed.tx(), self.chain_id)?;
+        Ok((signed, sender))
+    }
+
+    /// `approve(escrow, amount)` on the currency; the amount.
+    fn check_approve(&self, call: &Call) -> Result<U256, VerifyError> {
+        let approve = decode_call::<ITIP20::approveCall>(call, self.currency)
+            .ok_or_else(|| wrong_calls("approve of the channel's token first"))?;
+        if approve.spender != self.escrow {
+            return Err(VerifyError::failed(
+                "The transaction approves another spender than the escrow.",
+            ));
+        }
+        Ok(approve.amount)
+    }
+
+    /// Broadcasts the client's transaction; its hash once mined.
+    async fn broadcast(&self, signed: &AASigned) -> Result<B256, VerifyError> {
+        use alloy_eips::eip2718::Encodable2718;
+        let raw: Bytes = signed.encoded_2718().into();
+        let hash = alloy_primitives::keccak256(&raw);
+        let receipt = self
+            .rpc
+            .broadcast(raw, hash, self.receipt_timeout)
+            .await
+            .map_err(|fault| match fault {
+                RpcFault::Refused { message, .. } => {
+                    VerifyError::failed(format!("The chain refused the transaction: {message}"))
+                }
+                unavailable @ RpcFault::Unavailable(_) => rpc_unavailable(unavailable),
+            })?;
+        if !receipt.succeeded() {
+            return Err(VerifyError::failed(format!(
+                "The transaction {hash} reverted."
+            )));
+        }
+        Ok(hash)
+    }
+}
+
+/// The chain, validity window and authorizations of a client transaction.
+fn check_envelope(tx: &TempoTransaction, chain_id: u64) -> Result<(), VerifyError> {
+    if tx.chain_id != chain_id {
+        return Err(VerifyError::failed(format!(
+            "The transaction is for chain {}, the session for chain {chain_id}.",
+            tx.chain_id
+        )));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    if tx.valid_before.is_some_and(|before| before.get() <= now) {
+        return Err(VerifyError::expired(
+            "The transaction's validity window has closed.",
+        ));
+    }
+    if tx.key_authorization.is_some() || !tx.tempo_authorization_list.is_empty() {
+        return Err(VerifyError::failed(
+            "The transaction carries authorizations; a channel transaction makes its calls only.",
+        ));
+    }
+    if tx.calls.iter().any(|call| !call.value.is_zero()) {
+        return Err(VerifyError::failed("The transaction sends value."));
+    }
+    Ok(())
+}
+
+/// `call` decoded as `C`, if it calls `to` with exactly `C`'s arguments.
+fn decode_call<C: SolCall>(call: &Call, to: Address) -> Option<C> {
+    if call.to.to() != Some(&to) {
+        return None;
+    }
+    C::abi_decode(&call.input).ok()
+}
+
+fn wrong_calls(expected: &str) -> VerifyError {
+    VerifyError::failed(format!(
+        "The transaction must make exactly these calls: {expected}."
+    ))
+}
+
+fn finalized(id: B256) -> VerifyError {
+    VerifyError::problem(
+        ProblemType::SessionChannelFinalized,
+        format!("Channel {id} is closed or closing."),
+    )
+}
