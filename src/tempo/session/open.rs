@@ -16,9 +16,10 @@ use alloy_sol_types::SolCall;
 use tempo_alloy::contracts::precompiles::ITIP20;
 use tempo_alloy::primitives::transaction::{AASigned, Call, TempoTransaction};
 
+use super::accounting::AccountingError;
 use super::chain::{OnChain, TxFailure};
 use super::escrow::{ITempoStreamChannel, channel_id};
-use super::method::{Done, Inner, not_found, rpc_unavailable, store_unavailable};
+use super::method::{Done, Inner, not_found, refused, rpc_unavailable, store_unavailable};
 use crate::method::VerifyError;
 use crate::protocol::ProblemType;
 use crate::store::{Channel, ChannelUpdate};
@@ -175,8 +176,16 @@ impl Inner {
         })
     }
 
-    /// `action="close"`: the final voucher accepted (and `cost` debited),
-    /// then the payee closes the channel on chain with it.
+    /// `action="close"`: `cost` debited, then the payee closes the channel
+    /// on chain with the final voucher.
+    ///
+    /// With the v1 escrow the payee captures exactly the close voucher's
+    /// amount, so the server takes the payer's final word rather than its
+    /// highest voucher: the close voucher must cover what was spent (and
+    /// settled) and stay within the deposit, and may be below vouchers
+    /// accepted earlier (a payer who authorized more than it used signs
+    /// what it used). The channel stops serving before the check, so no
+    /// request can spend past the amount being captured.
     pub(super) async fn close(
         &self,
         id: B256,
@@ -185,9 +194,45 @@ impl Inner {
         cost: u128,
     ) -> Result<Done, VerifyError> {
         let voucher = self.signed(id, amount, signature.clone())?;
-        // The final voucher is accepted first: if the chain is down, it is
-        // kept, and settled by the next attempt or the settler.
-        self.pay(id, Some(voucher), 1, cost).await?;
+        if cost > 0 {
+            self.pay(id, None, 1, cost).await?;
+        }
+        let channel = match self.store.get(id).await.map_err(store_unavailable)? {
+            Some(channel) => channel,
+            None => self.recover(id).await?,
+        };
+        if voucher.signer != channel.signer {
+            return Err(refused(id, &AccountingError::SignerMismatch));
+        }
+        if channel.state.finalized {
+            return Err(finalized(id));
+        }
+        let channel = self
+            .store
+            .update(id, ChannelUpdate::CloseRequested)
+            .await
+            .map_err(store_unavailable)?
+            .ok_or_else(|| not_found(id))?
+            .channel;
+        let state = channel.state;
+        let least = state.spent.max(state.settled);
+        if amount < least {
+            return Err(VerifyError::problem(
+                ProblemType::SessionDeltaTooSmall,
+                format!(
+                    "The close voucher ({amount}) is below what was spent or settled ({least})."
+                ),
+            ));
+        }
+        if amount > state.deposit {
+            return Err(refused(
+                id,
+                &AccountingError::AboveDeposit {
+                    amount,
+                    deposit: state.deposit,
+                },
+            ));
+        }
         let hash = match self.close_on_chain(id, amount, signature).await {
             Ok(hash) => hash,
             Err(TxFailure::Rpc(fault)) => return Err(rpc_unavailable(fault)),
