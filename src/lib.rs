@@ -31,6 +31,7 @@ pub mod layer;
 pub mod method;
 pub mod protocol;
 pub mod store;
+pub mod stream;
 #[cfg(feature = "tempo")]
 pub mod tempo;
 

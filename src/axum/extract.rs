@@ -11,6 +11,7 @@ use http::request::Parts;
 use crate::layer::{BodyDigest, PaymentContext};
 use crate::method::{PaymentRejection, Price, RejectionKind, StaticPrice};
 use crate::protocol::Receipt;
+use crate::stream::Metered;
 
 fn context(parts: &Parts) -> Result<PaymentContext, PaymentRejection> {
     parts
@@ -100,6 +101,20 @@ impl Payment {
     /// The [`PaymentRejection`] to answer with.
     pub async fn charge(&self, price: Price) -> Result<Receipt, PaymentRejection> {
         self.context.charge(&price, self.digest.as_deref()).await
+    }
+
+    /// Verifies the request's credential for a response metered at
+    /// `price` per unit (a session's voucher or open), debiting nothing
+    /// yet: the [`Metered`] response to deliver and debit item by item
+    /// (see [`crate::stream`]). Without a credential, the 402 offers only
+    /// methods that meter.
+    ///
+    /// # Errors
+    ///
+    /// The [`PaymentRejection`] to answer with.
+    pub async fn meter(&self, price: Price) -> Result<Metered, PaymentRejection> {
+        let (receipt, meter) = self.context.meter(&price, self.digest.as_deref()).await?;
+        Ok(Metered::new(receipt, meter))
     }
 
     /// Whether the request carries a `Payment` credential.

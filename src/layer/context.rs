@@ -8,7 +8,7 @@ use http::header::{AUTHORIZATION, HeaderMap};
 use http::{HeaderValue, Request};
 
 use crate::method::{
-    ChargeContext, PaymentFailed, PaymentRejection, Payments, Price, RejectionKind,
+    ChargeContext, Meter, PaymentFailed, PaymentRejection, Payments, Price, RejectionKind,
 };
 use crate::protocol::{AcceptPayment, Credential, CredentialError, ProblemType, Receipt};
 
@@ -104,6 +104,24 @@ impl PaymentContext {
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn has_credential(&self) -> bool {
         self.inner.credential.is_some()
+    }
+
+    /// Verifies this request's credential for a response metered at
+    /// `price` per unit, debiting nothing yet: its receipt, and the meter
+    /// to debit as the response is delivered. Only metering methods are
+    /// offered (a 402 names them alone).
+    pub(crate) async fn meter(
+        &self,
+        price: &Price,
+        digest: Option<&str>,
+    ) -> Result<(Receipt, Arc<dyn Meter>), PaymentRejection> {
+        let receipt = self.charge(&price.clone().units(0), digest).await?;
+        let payments = &self.inner.payments;
+        let Some(credential) = self.credential() else {
+            return Err(payments.misconfigured("A metered payment settled without a credential."));
+        };
+        let meter = payments.meter(&credential.challenge, price, &receipt)?;
+        Ok((receipt, meter))
     }
 
     /// Charges `price` for this request: a 402 without a credential, the

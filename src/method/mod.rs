@@ -24,6 +24,7 @@ mod config_error;
 mod hooks;
 mod limits;
 mod manage;
+mod meter;
 mod offers;
 mod payment_method;
 mod price;
@@ -36,6 +37,7 @@ pub use hooks::{
     ChallengeIssued, NoHooks, PaymentFailed, PaymentHooks, PaymentSettled, RefundCandidate,
 };
 pub use limits::{DEFAULT_FREE_CLAIMS, DEFAULT_FREE_WINDOW, DEFAULT_MAX_FAILED_ATTEMPTS};
+pub use meter::{Balance, DEFAULT_PAYMENT_WAIT, Meter, MeterError, MeterFuture};
 pub use payment_method::{
     Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,
 };

@@ -3,12 +3,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
+use super::meter::Meter;
 use super::price::Price;
-use crate::protocol::{Base64Json, Credential, ProblemType};
+use crate::protocol::{Base64Json, Credential, ProblemType, Receipt};
 use crate::store::SharedStore;
 
 /// A payment method: builds the `request` of its challenges and verifies the
@@ -73,6 +75,23 @@ pub trait PaymentMethod: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<Settlement>, VerifyError>> + Send {
         let _ = management;
         std::future::ready(Ok(None))
+    }
+
+    /// A [`Meter`] debiting the payer of `receipt` (a request this method
+    /// just verified, at `price` per unit) as a response is delivered,
+    /// for methods that meter (`Ok(None)` by default: the method does
+    /// not).
+    ///
+    /// # Errors
+    ///
+    /// A [`MethodError`] when `receipt` is not one of this method's.
+    fn meter(
+        &self,
+        price: &Price,
+        receipt: &Receipt,
+    ) -> Result<Option<Arc<dyn Meter>>, MethodError> {
+        let _ = (price, receipt);
+        Ok(None)
     }
 
     /// The method-specific `request` object for `price`, or `Ok(None)` when

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::config_error::ConfigError;
 use super::hooks::{NoHooks, PaymentHooks};
 use super::limits::Limits;
+use super::meter::Meter;
 use super::offers::RequestCache;
 use super::payment_method::{
     Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,
@@ -19,7 +20,7 @@ use super::payment_method::{
 use super::price::Price;
 use super::rejection::{ProblemResponder, RejectionResponder};
 use crate::binding::{SecretError, SecretKey, SecretRing};
-use crate::protocol::{Base64Json, DEFAULT_EXPIRY, base64url, is_method_id};
+use crate::protocol::{Base64Json, DEFAULT_EXPIRY, Receipt, base64url, is_method_id};
 use crate::store::{MemoryStore, SharedStore, Store};
 
 /// The environment variables a realm is read from, in order. `HOSTNAME` is
@@ -47,6 +48,11 @@ pub(crate) trait DynMethod: Send + Sync + 'static {
         &'a self,
         management: &'a Management<'a>,
     ) -> BoxFuture<'a, Result<Option<Settlement>, VerifyError>>;
+    fn meter(
+        &self,
+        price: &Price,
+        receipt: &Receipt,
+    ) -> Result<Option<Arc<dyn Meter>>, MethodError>;
     fn request(
         &self,
         intent: &str,
@@ -85,6 +91,14 @@ impl<M: PaymentMethod> DynMethod for M {
         management: &'a Management<'a>,
     ) -> BoxFuture<'a, Result<Option<Settlement>, VerifyError>> {
         Box::pin(PaymentMethod::manage(self, management))
+    }
+
+    fn meter(
+        &self,
+        price: &Price,
+        receipt: &Receipt,
+    ) -> Result<Option<Arc<dyn Meter>>, MethodError> {
+        PaymentMethod::meter(self, price, receipt)
     }
 
     fn request(

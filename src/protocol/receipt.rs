@@ -111,6 +111,17 @@ impl Receipt {
     /// [`ReceiptError`] for an invalid method id or an `extra` field that
     /// shadows a standard one.
     pub fn encode(&self) -> Result<String, ReceiptError> {
+        self.to_json().map(base64url::encode)
+    }
+
+    /// The receipt as compact JSON with sorted keys: what
+    /// [`encode`](Self::encode) base64url-encodes, and what a metered
+    /// stream's final `payment-receipt` event carries.
+    ///
+    /// # Errors
+    ///
+    /// As [`Receipt::encode`].
+    pub fn to_json(&self) -> Result<String, ReceiptError> {
         use ReceiptErrorKind as K;
         if !is_method_id(&self.method) {
             return Err(ReceiptError::new(K::Field("method")));
@@ -128,7 +139,7 @@ impl Receipt {
         if let Some(id) = &self.external_id {
             object.insert("externalId".into(), id.clone().into());
         }
-        Ok(base64url::encode(compact_json(&object)))
+        Ok(compact_json(&object))
     }
 
     /// Encodes the receipt as a ready-to-send header value.

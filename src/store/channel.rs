@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use alloy_primitives::{Address, B256, Bytes};
 
 use super::StoreError;
+use super::channel_watch::{ChannelWatch, DEFAULT_POLL_INTERVAL, Notifier};
 use crate::tempo::session::{AccountingError, ChannelState};
 
 /// One channel as the server keeps it.
@@ -205,6 +206,15 @@ pub trait ChannelStore: Send + Sync + 'static {
     /// The ids of the channels not yet finalized (settlement and the close
     /// watcher go through them).
     fn open_channels(&self) -> impl Future<Output = Result<Vec<B256>, StoreError>> + Send;
+
+    /// A watch on channel `id`, woken after its updates by any instance
+    /// sharing the store (see [`ChannelWatch`]). Take it before reading
+    /// the channel. By default a watch that wakes every
+    /// [`DEFAULT_POLL_INTERVAL`]: override it when the store can notify.
+    fn watch(&self, id: B256) -> impl Future<Output = Result<ChannelWatch, StoreError>> + Send {
+        let _ = id;
+        std::future::ready(Ok(ChannelWatch::polling(DEFAULT_POLL_INTERVAL)))
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -218,6 +228,7 @@ trait DynChannelStore: Send + Sync + 'static {
         update: ChannelUpdate,
     ) -> BoxFuture<'_, Result<Option<Applied>, StoreError>>;
     fn open_channels(&self) -> BoxFuture<'_, Result<Vec<B256>, StoreError>>;
+    fn watch(&self, id: B256) -> BoxFuture<'_, Result<ChannelWatch, StoreError>>;
 }
 
 impl<S: ChannelStore> DynChannelStore for S {
@@ -239,6 +250,10 @@ impl<S: ChannelStore> DynChannelStore for S {
 
     fn open_channels(&self) -> BoxFuture<'_, Result<Vec<B256>, StoreError>> {
         Box::pin(ChannelStore::open_channels(self))
+    }
+
+    fn watch(&self, id: B256) -> BoxFuture<'_, Result<ChannelWatch, StoreError>> {
+        Box::pin(ChannelStore::watch(self, id))
     }
 }
 
@@ -297,6 +312,15 @@ impl SharedChannelStore {
     pub async fn open_channels(&self) -> Result<Vec<B256>, StoreError> {
         self.inner.open_channels().await
     }
+
+    /// See [`ChannelStore::watch`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer.
+    pub async fn watch(&self, id: B256) -> Result<ChannelWatch, StoreError> {
+        self.inner.watch(id).await
+    }
 }
 
 impl fmt::Debug for SharedChannelStore {
@@ -318,6 +342,7 @@ const SHARDS: usize = 16;
 #[derive(Default)]
 pub struct MemoryChannelStore {
     shards: [Mutex<HashMap<B256, Channel>>; SHARDS],
+    notifier: Notifier,
 }
 
 impl MemoryChannelStore {
@@ -346,6 +371,7 @@ impl ChannelStore for MemoryChannelStore {
         channel: Channel,
     ) -> impl Future<Output = Result<Channel, StoreError>> + Send {
         let stored = self.shard(&id).entry(id).or_insert(channel).clone();
+        self.notifier.notify(&id);
         std::future::ready(Ok(stored))
     }
 
@@ -370,6 +396,10 @@ impl ChannelStore for MemoryChannelStore {
                 outcome,
             }
         });
+        drop(shard);
+        if applied.is_some() {
+            self.notifier.notify(&id);
+        }
         std::future::ready(Ok(applied))
     }
 
@@ -388,5 +418,9 @@ impl ChannelStore for MemoryChannelStore {
             })
             .collect();
         std::future::ready(Ok(ids))
+    }
+
+    fn watch(&self, id: B256) -> impl Future<Output = Result<ChannelWatch, StoreError>> + Send {
+        std::future::ready(Ok(self.notifier.watch(id, None)))
     }
 }

@@ -11,11 +11,14 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use alloy_primitives::{Address, B256, hex};
 use redis::{Script, Value};
 
 use super::channel::{Applied, Channel, ChannelStore, ChannelUpdate};
+use super::channel_watch::{ChannelWatch, LISTENER_FALLBACK, Notifier, listen};
 use super::redis::{RedisStore, UnexpectedReply};
 use super::{StoreError, StoreErrorKind};
 use crate::tempo::session::{AccountingError, ChannelState};
@@ -24,8 +27,10 @@ use crate::tempo::session::{AccountingError, ChannelState};
 const WIDTH: usize = 40;
 
 /// The update script. `KEYS[1]` the channel's hash, `KEYS[2]` the set of
-/// open channels; `ARGV[1]` the operation, `ARGV[2]` the channel id, then
-/// the operation's arguments.
+/// open channels, `KEYS[3]` the pub/sub channel its changes are announced
+/// on (a raised voucher or deposit, a close request or the close: what a
+/// paused stream waits for); `ARGV[1]` the operation, `ARGV[2]` the
+/// channel id, then the operation's arguments.
 const SCRIPT: &str = r"
 local function add(x, y)
   local out, carry = {}, 0
@@ -64,6 +69,7 @@ if op == 'pay' then
       if amount > d then return state('above_deposit') end
       a = amount
       redis.call('HSET', key, 'a', a, 'sig', ARGV[5])
+      redis.call('PUBLISH', KEYS[3], ARGV[2])
     end
   end
   local after = add(sp, ARGV[7])
@@ -72,15 +78,20 @@ if op == 'pay' then
   return state('ok')
 end
 if op == 'deposit' then
-  if ARGV[3] > redis.call('HGET', key, 'd') then redis.call('HSET', key, 'd', ARGV[3]) end
+  if ARGV[3] > redis.call('HGET', key, 'd') then
+    redis.call('HSET', key, 'd', ARGV[3])
+    redis.call('PUBLISH', KEYS[3], ARGV[2])
+  end
 elseif op == 'settled' or op == 'finalized' then
   if ARGV[3] > redis.call('HGET', key, 'st') then redis.call('HSET', key, 'st', ARGV[3]) end
   if op == 'finalized' then
     redis.call('HSET', key, 'f', '1')
     redis.call('SREM', open, ARGV[2])
+    redis.call('PUBLISH', KEYS[3], ARGV[2])
   end
 elseif op == 'close_requested' then
   redis.call('HSET', key, 'cr', '1')
+  redis.call('PUBLISH', KEYS[3], ARGV[2])
 end
 return state('ok')
 ";
@@ -92,10 +103,19 @@ return state('ok')
 /// not yet finalized are in the set `<prefix>channels:open`. Configure
 /// Redis as for [`RedisStore`] (no eviction; persistence if accepted
 /// vouchers must survive a restart of Redis: they are money owed).
+///
+/// Changes a paused stream waits for are published on the pub/sub channel
+/// `<prefix>channel-updates`; each store listens there on a connection of
+/// its own, opened at its first [`watch`](ChannelStore::watch).
 #[derive(Clone)]
 pub struct RedisChannelStore {
     redis: RedisStore,
     script: Script,
+    notifier: Notifier,
+    /// Whether this store's listener is subscribed (started at the first
+    /// watch).
+    listening: Arc<OnceLock<tokio::sync::watch::Receiver<bool>>>,
+    fallback: Duration,
 }
 
 impl RedisChannelStore {
@@ -104,7 +124,23 @@ impl RedisChannelStore {
         Self {
             redis: store.clone(),
             script: Script::new(SCRIPT),
+            notifier: Notifier::default(),
+            listening: Arc::new(OnceLock::new()),
+            fallback: LISTENER_FALLBACK,
         }
+    }
+
+    /// How often a watch wakes without a message (one second by default):
+    /// the bound on a paused stream's delay when a message is lost while
+    /// the listener reconnects. Each wake reads the channel once.
+    #[must_use]
+    pub fn watch_fallback(mut self, interval: Duration) -> Self {
+        self.fallback = interval;
+        self
+    }
+
+    fn updates_key(&self) -> String {
+        self.redis.key("channel-updates")
     }
 
     fn channel_key(&self, id: &B256) -> String {
@@ -120,6 +156,7 @@ impl RedisChannelStore {
         invocation
             .key(self.channel_key(id))
             .key(self.open_key())
+            .key(self.updates_key())
             .arg(op)
             .arg(id.to_string());
         for arg in args {
@@ -321,6 +358,30 @@ impl ChannelStore for RedisChannelStore {
             let channel = reply.channel.ok_or_else(unexpected)?;
             Ok(Some(Applied { channel, outcome }))
         }
+    }
+
+    /// Starts this store's listener at the first watch; the watch also
+    /// wakes every [`watch_fallback`](Self::watch_fallback), in case a
+    /// message was lost while the listener reconnected.
+    async fn watch(&self, id: B256) -> Result<ChannelWatch, StoreError> {
+        let watch = self.notifier.watch(id, Some(self.fallback));
+        let mut subscribed = self
+            .listening
+            .get_or_init(|| {
+                let (state, subscribed) = tokio::sync::watch::channel(false);
+                tokio::spawn(listen(
+                    self.redis.client(),
+                    self.updates_key(),
+                    self.notifier.downgrade(),
+                    state,
+                ));
+                subscribed
+            })
+            .clone();
+        // A watch taken before the subscription could miss a message: wait
+        // for it (the fallback covers a listener that cannot subscribe).
+        let _ = tokio::time::timeout(self.redis.timeout(), subscribed.wait_for(|s| *s)).await;
+        Ok(watch)
     }
 
     fn open_channels(&self) -> impl Future<Output = Result<Vec<B256>, StoreError>> + Send {

@@ -40,6 +40,8 @@
 mod channel;
 #[cfg(all(feature = "tempo", feature = "redis"))]
 mod channel_redis;
+#[cfg(feature = "tempo")]
+mod channel_watch;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -53,6 +55,8 @@ pub use channel::{
 };
 #[cfg(all(feature = "tempo", feature = "redis"))]
 pub use channel_redis::RedisChannelStore;
+#[cfg(feature = "tempo")]
+pub use channel_watch::{ChannelWatch, DEFAULT_POLL_INTERVAL};
 pub use memory::MemoryStore;
 
 use std::fmt;

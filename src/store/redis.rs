@@ -73,6 +73,7 @@ const MAX_TTL_MS: u64 = 100 * 366 * 24 * 3600 * 1000;
 #[derive(Clone)]
 pub struct RedisStore {
     connection: ConnectionManager,
+    client: Client,
     prefix: Arc<str>,
     timeout: Duration,
     server: Arc<str>,
@@ -139,6 +140,12 @@ impl RedisStore {
 
     pub(super) fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    /// The client, for connections of their own (pub/sub).
+    #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
+    pub(super) fn client(&self) -> Client {
+        self.client.clone()
     }
 
     pub(super) fn key(&self, key: &str) -> String {
@@ -295,7 +302,7 @@ impl RedisStoreBuilder {
                 .get_multiplexed_async_connection_with_config(&probe_config)
                 .await?;
             redis::cmd("PING").query_async::<()>(&mut probe).await?;
-            ConnectionManager::new_with_config(client, config).await
+            ConnectionManager::new_with_config(client.clone(), config).await
         };
         let connection = match tokio::time::timeout(self.connect_timeout, connecting).await {
             Ok(Ok(connection)) => connection,
@@ -304,6 +311,7 @@ impl RedisStoreBuilder {
         };
         Ok(RedisStore {
             connection,
+            client,
             prefix: self.prefix.into(),
             timeout: self.timeout,
             server: redact(&self.url).into(),

@@ -12,6 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Query;
 use axum::routing::get;
+use futures_util::StreamExt as _;
 use http::{Method, Request, StatusCode};
 use tower_mpp::axum::{Charge, Payment};
 use tower_mpp::layer::PaymentLayer;
@@ -116,11 +117,44 @@ pub(crate) struct App {
     pub(crate) router: Router,
     pub(crate) session: TempoSession,
     pub(crate) handled: Arc<AtomicUsize>,
+    /// Metered streams whose items were dropped (finished or abandoned).
+    pub(crate) streams_dropped: Arc<AtomicUsize>,
 }
 
 #[derive(serde::Deserialize)]
 struct Tokens {
     n: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    /// How many words.
+    n: usize,
+    /// How long a paused stream waits for a voucher, in seconds.
+    wait: u64,
+}
+
+/// Counts its drop: the handler's stream of words was dropped.
+struct DropCount(Arc<AtomicUsize>);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// `word-0`, `word-1`, ... `n` words, one unit each, debited as sent.
+async fn stream_words(
+    payment: Payment,
+    Query(q): Query<StreamQuery>,
+    dropped: Arc<AtomicUsize>,
+) -> Result<tower_mpp::stream::MeteredSse, PaymentRejection> {
+    let metered = payment.meter(Price::base_units(PRICE)).await?;
+    let guard = DropCount(dropped);
+    let words = futures_util::stream::iter(0..q.n).map(move |i| {
+        let _keep = &guard;
+        format!("word-{i}")
+    });
+    Ok(metered.wait(Duration::from_secs(q.wait)).sse(words))
 }
 
 impl App {
@@ -140,6 +174,8 @@ impl App {
             .unwrap();
         let handled = Arc::new(AtomicUsize::new(0));
         let (paid, tokens) = (handled.clone(), handled.clone());
+        let streams_dropped = Arc::new(AtomicUsize::new(0));
+        let dropped = streams_dropped.clone();
         let router = Router::new()
             .route(
                 "/paid",
@@ -160,11 +196,18 @@ impl App {
                     },
                 ),
             )
+            .route(
+                "/stream",
+                get(move |payment: Payment, query: Query<StreamQuery>| {
+                    stream_words(payment, query, dropped.clone())
+                }),
+            )
             .layer(PaymentLayer::new(payments));
         Self {
             router,
             session,
             handled,
+            streams_dropped,
         }
     }
 

@@ -11,6 +11,7 @@ mod concurrency;
 mod flow;
 mod refusals;
 mod settlement;
+mod streaming;
 
 #[path = "../support/anvil.rs"]
 mod anvil;

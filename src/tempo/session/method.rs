@@ -24,9 +24,9 @@ use super::config::{PayeeDebug, TempoSessionBuilder};
 use super::voucher::{recover_voucher_signer, voucher_signing_hash};
 use super::wire::{SessionDetails, SessionPayload, SessionRequest};
 use crate::method::{
-    Management, MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError,
+    Management, Meter, MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError,
 };
-use crate::protocol::{Base64Json, Credential, ProblemType};
+use crate::protocol::{Base64Json, Credential, ProblemType, Receipt};
 use crate::store::{Applied, Channel, ChannelUpdate, SharedChannelStore, SignedVoucher};
 use crate::tempo::rpc::{Rpc, RpcFault};
 
@@ -397,6 +397,18 @@ impl PaymentMethod for TempoSession {
             .ok_or_else(|| VerifyError::failed("The request's cost does not fit in 128 bits."))?;
         self.run(verification.credential, cost, Some(verification.units))
             .await
+    }
+
+    fn meter(
+        &self,
+        price: &Price,
+        receipt: &Receipt,
+    ) -> Result<Option<Arc<dyn Meter>>, MethodError> {
+        let unit_price = self.unit_price(price)?;
+        match super::meter::for_receipt(&self.inner.store, unit_price, receipt) {
+            Some(meter) => Ok(Some(meter)),
+            None => Err(MethodError::new("the receipt names no channel")),
+        }
     }
 
     async fn manage(&self, management: &Management<'_>) -> Result<Option<Settlement>, VerifyError> {

@@ -33,6 +33,7 @@ mod accounting;
 mod chain;
 mod config;
 mod escrow;
+mod meter;
 mod method;
 mod open;
 mod settle;

@@ -1,0 +1,165 @@
+//! [`SessionMeter`]: a channel debited as a metered response is delivered.
+//!
+//! A debit is one atomic store update (no voucher, the cost of the units);
+//! a refused debit answers the `payment-need-voucher` data the spec lists.
+//! Waiting for the payer's next voucher takes a watch on the channel before
+//! reading it, so a voucher accepted by any instance between the read and
+//! the wait wakes it; no chain call is made.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::accounting::AccountingError;
+use crate::method::{Balance, Meter, MeterError, MeterFuture};
+use crate::protocol::{Receipt, Timestamp};
+use crate::store::{Channel, ChannelUpdate, SharedChannelStore};
+
+/// Debits one channel for one response.
+#[derive(Debug)]
+pub(super) struct SessionMeter {
+    pub(super) store: SharedChannelStore,
+    pub(super) id: B256,
+    pub(super) unit_price: u128,
+    /// The request's receipt, updated for the final one.
+    pub(super) receipt: Receipt,
+}
+
+fn balance(channel: &Channel) -> Balance {
+    let state = &channel.state;
+    Balance::new(state.accepted_cumulative, state.spent, state.deposit)
+}
+
+impl SessionMeter {
+    /// The spec's `payment-need-voucher` data for a debit of `cost`.
+    fn need(&self, channel: &Channel, cost: u128) -> Map<String, Value> {
+        let state = &channel.state;
+        let required = state.spent.saturating_add(cost);
+        let mut need = Map::new();
+        need.insert("channelId".into(), self.id.to_string().into());
+        need.insert("requiredCumulative".into(), required.to_string().into());
+        need.insert(
+            "acceptedCumulative".into(),
+            state.accepted_cumulative.to_string().into(),
+        );
+        need.insert("deposit".into(), state.deposit.to_string().into());
+        need
+    }
+
+    async fn debit_units(&self, units: u128) -> Result<Balance, MeterError> {
+        let cost = self
+            .unit_price
+            .checked_mul(units)
+            .ok_or(MeterError::Closed)?;
+        let update = ChannelUpdate::Pay {
+            voucher: None,
+            min_delta: 0,
+            cost,
+        };
+        let applied = self
+            .store
+            .update(self.id, update)
+            .await
+            .map_err(MeterError::Unavailable)?
+            .ok_or(MeterError::Closed)?;
+        match applied.outcome {
+            Ok(()) => Ok(balance(&applied.channel)),
+            Err(AccountingError::Insufficient { .. }) => Err(MeterError::Exhausted {
+                need: self.need(&applied.channel, cost),
+                balance: balance(&applied.channel),
+            }),
+            Err(_) => Err(MeterError::Closed),
+        }
+    }
+
+    async fn wait_for_change(
+        &self,
+        seen: Balance,
+        timeout: Duration,
+    ) -> Result<Option<Balance>, MeterError> {
+        let deadline = Instant::now() + timeout;
+        let mut watch = self
+            .store
+            .watch(self.id)
+            .await
+            .map_err(MeterError::Unavailable)?;
+        loop {
+            let channel = self
+                .store
+                .get(self.id)
+                .await
+                .map_err(MeterError::Unavailable)?
+                .ok_or(MeterError::Closed)?;
+            let now = balance(&channel);
+            let state = &channel.state;
+            if now.paid != seen.paid
+                || now.limit != seen.limit
+                || state.close_requested
+                || state.finalized
+            {
+                return Ok(Some(now));
+            }
+            if tokio::time::timeout_at(deadline, watch.changed())
+                .await
+                .is_err()
+            {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn current_receipt(&self) -> Result<Receipt, MeterError> {
+        let channel = self
+            .store
+            .get(self.id)
+            .await
+            .map_err(MeterError::Unavailable)?
+            .ok_or(MeterError::Closed)?;
+        let mut receipt = self.receipt.clone();
+        receipt.timestamp = Timestamp::now();
+        let extra = &mut receipt.extra;
+        extra.insert(
+            "acceptedCumulative".into(),
+            channel.state.accepted_cumulative.to_string().into(),
+        );
+        extra.insert("spent".into(), channel.state.spent.to_string().into());
+        extra.remove("txHash");
+        Ok(receipt)
+    }
+}
+
+impl Meter for SessionMeter {
+    fn debit(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>> {
+        Box::pin(self.debit_units(units))
+    }
+
+    fn wait(
+        &self,
+        seen: Balance,
+        timeout: Duration,
+    ) -> MeterFuture<'_, Result<Option<Balance>, MeterError>> {
+        Box::pin(self.wait_for_change(seen, timeout))
+    }
+
+    fn receipt(&self) -> MeterFuture<'_, Result<Receipt, MeterError>> {
+        Box::pin(self.current_receipt())
+    }
+}
+
+/// The meter of a request that `receipt` says was paid on a channel.
+pub(super) fn for_receipt(
+    store: &SharedChannelStore,
+    unit_price: u128,
+    receipt: &Receipt,
+) -> Option<Arc<dyn Meter>> {
+    let id = receipt.extra.get("channelId")?.as_str()?.parse().ok()?;
+    Some(Arc::new(SessionMeter {
+        store: store.clone(),
+        id,
+        unit_price,
+        receipt: receipt.clone(),
+    }))
+}
