@@ -60,6 +60,10 @@ pub trait Meter: Send + Sync + fmt::Debug + 'static {
     /// the payer authorized does not cover it.
     fn debit(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>>;
 
+    /// Gives back `units` units debited and not delivered (a stream's
+    /// unused reservation).
+    fn release(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>>;
+
     /// Waits at most `timeout` for the payer's funds to change from
     /// `seen` (a higher voucher, a top-up, a close): the new balance, or
     /// `None` when nothing changed in time. The change may come through

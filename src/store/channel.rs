@@ -85,6 +85,10 @@ pub enum ChannelUpdate {
         /// What the request costs.
         cost: u128,
     },
+    /// Gives back an amount debited ahead of delivery and not delivered
+    /// (a metered stream's unused reservation): `spent` lowers by it, never
+    /// below zero. Nothing else changes, on a closed channel too.
+    Release(u128),
     /// The deposit read back from the escrow after a top-up (never lowers
     /// it).
     Deposit(u128),
@@ -158,6 +162,10 @@ pub fn apply_update(channel: &mut Channel, update: &ChannelUpdate) -> Result<(),
     let state = &mut channel.state;
     match update {
         ChannelUpdate::Pay { .. } => unreachable!("handled above"),
+        ChannelUpdate::Release(amount) => {
+            state.spent = state.spent.saturating_sub(*amount);
+            Ok(())
+        }
         ChannelUpdate::Deposit(deposit) => {
             state.deposit = state.deposit.max(*deposit);
             Ok(())
@@ -397,7 +405,12 @@ impl ChannelStore for MemoryChannelStore {
             }
         });
         drop(shard);
-        if applied.is_some() {
+        // Watchers wait for vouchers, deposits and closes, not debits.
+        let debit_only = matches!(
+            update,
+            ChannelUpdate::Pay { voucher: None, .. } | ChannelUpdate::Release(_)
+        );
+        if applied.is_some() && !debit_only {
             self.notifier.notify(&id);
         }
         std::future::ready(Ok(applied))

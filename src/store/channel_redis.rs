@@ -41,6 +41,16 @@ local function add(x, y)
   end
   return table.concat(out)
 end
+local function sub(x, y)
+  if x < y then return string.rep('0', 40) end
+  local out, borrow = {}, 0
+  for i = 40, 1, -1 do
+    local d = x:byte(i) - y:byte(i) - borrow
+    if d < 0 then d, borrow = d + 10, 1 else borrow = 0 end
+    out[i] = string.char(d + 48)
+  end
+  return table.concat(out)
+end
 local key, open, op = KEYS[1], KEYS[2], ARGV[1]
 local function state(status)
   local c = redis.call('HMGET', key, 'd', 'a', 'sp', 'st', 'cr', 'f', 'py', 'sg', 'sig')
@@ -77,7 +87,9 @@ if op == 'pay' then
   redis.call('HSET', key, 'sp', after)
   return state('ok')
 end
-if op == 'deposit' then
+if op == 'release' then
+  redis.call('HSET', key, 'sp', sub(redis.call('HGET', key, 'sp'), ARGV[3]))
+elseif op == 'deposit' then
   if ARGV[3] > redis.call('HGET', key, 'd') then
     redis.call('HSET', key, 'd', ARGV[3])
     redis.call('PUBLISH', KEYS[3], ARGV[2])
@@ -344,6 +356,7 @@ impl ChannelStore for RedisChannelStore {
                         .unwrap_or_default(),
                 ],
             ),
+            ChannelUpdate::Release(amount) => ("release", vec![padded(*amount)]),
             ChannelUpdate::Deposit(deposit) => ("deposit", vec![padded(*deposit)]),
             ChannelUpdate::Settled(settled) => ("settled", vec![padded(*settled)]),
             ChannelUpdate::CloseRequested => ("close_requested", Vec::new()),

@@ -20,9 +20,12 @@
 //! The response's `Payment-Receipt` header is the receipt of the request
 //! itself (the voucher or open it carried). Items are pulled from the
 //! handler's stream one at a time, only when the client reads: a slow
-//! client slows the stream, nothing is buffered ahead, and a client that
-//! disconnects drops the handler's stream and pays for nothing more than
-//! what was sent.
+//! client slows the stream and nothing is buffered ahead. While the funds
+//! allow it the stream debits [`Metered::reserve`] units at a time (one
+//! store update per 16 items by default, instead of one per item) and gives
+//! back what it did not send when it ends; a client that disconnects drops
+//! the handler's stream, and the unsent reservation is given back too, so
+//! it pays for what was sent and no more.
 //!
 //! ```
 //! # #[cfg(feature = "axum")]
@@ -64,7 +67,12 @@ pub struct Metered {
     receipt: Receipt,
     meter: Arc<dyn Meter>,
     wait: Duration,
+    reserve: u128,
 }
+
+/// Units a metered stream debits at a time by default (see
+/// [`Metered::reserve`]).
+pub const DEFAULT_RESERVE: u128 = 16;
 
 impl Metered {
     /// A metered response debiting `meter`, for a request paid with
@@ -74,7 +82,20 @@ impl Metered {
             receipt,
             meter,
             wait: DEFAULT_PAYMENT_WAIT,
+            reserve: DEFAULT_RESERVE,
         }
+    }
+
+    /// How many units the stream debits at a time while the payer's funds
+    /// cover them ([`DEFAULT_RESERVE`] by default; at least 1). Debiting
+    /// ahead saves a store update per item; the units not sent are given
+    /// back when the stream ends or the client goes away. If the server
+    /// crashes mid-stream, up to this many units stay debited without being
+    /// sent: 1 makes every debit exact, at one store update per item.
+    #[must_use]
+    pub fn reserve(mut self, units: u128) -> Self {
+        self.reserve = units.max(1);
+        self
     }
 
     /// How long a paused stream waits for the payer's next voucher before
@@ -114,7 +135,7 @@ impl Metered {
         F: Fn(&S::Item) -> u128 + Send + 'static,
     {
         MeteredSse {
-            body: MeteredBody::new(items, units, self.meter, self.wait),
+            body: MeteredBody::new(items, units, self.meter, self.wait, self.reserve),
         }
     }
 }

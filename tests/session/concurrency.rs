@@ -170,7 +170,8 @@ async fn the_redis_script_agrees_with_the_transitions() {
             shared.insert(id, channel).await.unwrap()
         );
         for step in 0..40u32 {
-            let update = match next(8) {
+            let update = match next(9) {
+                8 => ChannelUpdate::Release(u128::from(next(900)) * scale),
                 0..=4 => ChannelUpdate::Pay {
                     voucher: (next(3) != 0).then(|| SignedVoucher {
                         amount: u128::from(next(12_000)) * scale,

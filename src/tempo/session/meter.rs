@@ -75,6 +75,17 @@ impl SessionMeter {
         }
     }
 
+    async fn release_units(&self, units: u128) -> Result<Balance, MeterError> {
+        let amount = self.unit_price.saturating_mul(units);
+        let applied = self
+            .store
+            .update(self.id, ChannelUpdate::Release(amount))
+            .await
+            .map_err(MeterError::Unavailable)?
+            .ok_or(MeterError::Closed)?;
+        Ok(balance(&applied.channel))
+    }
+
     async fn wait_for_change(
         &self,
         seen: Balance,
@@ -134,6 +145,10 @@ impl SessionMeter {
 impl Meter for SessionMeter {
     fn debit(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>> {
         Box::pin(self.debit_units(units))
+    }
+
+    fn release(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>> {
+        Box::pin(self.release_units(units))
     }
 
     fn wait(
