@@ -1,9 +1,12 @@
-//! Building blocks of the Tempo `session` intent (`draft-tempo-session-00`,
-//! `sessionProtocol` v1): payment channels on the `TempoStreamChannel`
+//! The Tempo `session` intent (`draft-tempo-session-00`, `sessionProtocol`
+//! v1): pay-as-you-go on payment channels of the `TempoStreamChannel`
 //! escrow contract, paid with cumulative vouchers.
 //!
-//! What is here is what both sides of a session compute and what the
-//! escrow contract checks on chain:
+//! [`TempoSession`] is the payment method (open, top-up, voucher, close;
+//! settlement and the forced-close watch in [`TempoSession::settler`]); its
+//! channels live in a [`ChannelStore`](crate::store::ChannelStore). Under it
+//! are what both sides of a session compute and what the escrow contract
+//! checks on chain:
 //!
 //! - the request and the four payload actions as JSON ([`SessionRequest`],
 //!   [`SessionPayload`]);
@@ -16,8 +19,7 @@
 //!
 //! The channel id and the voucher hash are checked against the deployed
 //! contract on anvil (`tests/tempo/escrow.rs`: `computeChannelId`,
-//! `getVoucherDigest`). The session method itself (the registry's second
-//! intent, the channel store, settlement) builds on these; see issue #14.
+//! `getVoucherDigest`).
 //!
 //! ```
 //! use tower_mpp::tempo::session::{recover_voucher_signer, voucher_signing_hash};
