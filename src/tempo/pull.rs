@@ -116,7 +116,7 @@ fn require_expiring_nonce(tx: &TempoTransaction) -> Result<(), VerifyError> {
 }
 
 /// The signed transaction, and the sender a fee-payer envelope names.
-pub(super) fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
+pub(crate) fn decode(text: &str) -> Result<(AASigned, Option<Address>), VerifyError> {
     let malformed = |detail: &str| VerifyError::malformed(detail.to_owned());
     let hex_text = text
         .strip_prefix("0x")
@@ -233,6 +233,17 @@ pub(super) fn co_sign(
     signed: AASigned,
     sender: Address,
 ) -> Result<Bytes, VerifyError> {
+    co_sign_with(fee_payer, signed, sender, ctx.request.currency)
+}
+
+/// Adds `fee_payer`'s signature to `signed` (from `sender`), fees in its
+/// token or else `default_fee_token`, within its limits.
+pub(crate) fn co_sign_with(
+    fee_payer: &FeePayer,
+    signed: AASigned,
+    sender: Address,
+    default_fee_token: Address,
+) -> Result<Bytes, VerifyError> {
     require_expiring_nonce(signed.tx())?;
     let (mut tx, signature, _) = signed.into_parts();
     if tx.fee_payer_signature.is_none() || tx.fee_token.is_some() {
@@ -247,7 +258,7 @@ pub(super) fn co_sign(
             tx.gas_limit, limits.max_gas, tx.max_fee_per_gas, limits.max_fee_per_gas
         )));
     }
-    tx.fee_token = Some(fee_payer.fee_token.unwrap_or(ctx.request.currency));
+    tx.fee_token = Some(fee_payer.fee_token.unwrap_or(default_fee_token));
     let hash = tx.fee_payer_signature_hash(sender);
     let fee_signature = fee_payer.signer.sign_hash_sync(&hash).map_err(|e| {
         VerifyError::unavailable(super::RETRY_AFTER, "The fee payer could not sign.").with_source(e)

@@ -87,6 +87,17 @@ impl Chain {
 
     /// The session method on this chain through `rpc_url`, with `store`.
     pub(crate) fn session<S: ChannelStore>(&self, rpc_url: &str, store: S) -> TempoSession {
+        self.session_builder(rpc_url, store)
+            .build()
+            .expect("a valid session configuration")
+    }
+
+    /// The configuration of [`session`](Self::session), to change.
+    pub(crate) fn session_builder<S: ChannelStore>(
+        &self,
+        rpc_url: &str,
+        store: S,
+    ) -> tower_mpp::tempo::session::TempoSessionBuilder {
         TempoSession::builder()
             .payee_key(alloy::primitives::hex::encode_prefixed(
                 self.payee.to_bytes(),
@@ -99,8 +110,6 @@ impl Chain {
             .rpc_timeout(Duration::from_secs(3))
             .receipt_timeout(Duration::from_secs(10))
             .channel_store(store)
-            .build()
-            .expect("a valid session configuration")
     }
 
     /// An app on this chain with a memory channel store.

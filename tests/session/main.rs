@@ -11,6 +11,7 @@ mod concurrency;
 mod flow;
 mod refusals;
 mod settlement;
+mod sponsored;
 mod streaming;
 
 #[path = "../support/anvil.rs"]

@@ -107,6 +107,21 @@ impl Channel {
         hex::encode_prefixed(tempo_payer::raw(&signed))
     }
 
+    /// `calls` in a 0x76 transaction from the payer that asks for a fee
+    /// sponsor (no fee token, the fee payer placeholder), in its `0x78`
+    /// envelope as hex; `bend` changes the transaction before signing.
+    pub(crate) fn sponsored_transaction(
+        &self,
+        calls: Vec<Call>,
+        bend: impl FnOnce(&mut tempo_alloy::primitives::transaction::TempoTransaction),
+    ) -> String {
+        let mut tx = tempo_payer::transaction(self.chain_id, calls, self.token, true);
+        tx.gas_limit = 2_400_000;
+        bend(&mut tx);
+        let signed: AASigned = tempo_payer::sign(&self.payer, tx);
+        tempo_payer::wire(&signed, self.payer.address())
+    }
+
     /// A voucher for `amount` signed by `signer`.
     pub(crate) fn voucher_by(&self, signer: &PrivateKeySigner, amount: u128) -> Bytes {
         let hash = voucher_signing_hash(self.chain_id, self.escrow, self.id, amount);

@@ -12,7 +12,8 @@ use super::method::{Inner, TempoSession};
 use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore};
 use crate::tempo::config::{parse_address, parse_url};
 use crate::tempo::rpc::Rpc;
-use crate::tempo::{MAINNET_CHAIN_ID, PATH_USD, TempoConfigError};
+use crate::tempo::sponsor::{BudgetTracker, FeePayer};
+use crate::tempo::{FeeLimits, MAINNET_CHAIN_ID, PATH_USD, SponsorBudget, TempoConfigError};
 
 /// Tempo's testnet (Moderato) chain id.
 pub const TESTNET_CHAIN_ID: u64 = 42431;
@@ -87,6 +88,9 @@ pub struct TempoSessionBuilder {
     max_fee_per_gas: u128,
     rpc_timeout: Duration,
     receipt_timeout: Duration,
+    fee_payer_key: Option<String>,
+    fee_limits: FeeLimits,
+    sponsor_budget: SponsorBudget,
 }
 
 impl Default for TempoSessionBuilder {
@@ -107,9 +111,20 @@ impl Default for TempoSessionBuilder {
             max_fee_per_gas: 41_000_000_000,
             rpc_timeout: Duration::from_secs(10),
             receipt_timeout: Duration::from_secs(30),
+            fee_payer_key: None,
+            fee_limits: FeeLimits {
+                max_gas: DEFAULT_SPONSORED_GAS,
+                ..FeeLimits::default()
+            },
+            sponsor_budget: SponsorBudget::default(),
         }
     }
 }
+
+/// The most gas a sponsored open or top-up may use by default: an approve
+/// (about 530k gas for a new allowance) and an escrow `open` (about 1.32M),
+/// with room for a Tempo transaction's overhead.
+pub const DEFAULT_SPONSORED_GAS: u64 = 2_500_000;
 
 impl fmt::Debug for TempoSessionBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,6 +134,7 @@ impl fmt::Debug for TempoSessionBuilder {
             .field("currency", &self.currency)
             .field("chain_id", &self.chain_id)
             .field("escrow", &self.escrow)
+            .field("fee_payer_key", &self.fee_payer_key.as_ref().map(|_| ".."))
             .finish_non_exhaustive()
     }
 }
@@ -222,6 +238,34 @@ impl TempoSessionBuilder {
 
     /// Checks the configuration and builds the method.
     ///
+    /// Sponsors the fees of clients' `open` and `topUp` transactions with
+    /// this key (hex): the challenges say `feePayer: true` and the key
+    /// co-signs a client's transaction after checking it (expiring nonce,
+    /// valid only until the challenge expires, the exact calls, gas within
+    /// [`fee_limits`](Self::fee_limits), the payer's funds for the deposit)
+    /// and counting its worst fee against the
+    /// [`sponsor_budget`](Self::sponsor_budget). Fees are paid in the
+    /// [fee token](Self::fee_token). Off by default.
+    pub fn fee_payer_key(mut self, key: impl Into<String>) -> Self {
+        self.fee_payer_key = Some(key.into());
+        self
+    }
+
+    /// Limits on one sponsored transaction (default: at most
+    /// [`DEFAULT_SPONSORED_GAS`] gas, and `FeeLimits`' fee cap).
+    pub fn fee_limits(mut self, limits: FeeLimits) -> Self {
+        self.fee_limits = limits;
+        self
+    }
+
+    /// The most sponsored fees per window, counted at each transaction's
+    /// worst case, per instance (default as for charges): past it a
+    /// sponsored open answers `503` with `Retry-After`.
+    pub fn sponsor_budget(mut self, budget: SponsorBudget) -> Self {
+        self.sponsor_budget = budget;
+        self
+    }
+
     /// # Errors
     ///
     /// [`SessionConfigError`] for a missing or bad payee key, a recipient
@@ -267,6 +311,18 @@ impl TempoSessionBuilder {
             return Err(TempoConfigError::InvalidDecimals(self.decimals).into());
         }
         let url = parse_url(self.rpc_url.as_deref())?;
+        let fee_payer = match &self.fee_payer_key {
+            None => None,
+            Some(key) => Some(FeePayer {
+                signer: key
+                    .trim()
+                    .parse()
+                    .map_err(|_| TempoConfigError::InvalidFeePayerKey)?,
+                fee_token: Some(fee_token),
+                limits: self.fee_limits,
+                budget: Arc::new(BudgetTracker::new(self.sponsor_budget)),
+            }),
+        };
         Ok(TempoSession {
             inner: Arc::new(Inner {
                 recipient: payee.address(),
@@ -285,6 +341,7 @@ impl TempoSessionBuilder {
                 max_fee_per_gas: self.max_fee_per_gas,
                 rpc: Rpc::new(url, self.rpc_timeout),
                 receipt_timeout: self.receipt_timeout,
+                fee_payer,
             }),
         })
     }

@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer_local::PrivateKeySigner;
@@ -29,6 +29,7 @@ use crate::method::{
 use crate::protocol::{Base64Json, Credential, ProblemType, Receipt};
 use crate::store::{Applied, Channel, ChannelUpdate, SharedChannelStore, SignedVoucher};
 use crate::tempo::rpc::{Rpc, RpcFault};
+use crate::tempo::sponsor::FeePayer;
 
 /// What a `503` asks the client to wait.
 pub(super) const RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -55,6 +56,8 @@ pub(super) struct Inner {
     pub(super) max_fee_per_gas: u128,
     pub(super) rpc: Rpc,
     pub(super) receipt_timeout: Duration,
+    /// Sponsors clients' open and top-up fees, when configured.
+    pub(super) fee_payer: Option<FeePayer>,
 }
 
 impl fmt::Debug for TempoSession {
@@ -130,7 +133,7 @@ impl TempoSession {
                 min_voucher_delta: (inner.min_voucher_delta > 0).then_some(inner.min_voucher_delta),
                 chain_id: Some(inner.chain_id),
                 session_protocol: Some("v1".to_owned()),
-                fee_payer: false,
+                fee_payer: inner.fee_payer.is_some(),
             },
         }))
     }
@@ -159,6 +162,7 @@ impl TempoSession {
         credential: &Credential,
         cost: u128,
         units: Option<u128>,
+        expires: SystemTime,
     ) -> Result<Settlement, VerifyError> {
         let payload: SessionPayload =
             serde_json::from_value(Value::Object(credential.payload.clone())).map_err(|e| {
@@ -176,7 +180,7 @@ impl TempoSession {
                 require_transaction(&kind)?;
                 let voucher = (cumulative_amount, signature);
                 self.inner
-                    .open(channel_id, &transaction, voucher, cost)
+                    .open(channel_id, &transaction, voucher, cost, expires)
                     .await?
             }
             SessionPayload::TopUp {
@@ -187,7 +191,7 @@ impl TempoSession {
             } => {
                 require_transaction(&kind)?;
                 self.inner
-                    .top_up(channel_id, &transaction, additional_deposit, cost)
+                    .top_up(channel_id, &transaction, additional_deposit, cost, expires)
                     .await?
             }
             SessionPayload::Voucher {
@@ -395,8 +399,13 @@ impl PaymentMethod for TempoSession {
         let cost = unit_price
             .checked_mul(verification.units)
             .ok_or_else(|| VerifyError::failed("The request's cost does not fit in 128 bits."))?;
-        self.run(verification.credential, cost, Some(verification.units))
-            .await
+        self.run(
+            verification.credential,
+            cost,
+            Some(verification.units),
+            verification.expires,
+        )
+        .await
     }
 
     fn meter(
@@ -426,6 +435,8 @@ impl PaymentMethod for TempoSession {
                 "The challenge was issued for another payee, currency, escrow or chain.",
             ));
         }
-        self.run(management.credential, 0, None).await.map(Some)
+        self.run(management.credential, 0, None, management.expires)
+            .await
+            .map(Some)
     }
 }

@@ -39,10 +39,13 @@ mod meter;
 mod method;
 mod open;
 mod settle;
+mod sponsor;
 mod voucher;
 mod wire;
 
-pub use config::{SessionConfigError, TESTNET_CHAIN_ID, TempoSessionBuilder};
+pub use config::{
+    DEFAULT_SPONSORED_GAS, SessionConfigError, TESTNET_CHAIN_ID, TempoSessionBuilder,
+};
 pub use method::TempoSession;
 pub use settle::SettleReport;
 

@@ -10,6 +10,8 @@
 //! is broadcast; a channel the store already knows is not opened twice (a
 //! retried open is its voucher).
 
+use std::time::SystemTime;
+
 use alloy_consensus::transaction::SignerRecoverable;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
@@ -34,6 +36,7 @@ impl Inner {
         transaction: &str,
         (cumulative, signature): (u128, Bytes),
         cost: u128,
+        expires: SystemTime,
     ) -> Result<Done, VerifyError> {
         let voucher = self.signed(id, cumulative, signature.clone())?;
         let known = self.store.get(id).await.map_err(store_unavailable)?;
@@ -46,7 +49,8 @@ impl Inner {
                 tx: None,
             });
         }
-        let (client_tx, payer) = self.decode(transaction)?;
+        let (client_tx, payer, enveloped) = self.decode(transaction)?;
+        let sponsored = self.sponsorship(&client_tx, enveloped, expires)?;
         let tx = client_tx.tx();
         let [approve, open] = tx.calls.as_slice() else {
             return Err(wrong_calls("approve then open"));
@@ -95,7 +99,20 @@ impl Inner {
                 "The first voucher is above the deposit.",
             ));
         }
-        let hash = self.broadcast(&client_tx).await?;
+        let raw = match sponsored {
+            None => encode(&client_tx),
+            Some(sponsored) => {
+                let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+                if on.exists() || on.finalized {
+                    return Err(VerifyError::failed(
+                        "The escrow already has this channel: the open would fail at the sponsor's cost.",
+                    ));
+                }
+                self.co_sign(sponsored, client_tx, payer, call.deposit)
+                    .await?
+            }
+        };
+        let hash = self.broadcast(raw).await?;
         let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
         self.check_ours(id, &on)?;
         if on.signer() != signer || on.deposit < cumulative {
@@ -125,12 +142,14 @@ impl Inner {
         transaction: &str,
         additional: u128,
         cost: u128,
+        expires: SystemTime,
     ) -> Result<Done, VerifyError> {
         let stored = match self.store.get(id).await.map_err(store_unavailable)? {
             Some(channel) => channel,
             None => self.recover(id).await?,
         };
-        let (client_tx, payer) = self.decode(transaction)?;
+        let (client_tx, payer, enveloped) = self.decode(transaction)?;
+        let sponsored = self.sponsorship(&client_tx, enveloped, expires)?;
         if payer != stored.payer {
             return Err(VerifyError::failed(
                 "The top-up is not signed by the channel's payer.",
@@ -156,7 +175,17 @@ impl Inner {
                 "The top-up transaction adds another amount or to another channel.",
             ));
         }
-        let hash = self.broadcast(&client_tx).await?;
+        if stored.state.finalized || stored.state.close_requested {
+            return Err(finalized(id));
+        }
+        let raw = match sponsored {
+            None => encode(&client_tx),
+            Some(sponsored) => {
+                self.co_sign(sponsored, client_tx, payer, additional)
+                    .await?
+            }
+        };
+        let hash = self.broadcast(raw).await?;
         let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
         self.check_ours(id, &on)?;
         if on.deposit < stored.state.deposit.saturating_add(additional) {
@@ -295,18 +324,20 @@ impl Inner {
 
     /// The signed transaction and its sender, with what can be checked
     /// without the chain.
-    fn decode(&self, transaction: &str) -> Result<(AASigned, Address), VerifyError> {
+    /// The signed transaction, its sender, and whether it came in a
+    /// fee-payer envelope (`0x78`).
+    fn decode(&self, transaction: &str) -> Result<(AASigned, Address, bool), VerifyError> {
         let (signed, named) = crate::tempo::pull::decode(transaction)?;
-        if named.is_some() || signed.tx().fee_payer_signature.is_some() {
-            return Err(VerifyError::failed(
-                "This server does not sponsor the fees of session transactions.",
-            ));
-        }
         let sender = signed
             .recover_signer()
             .map_err(|_| VerifyError::failed("The transaction's signature does not verify."))?;
+        if named.is_some_and(|named| named != sender) {
+            return Err(VerifyError::failed(
+                "The fee-payer envelope names another sender than the one who signed.",
+            ));
+        }
         check_envelope(signed.tx(), self.chain_id)?;
-        Ok((signed, sender))
+        Ok((signed, sender, named.is_some()))
     }
 
     /// `approve(escrow, amount)` on the currency; the amount.
@@ -321,10 +352,9 @@ impl Inner {
         Ok(approve.amount)
     }
 
-    /// Broadcasts the client's transaction; its hash once mined.
-    async fn broadcast(&self, signed: &AASigned) -> Result<B256, VerifyError> {
-        use alloy_eips::eip2718::Encodable2718;
-        let raw: Bytes = signed.encoded_2718().into();
+    /// Broadcasts the client's transaction (co-signed when sponsored); its
+    /// hash once mined.
+    async fn broadcast(&self, raw: Bytes) -> Result<B256, VerifyError> {
         let hash = alloy_primitives::keccak256(&raw);
         let receipt = self
             .rpc
@@ -343,6 +373,11 @@ impl Inner {
         }
         Ok(hash)
     }
+}
+
+fn encode(signed: &AASigned) -> Bytes {
+    use alloy_eips::eip2718::Encodable2718;
+    signed.encoded_2718().into()
 }
 
 /// The chain, validity window and authorizations of a client transaction.
