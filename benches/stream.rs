@@ -3,7 +3,9 @@
 //! `PaymentLayer`, the response body read to its end in process.
 //!
 //! - `plain`: axum's own `Sse` of the items as `event: message`, no
-//!   payment (the baseline);
+//!   payment (the baseline: what a handler returns without payment);
+//! - `raw`: the same events written by hand into a streamed body (a floor
+//!   for any SSE framing);
 //! - `metered`: the request pays with a session voucher (one signature
 //!   recovery, one store update), then `Metered::sse` debits each item from
 //!   the channel in the in-memory store before sending it.
@@ -59,6 +61,15 @@ async fn plain() -> Sse<impl futures_core::Stream<Item = Result<Event, Infallibl
     Sse::new(words().map(|word| Ok(Event::default().event("message").data(word))))
 }
 
+async fn raw() -> Body {
+    use futures_util::StreamExt as _;
+    Body::from_stream(words().map(|word| {
+        Ok::<_, Infallible>(bytes::Bytes::from(format!(
+            "event: message\ndata: {word}\n\n"
+        )))
+    }))
+}
+
 async fn metered(payment: Payment) -> Result<MeteredSse, PaymentRejection> {
     Ok(payment.meter(Price::base_units(1)).await?.sse(words()))
 }
@@ -83,6 +94,7 @@ async fn app() -> (Router, String) {
         .unwrap();
     let router = Router::new()
         .route("/plain", get(plain))
+        .route("/raw", get(raw))
         .route("/metered", get(metered))
         .layer(PaymentLayer::new(payments));
 
@@ -141,6 +153,9 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ITEMS as u64));
     group.bench_function("plain", |b| {
         b.iter(|| runtime.block_on(read(&router, "/plain", "")));
+    });
+    group.bench_function("raw", |b| {
+        b.iter(|| runtime.block_on(read(&router, "/raw", "")));
     });
     group.bench_function("metered", |b| {
         b.iter(|| runtime.block_on(read(&router, "/metered", &auth)));

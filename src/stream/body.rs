@@ -51,7 +51,8 @@ impl MeteredBody {
             reserve: reserve.max(1),
             credit: 0,
         };
-        let events = futures_util::stream::unfold(run, |mut run| async move {
+        // Boxed, so that each step moves a pointer, not the state.
+        let events = futures_util::stream::unfold(Box::new(run), |mut run| async move {
             let event = run.next_event().await?;
             Some((event, run))
         });
@@ -92,8 +93,8 @@ struct Run<S: Stream, F> {
     units: F,
     meter: Arc<dyn Meter>,
     wait: Duration,
-    /// An item whose debit waits for the payer.
-    held: Option<(S::Item, u128, Instant)>,
+    /// An item whose debit waits for the payer, and until when.
+    held: Option<(S::Item, u128, Option<Instant>)>,
     /// The balance the last need event was sent for.
     announced: Option<Balance>,
     finished: bool,
@@ -140,7 +141,7 @@ where
                 None => match self.items.next().await {
                     Some(item) => {
                         let units = (self.units)(&item);
-                        (item, units, Instant::now() + self.wait)
+                        (item, units, None)
                     }
                     None => return self.finish().await,
                 },
@@ -152,23 +153,26 @@ where
                     return Some(event("message", item.as_ref()));
                 }
                 Err(MeterError::Exhausted { need, balance }) => {
+                    // The wait counts from the first shortfall of the item.
+                    let deadline = deadline.unwrap_or_else(|| Instant::now() + self.wait);
                     if self.announced != Some(balance) {
                         // Once per shortfall: a spurious wake does not
                         // repeat it, a voucher that is still too low does.
                         self.announced = Some(balance);
-                        self.held = Some((item, units, deadline));
+                        self.held = Some((item, units, Some(deadline)));
                         let data = Value::Object(need).to_string();
                         return Some(event("payment-need-voucher", &data));
                     }
-                    balance
+                    (balance, deadline)
                 }
                 Err(MeterError::Closed | MeterError::Unavailable(_)) => {
                     return self.finish().await;
                 }
             };
+            let (balance, deadline) = balance;
             let left = deadline.saturating_duration_since(Instant::now());
             match self.meter.wait(balance, left).await {
-                Ok(Some(_)) => self.held = Some((item, units, deadline)),
+                Ok(Some(_)) => self.held = Some((item, units, Some(deadline))),
                 // No voucher in time: the item is never sent nor paid.
                 Ok(None) | Err(_) => return self.finish().await,
             }
