@@ -58,7 +58,7 @@ async function load(specifier) {
 }
 
 const { sessionLegacyManager } = await load('mppx/client');
-const { createClient, http } = await load('viem');
+const { createClient, custom, http } = await load('viem');
 const { privateKeyToAccount } = await load('viem/accounts');
 const { tempo: tempoChain } = await load('viem/tempo/chains');
 
@@ -68,9 +68,47 @@ const chainId = Number(env('TEMPO_CHAIN_ID', '1337'));
 const account = privateKeyToAccount(env('PAYER_KEY'));
 const requests = Number(env('REQUESTS', '3'));
 
-// viem's Tempo chain (its 0x76 serializers) under our chain id.
-const chain = { ...tempoChain, id: chainId, rpcUrls: { default: { http: [rpcUrl] } } };
-const client = createClient({ account, chain, transport: http(rpcUrl) });
+// viem's Tempo chain (its 0x76 serializers) under our chain id. viem 2.58
+// gives an expiring-nonce transaction a random 48-bit nonce (newer Tempo
+// hardforks accept it); anvil 1.7.1 runs hardfork T4, which refuses any
+// expiring nonce but 0. The hook below sets it back to 0 after viem's own
+// preparation: nothing else about what mppx signs changes.
+const MAX_UINT256 = (1n << 256n) - 1n;
+const [prepare, prepareOptions] = tempoChain.prepareTransactionRequest;
+const chain = {
+  ...tempoChain,
+  id: chainId,
+  rpcUrls: { default: { http: [rpcUrl] } },
+  prepareTransactionRequest: [
+    async (request, context) => {
+      const prepared = (await prepare(request, context)) ?? request;
+      if (prepared.nonceKey !== undefined && BigInt(prepared.nonceKey) === MAX_UINT256) {
+        prepared.nonce = 0;
+      }
+      return prepared;
+    },
+    prepareOptions,
+  ],
+};
+// anvil cannot estimate a Tempo transaction's calls (it ignores them), so
+// what it answers for approve + open (to eth_fillTransaction, which viem
+// 2.58 prepares with, or eth_estimateGas) is far too low and the open runs
+// out of gas. Until it can, a multi-call transaction gets a fixed 3,000,000
+// gas (approve ~530k + open ~1.32M, with room to spare).
+const MULTI_CALL_GAS = '0x2dc6c0';
+const node = http(rpcUrl)({ chain, retryCount: 0 });
+const transport = custom({
+  async request({ method, params }) {
+    const multiCall = (params?.[0]?.calls?.length ?? 0) > 1;
+    if (method === 'eth_estimateGas' && multiCall) return MULTI_CALL_GAS;
+    const result = await node.request({ method, params });
+    if (method === 'eth_fillTransaction' && multiCall && result?.tx?.gas) {
+      result.tx.gas = MULTI_CALL_GAS;
+    }
+    return result;
+  },
+});
+const client = createClient({ account, chain, transport });
 
 const manager = sessionLegacyManager({
   account,

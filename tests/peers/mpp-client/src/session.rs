@@ -68,7 +68,13 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> ExitCode {
         .expect("reqwest client");
 
     for _ in 0..requests {
-        let response = match client.get(&url).send_with_payment(&provider).await {
+        // The crate pays only requests that say what they accept.
+        let response = match client
+            .get(&url)
+            .header("Accept-Payment", "tempo/session")
+            .send_with_payment(&provider)
+            .await
+        {
             Ok(response) => response,
             Err(e) => return fail(format!("payment flow failed: {e} ({e:?})")),
         };
