@@ -9,6 +9,7 @@ use alloy_signer_local::PrivateKeySigner;
 
 use super::escrow::{MAINNET_ESCROW, TESTNET_ESCROW};
 use super::method::{Inner, TempoSession};
+use super::voucher::VoucherHasher;
 use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore};
 use crate::tempo::config::{parse_address, parse_url};
 use crate::tempo::rpc::Rpc;
@@ -331,6 +332,7 @@ impl TempoSessionBuilder {
                 decimals: self.decimals,
                 chain_id,
                 escrow,
+                vouchers: VoucherHasher::new(chain_id, escrow),
                 suggested_deposit: self.suggested_deposit,
                 min_voucher_delta: self.min_voucher_delta,
                 unit_type: self.unit_type,

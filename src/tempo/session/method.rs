@@ -17,11 +17,13 @@ use std::time::{Duration, SystemTime};
 
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer_local::PrivateKeySigner;
+use serde::Deserialize as _;
+use serde::de::IntoDeserializer as _;
 use serde_json::{Map, Value};
 
 use super::accounting::AccountingError;
 use super::config::{PayeeDebug, TempoSessionBuilder};
-use super::voucher::{recover_voucher_signer, voucher_signing_hash};
+use super::voucher::{VoucherHasher, recover_voucher_signer};
 use super::wire::{SessionDetails, SessionPayload, SessionRequest};
 use crate::method::{
     Management, Meter, MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError,
@@ -48,6 +50,8 @@ pub(super) struct Inner {
     pub(super) decimals: u8,
     pub(super) chain_id: u64,
     pub(super) escrow: Address,
+    /// Hashes this escrow's vouchers on this chain.
+    pub(super) vouchers: VoucherHasher,
     pub(super) suggested_deposit: Option<u128>,
     pub(super) min_voucher_delta: u128,
     pub(super) unit_type: Option<String>,
@@ -164,8 +168,9 @@ impl TempoSession {
         units: Option<u128>,
         expires: SystemTime,
     ) -> Result<Settlement, VerifyError> {
-        let payload: SessionPayload =
-            serde_json::from_value(Value::Object(credential.payload.clone())).map_err(|e| {
+        // Read in place: no copy of the payload.
+        let payload = SessionPayload::deserialize((&credential.payload).into_deserializer())
+            .map_err(|e: serde_json::Error| {
                 VerifyError::malformed(format!("The session payload is not valid: {e}."))
             })?;
         let done = match payload {
@@ -260,7 +265,7 @@ impl Inner {
         amount: u128,
         signature: Bytes,
     ) -> Result<SignedVoucher, VerifyError> {
-        let hash = voucher_signing_hash(self.chain_id, self.escrow, id, amount);
+        let hash = self.vouchers.hash(id, amount);
         let signer = recover_voucher_signer(&signature, &hash).map_err(|e| {
             VerifyError::problem(
                 ProblemType::SessionInvalidSignature,

@@ -52,7 +52,7 @@ pub use settle::SettleReport;
 pub use accounting::{AccountingError, ChannelState, VoucherOutcome};
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};
 pub use voucher::{
-    VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, VoucherSignatureError, recover_voucher_signer,
-    voucher_signing_hash,
+    VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, VoucherHasher, VoucherSignatureError,
+    recover_voucher_signer, voucher_signing_hash,
 };
 pub use wire::{SessionDetails, SessionPayload, SessionRequest};

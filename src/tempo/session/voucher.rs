@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use alloy_primitives::{Address, B256, Signature, U256};
+use alloy_primitives::{Address, B256, Signature, U256, keccak256};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
 
 /// The EIP-712 domain name of v1 vouchers.
@@ -47,6 +47,50 @@ pub fn voucher_signing_hash(
         cumulativeAmount: cumulative_amount,
     }
     .eip712_signing_hash(&domain)
+}
+
+/// The voucher hash of one escrow on one chain, with the parts that do not
+/// change from voucher to voucher (the domain separator, the type hash)
+/// computed once: two Keccak-256 per voucher instead of seven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoucherHasher {
+    separator: B256,
+    type_hash: B256,
+}
+
+impl VoucherHasher {
+    /// The hasher of vouchers for `escrow` on `chain_id`.
+    pub fn new(chain_id: u64, escrow: Address) -> Self {
+        let domain = Eip712Domain {
+            name: Some(VOUCHER_DOMAIN_NAME.into()),
+            version: Some(VOUCHER_DOMAIN_VERSION.into()),
+            chain_id: Some(U256::from(chain_id)),
+            verifying_contract: Some(escrow),
+            salt: None,
+        };
+        let probe = Voucher {
+            channelId: B256::ZERO,
+            cumulativeAmount: 0,
+        };
+        Self {
+            separator: domain.separator(),
+            type_hash: probe.eip712_type_hash(),
+        }
+    }
+
+    /// What [`voucher_signing_hash`] returns for this escrow and chain.
+    pub fn hash(&self, channel_id: B256, cumulative_amount: u128) -> B256 {
+        let mut fields = [0u8; 96];
+        fields[..32].copy_from_slice(self.type_hash.as_slice());
+        fields[32..64].copy_from_slice(channel_id.as_slice());
+        fields[80..].copy_from_slice(&cumulative_amount.to_be_bytes());
+        let struct_hash = keccak256(fields);
+        let mut message = [0u8; 66];
+        message[..2].copy_from_slice(&[0x19, 0x01]);
+        message[2..34].copy_from_slice(self.separator.as_slice());
+        message[34..].copy_from_slice(struct_hash.as_slice());
+        keccak256(message)
+    }
 }
 
 /// Why a voucher signature was refused.
@@ -126,6 +170,26 @@ mod tests {
     use alloy_signer_local::PrivateKeySigner;
 
     use super::*;
+
+    #[test]
+    fn the_cached_hasher_agrees_with_the_eip712_hash() {
+        let escrow = Address::repeat_byte(0xe5);
+        let hasher = VoucherHasher::new(4217, escrow);
+        for (id, amount) in [
+            (B256::ZERO, 0),
+            (B256::repeat_byte(7), 1_000),
+            (B256::repeat_byte(0xff), u128::MAX),
+        ] {
+            assert_eq!(
+                hasher.hash(id, amount),
+                voucher_signing_hash(4217, escrow, id, amount)
+            );
+        }
+        assert_ne!(
+            VoucherHasher::new(1, escrow).hash(B256::ZERO, 1),
+            hasher.hash(B256::ZERO, 1)
+        );
+    }
 
     #[test]
     fn vouchers_recover_their_signer_and_refuse_the_malleable_twin() {
