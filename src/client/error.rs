@@ -130,6 +130,14 @@ pub enum PolicyViolation {
         /// The maximum total, in base units.
         max: u128,
     },
+    /// A session channel's deposit (with its top-ups) would pass the
+    /// provider's maximum per channel.
+    Deposit {
+        /// The deposit the channel would hold, in base units.
+        deposit: u128,
+        /// The maximum, in base units.
+        max: u128,
+    },
 }
 
 impl fmt::Display for PolicyViolation {
@@ -159,6 +167,10 @@ impl fmt::Display for PolicyViolation {
                 f,
                 "{amount} more base units of {currency} would pass the total of {max} \
                  ({spent} already spent)"
+            ),
+            Self::Deposit { deposit, max } => write!(
+                f,
+                "a channel deposit of {deposit} base units is above the maximum of {max}"
             ),
         }
     }

@@ -153,7 +153,7 @@ impl Attempt {
             .and_then(reqwest::Body::as_bytes)
             .unwrap_or_default();
         let host = self.requested.host_str().unwrap_or_default();
-        let credential = choose_and_pay(provider, &response, body, host).await?;
+        let credential = choose_and_pay(provider, &response, body, host, &self.requested).await?;
         let header = credential
             .to_header()
             .ok()
@@ -211,6 +211,7 @@ async fn choose_and_pay<P: PaymentProvider>(
     response: &Response,
     body: &[u8],
     host: &str,
+    url: &Url,
 ) -> Result<Credential, ClientError> {
     let mut offered = Vec::new();
     let mut refusals = Vec::new();
@@ -248,7 +249,7 @@ async fn choose_and_pay<P: PaymentProvider>(
             refusals.push(refusal);
             continue;
         }
-        match provider.pay(&challenge).await {
+        match provider.pay_for(&challenge, url).await {
             Ok(credential) => return Ok(credential),
             Err(PayError::Policy(v)) => {
                 violation.get_or_insert_with(|| v.clone());
@@ -303,7 +304,7 @@ fn accept_payment<P: PaymentProvider>(provider: &P) -> Option<HeaderValue> {
 }
 
 /// TLS, or a loopback host (a server on the same machine).
-fn is_secure(url: &Url) -> bool {
+pub(crate) fn is_secure(url: &Url) -> bool {
     if url.scheme() == "https" {
         return true;
     }

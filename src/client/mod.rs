@@ -47,6 +47,8 @@ mod middleware;
 mod policy;
 mod provider;
 #[cfg(feature = "tempo")]
+mod session;
+#[cfg(feature = "tempo")]
 mod tempo;
 
 /// The signer a [`TempoProvider`] takes by default (a secp256k1 key).
@@ -58,5 +60,10 @@ pub use fetch::{PaymentExt, ReceiptExt};
 pub use middleware::PaymentMiddleware;
 pub use policy::{Limited, Reservation, SpendingPolicy, WithPolicy};
 pub use provider::{MultiProvider, PaymentProvider};
+#[cfg(feature = "tempo")]
+pub use session::{
+    ChannelBook, ChannelRecord, FileBook, MemoryBook, SessionEvent, SessionEvents,
+    TempoSessionProvider,
+};
 #[cfg(feature = "tempo")]
 pub use tempo::TempoProvider;

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::error::{PayError, PolicyViolation};
@@ -15,9 +16,12 @@ use crate::protocol::{Challenge, Credential, parse_base_units};
 ///
 /// A policy reads the charge intent's common fields (`amount` in base
 /// units, `currency`, `recipient`, and `methodDetails.chainId` when the
-/// method has chains), so it works for every method's charges; it refuses
-/// other intents, whose cost it cannot read. With no rules it allows
-/// every charge. Each rule narrows it:
+/// method has chains), so it works for every method's charges, and for
+/// sessions, whose `amount` is the price of one unit: each voucher of a
+/// request adds that much (a session's deposit is capped by its provider,
+/// see `TempoSessionProvider::with_max_deposit`). It refuses other
+/// intents, whose cost it cannot read. With no rules it allows every
+/// charge. Each rule narrows it:
 ///
 /// - currencies: once any is named (by [`allow_currency`](Self::allow_currency),
 ///   [`max_per_request`](Self::max_per_request) or [`max_total`](Self::max_total)),
@@ -167,7 +171,7 @@ impl SpendingPolicy {
     ///
     /// The first rule the challenge breaks.
     pub fn reserve(&self, challenge: &Challenge) -> Result<Reservation, PolicyViolation> {
-        if challenge.intent != "charge" {
+        if challenge.intent != "charge" && challenge.intent != "session" {
             return Err(PolicyViolation::Intent(challenge.intent.clone()));
         }
         let charge = Charge::read(challenge.request.object())?;
@@ -336,6 +340,15 @@ impl<P: PaymentProvider> PaymentProvider for Limited<P> {
         // A refusal signed nothing. After a failure the money may have
         // moved (a push transaction broadcast, then a lost receipt): it
         // stays counted, erring on the side of spending less.
+        if paid.as_ref().is_err_and(PayError::is_refusal) {
+            self.policy.release(reservation);
+        }
+        paid
+    }
+
+    async fn pay_for(&self, challenge: &Challenge, url: &Url) -> Result<Credential, PayError> {
+        let reservation = self.policy.reserve(challenge)?;
+        let paid = self.provider.pay_for(challenge, url).await;
         if paid.as_ref().is_err_and(PayError::is_refusal) {
             self.policy.release(reservation);
         }

@@ -23,14 +23,34 @@ fn charge(amount: &str) -> Challenge {
 }
 
 #[test]
-fn no_rules_allow_any_charge_but_not_other_intents() {
+fn no_rules_allow_any_charge_or_session_but_not_other_intents() {
     let policy = SpendingPolicy::new();
     assert!(policy.reserve(&charge("5")).is_ok());
     let session = challenge("session", &json!({"amount": "1", "currency": TOKEN}));
+    assert!(policy.reserve(&session).is_ok());
+    let subscription = challenge("subscription", &json!({"amount": "1", "currency": TOKEN}));
     assert_eq!(
-        policy.reserve(&session).unwrap_err(),
-        PolicyViolation::Intent("session".into())
+        policy.reserve(&subscription).unwrap_err(),
+        PolicyViolation::Intent("subscription".into())
     );
+}
+
+/// A session's unit price counts against the caps like a charge's amount.
+#[test]
+fn a_sessions_unit_price_counts_against_the_caps() {
+    let policy = SpendingPolicy::new()
+        .max_per_request(TOKEN, 10)
+        .max_total(TOKEN, 15);
+    let unit = |amount: &str| challenge("session", &json!({"amount": amount, "currency": TOKEN}));
+    assert!(policy.reserve(&unit("8")).is_ok());
+    assert!(matches!(
+        policy.reserve(&unit("11")).unwrap_err(),
+        PolicyViolation::PerRequest { .. }
+    ));
+    assert!(matches!(
+        policy.reserve(&unit("8")).unwrap_err(),
+        PolicyViolation::Total { .. }
+    ));
 }
 
 /// A split paying almost everything to an unlisted address is refused

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use reqwest::Url;
+
 use super::error::PayError;
 use crate::protocol::{Challenge, Credential};
 
@@ -54,6 +56,19 @@ pub trait PaymentProvider: Send + Sync {
         &self,
         challenge: &Challenge,
     ) -> impl Future<Output = Result<Credential, PayError>> + Send;
+
+    /// Pays `challenge` for a request to `url`: what the client calls. By
+    /// default [`pay`](Self::pay); a provider that talks to the server
+    /// itself first (a session's top-up, sent to the paid URL) overrides
+    /// it.
+    fn pay_for(
+        &self,
+        challenge: &Challenge,
+        url: &Url,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        let _ = url;
+        self.pay(challenge)
+    }
 
     /// The `method/intent` pairs to advertise in `Accept-Payment`
     /// (`"*"` for any intent). Empty by default: the provider is not
@@ -109,6 +124,14 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for &P {
         (**self).pay(challenge)
     }
 
+    fn pay_for(
+        &self,
+        challenge: &Challenge,
+        url: &Url,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        (**self).pay_for(challenge, url)
+    }
+
     fn accepts(&self) -> Vec<(String, String)> {
         (**self).accepts()
     }
@@ -130,6 +153,14 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Arc<P> {
         (**self).pay(challenge)
     }
 
+    fn pay_for(
+        &self,
+        challenge: &Challenge,
+        url: &Url,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        (**self).pay_for(challenge, url)
+    }
+
     fn accepts(&self) -> Vec<(String, String)> {
         (**self).accepts()
     }
@@ -146,6 +177,7 @@ type PayFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, PayError>> +
 trait DynProvider: Send + Sync {
     fn supports(&self, method: &str, intent: &str) -> bool;
     fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a>;
+    fn pay_for<'a>(&'a self, challenge: &'a Challenge, url: &'a Url) -> PayFuture<'a>;
     fn accepts(&self) -> Vec<(String, String)>;
     fn accepts_realm(&self, realm: &str, host: &str) -> bool;
 }
@@ -157,6 +189,10 @@ impl<P: PaymentProvider> DynProvider for P {
 
     fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a> {
         Box::pin(PaymentProvider::pay(self, challenge))
+    }
+
+    fn pay_for<'a>(&'a self, challenge: &'a Challenge, url: &'a Url) -> PayFuture<'a> {
+        Box::pin(PaymentProvider::pay_for(self, challenge, url))
     }
 
     fn accepts(&self) -> Vec<(String, String)> {
@@ -243,6 +279,26 @@ impl PaymentProvider for MultiProvider {
         async move {
             match provider {
                 Some(provider) => provider.pay(challenge).await,
+                None => Err(PayError::Unsupported {
+                    method: challenge.method.clone(),
+                    intent: challenge.intent.clone(),
+                }),
+            }
+        }
+    }
+
+    fn pay_for(
+        &self,
+        challenge: &Challenge,
+        url: &Url,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        let provider = self
+            .providers
+            .iter()
+            .find(|p| p.supports(&challenge.method, &challenge.intent));
+        async move {
+            match provider {
+                Some(provider) => provider.pay_for(challenge, url).await,
                 None => Err(PayError::Unsupported {
                     method: challenge.method.clone(),
                     intent: challenge.intent.clone(),

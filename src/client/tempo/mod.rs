@@ -2,6 +2,8 @@
 
 mod tx;
 
+pub(crate) use tx::valid_before;
+
 use std::fmt;
 use std::time::{Duration, SystemTime};
 

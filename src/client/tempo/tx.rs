@@ -64,7 +64,7 @@ fn transfer(token: Address, to: Address, amount: U256, memo: Option<B256>) -> Ca
 
 /// The last second the transaction may be mined in: 25 s from now, or the
 /// challenge's expiry if sooner.
-pub(super) fn valid_before(challenge: &Challenge, now: SystemTime) -> Result<NonZeroU64, PayError> {
+pub(crate) fn valid_before(challenge: &Challenge, now: SystemTime) -> Result<NonZeroU64, PayError> {
     let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut until = seconds(now) + VALIDITY.as_secs();
     if let Some(expires) = &challenge.expires {

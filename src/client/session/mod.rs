@@ -1,0 +1,621 @@
+//! [`TempoSessionProvider`]: pays Tempo `session` challenges from a payment
+//! channel it opens once per server, with cumulative vouchers.
+//!
+//! - The first `402` offering `intent="session"` opens a channel: one
+//!   Tempo transaction (type `0x76`: `approve` of the escrow, then its
+//!   `open`) for the server to broadcast, with a first voucher for the
+//!   request. The deposit is [`with_deposit`](TempoSessionProvider::with_deposit)
+//!   or else the server's `suggestedDeposit`, at least the request's price,
+//!   and never above [`with_max_deposit`](TempoSessionProvider::with_max_deposit).
+//! - Later requests to the same server (realm, escrow, chain, payee, token)
+//!   pay with a voucher one price higher: no transaction, no fee.
+//! - When the deposit does not cover the next voucher, the provider first
+//!   tops the channel up (a `topUp` sent to the paid URL), then pays.
+//! - [`close`](TempoSessionProvider::close) asks the server to close the
+//!   channel with the last voucher: the escrow pays the server what was
+//!   vouched and returns the rest of the deposit.
+//! - A metered stream (`text/event-stream`) is read with
+//!   [`events`](TempoSessionProvider::events), which answers each
+//!   `payment-need-voucher` with a voucher (and a top-up when needed).
+//!
+//! Channels are kept in a [`ChannelBook`]: in memory by default, or in a
+//! file ([`FileBook`]) so a process that restarts goes on with its
+//! channels. A voucher is recorded before it is sent. Dropping the
+//! provider does not close its channels (closing is a request to the
+//! server, which a destructor cannot make reliably): call
+//! [`close`](TempoSessionProvider::close), or keep the book and go on
+//! later; the payer can also close through the escrow alone
+//! (`requestClose`, then `withdraw` after 15 minutes).
+
+mod book;
+mod events;
+mod management;
+
+pub use book::{ChannelBook, ChannelRecord, FileBook, MemoryBook};
+pub use events::{SessionEvent, SessionEvents};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use reqwest::Url;
+use serde_json::{Map, Value, json};
+use tempo_alloy::contracts::precompiles::ITIP20;
+use tempo_alloy::primitives::transaction::{
+    Call, FEE_PAYER_SIGNATURE_MARKER, TEMPO_EXPIRING_NONCE_KEY, TempoTransaction,
+};
+
+use super::error::{ClientError, PayError, PolicyViolation};
+use super::provider::PaymentProvider;
+use crate::protocol::{Challenge, Credential, Receipt};
+use crate::tempo::encode_fee_payer_envelope;
+use crate::tempo::session::{ITempoStreamChannel, SessionRequest, VoucherHasher, channel_id};
+
+/// Gas for an open (approve ~530k, open ~1.32M) or a top-up.
+const CHANNEL_GAS: u64 = 3_000_000;
+
+/// Pays Tempo `session` challenges from payment channels; cheap to clone
+/// (clones share channels).
+///
+/// - The first `402` offering `intent="session"` opens a channel: one
+///   Tempo transaction (type `0x76`: `approve` of the escrow, then its
+///   `open`) for the server to broadcast, with a first voucher for the
+///   request. The deposit is [`with_deposit`](TempoSessionProvider::with_deposit)
+///   or else the server's `suggestedDeposit`, at least the request's price,
+///   and never above [`with_max_deposit`](TempoSessionProvider::with_max_deposit).
+/// - Later requests to the same server (realm, escrow, chain, payee, token)
+///   pay with a voucher one price higher: no transaction, no fee.
+/// - When the deposit does not cover the next voucher, the provider first
+///   tops the channel up (a `topUp` sent to the paid URL), then pays.
+/// - [`close`](TempoSessionProvider::close) asks the server to close the
+///   channel with the last voucher: the escrow pays the server what was
+///   vouched and returns the rest of the deposit.
+/// - A metered stream (`text/event-stream`) is read with
+///   [`events`](TempoSessionProvider::events), which answers each
+///   `payment-need-voucher` with a voucher (and a top-up when needed).
+///
+/// Channels are kept in a [`ChannelBook`]: in memory by default, or in a
+/// file ([`FileBook`]) so a process that restarts goes on with its
+/// channels. A voucher is recorded before it is sent. Dropping the
+/// provider does not close its channels (closing is a request to the
+/// server, which a destructor cannot make reliably): call
+/// [`close`](TempoSessionProvider::close), or keep the book and go on
+/// later; the payer can also close through the escrow alone
+/// (`requestClose`, then `withdraw` after 15 minutes).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_mpp::client::{PaymentExt, PrivateKeySigner, TempoSessionProvider};
+///
+/// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
+/// let provider = TempoSessionProvider::new(signer)
+///     .with_deposit(5_000_000)
+///     .with_max_deposit(20_000_000);
+/// let client = reqwest::Client::new();
+/// for _ in 0..3 {
+///     // The first request opens a channel; the next ones send vouchers.
+///     client.get("https://api.example.com/joke").send_with_payment(&provider).await?;
+/// }
+/// let receipt = provider.close("https://api.example.com/joke").await?;
+/// println!("closed: {:?}", receipt.extra.get("txHash"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TempoSessionProvider {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    signer: PrivateKeySigner,
+    deposit: Option<u128>,
+    max_deposit: Option<u128>,
+    book: Arc<dyn ChannelBook>,
+    http: reqwest::Client,
+    max_fee_per_gas: u128,
+    max_priority_fee_per_gas: u128,
+    /// One payment at a time, so vouchers rise in order.
+    paying: tokio::sync::Mutex<()>,
+    /// The challenge each channel was last paid with, for the vouchers a
+    /// stream asks for (by channel id).
+    challenges: Mutex<HashMap<B256, (String, Challenge)>>,
+}
+
+impl TempoSessionProvider {
+    /// Pays as `signer`, keeping channels in memory.
+    pub fn new(signer: PrivateKeySigner) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                signer,
+                deposit: None,
+                max_deposit: None,
+                book: Arc::new(MemoryBook::new()),
+                http: reqwest::Client::new(),
+                max_fee_per_gas: 41_000_000_000,
+                max_priority_fee_per_gas: 1_000_000_000,
+                paying: tokio::sync::Mutex::new(()),
+                challenges: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    fn edit(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => change(inner),
+            None => unreachable!("configured before it is cloned"),
+        }
+        self
+    }
+
+    /// The deposit of a new channel, in base units (default: the server's
+    /// `suggestedDeposit`); also what a top-up adds at least.
+    #[must_use]
+    pub fn with_deposit(self, base_units: u128) -> Self {
+        self.edit(|inner| inner.deposit = Some(base_units))
+    }
+
+    /// The most one channel may hold, top-ups included: above it the
+    /// provider refuses to pay ([`PolicyViolation::Deposit`]).
+    #[must_use]
+    pub fn with_max_deposit(self, base_units: u128) -> Self {
+        self.edit(|inner| inner.max_deposit = Some(base_units))
+    }
+
+    /// Keeps channels in `book` (a [`FileBook`] survives a restart).
+    #[must_use]
+    pub fn with_book(self, book: impl ChannelBook) -> Self {
+        self.edit(|inner| inner.book = Arc::new(book))
+    }
+
+    /// The HTTP client of top-ups, vouchers for streams, and closes.
+    #[must_use]
+    pub fn with_http_client(self, client: reqwest::Client) -> Self {
+        self.edit(|inner| inner.http = client)
+    }
+
+    /// The fee caps of open and top-up transactions (attodollars per gas;
+    /// defaults 41 gwei and 1 gwei).
+    #[must_use]
+    pub fn with_fees_per_gas(self, max_fee: u128, priority_fee: u128) -> Self {
+        self.edit(|inner| {
+            inner.max_fee_per_gas = max_fee;
+            inner.max_priority_fee_per_gas = priority_fee;
+        })
+    }
+
+    /// The payer's address.
+    pub fn address(&self) -> Address {
+        self.inner.signer.address()
+    }
+
+    /// The channel this provider pays `challenge`'s server from, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::InvalidChallenge`] for a challenge that is not a Tempo
+    /// session's; [`PayError::Failed`] when the book cannot be read.
+    pub fn channel(&self, challenge: &Challenge) -> Result<Option<ChannelRecord>, PayError> {
+        let request = session_request(challenge)?;
+        self.inner
+            .book
+            .get(&book_key(challenge, &request))
+            .map_err(PayError::failed)
+    }
+
+    /// Closes the channel paying `url`'s server: asks for a challenge
+    /// there, then sends the last voucher as a `close`; the receipt names
+    /// the close transaction. The channel is forgotten.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: no session challenge at `url`, no channel with its
+    /// server, or the server refused the close.
+    pub async fn close(&self, url: impl AsRef<str>) -> Result<Receipt, ClientError> {
+        let url = Url::parse(url.as_ref()).map_err(ClientError::http)?;
+        let _paying = self.inner.paying.lock().await;
+        let challenge = management::fresh_challenge(&self.inner.http, &url).await?;
+        let request = session_request(&challenge).map_err(ClientError::PaymentFailed)?;
+        let key = book_key(&challenge, &request);
+        let record = self
+            .inner
+            .book
+            .get(&key)
+            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?
+            .ok_or_else(|| {
+                ClientError::PaymentFailed(PayError::invalid("no channel is open with this server"))
+            })?;
+        let payload = self.voucher_payload("close", &record, record.cumulative);
+        let receipt = management::send(&self.inner.http, &url, &challenge, payload).await?;
+        self.inner
+            .book
+            .remove(&key)
+            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?;
+        Ok(receipt)
+    }
+
+    /// Reads a paid response as a metered stream: its events, answering
+    /// each `payment-need-voucher` with a voucher posted to `url` (see
+    /// [`SessionEvents`]).
+    pub fn events(&self, response: reqwest::Response) -> SessionEvents {
+        SessionEvents::new(self.clone(), response)
+    }
+
+    /// Signs the next voucher of the channel `id` up to `required`, topping
+    /// it up first when its deposit is short: what a stream's
+    /// `payment-need-voucher` asks for. `None` when that was paid already
+    /// (a need announced again after a top-up), else the amount of the
+    /// top-up, if any.
+    pub(crate) async fn pay_more(
+        &self,
+        url: &Url,
+        id: B256,
+        required: u128,
+        deposit: u128,
+    ) -> Result<Option<Option<u128>>, ClientError> {
+        let _paying = self.inner.paying.lock().await;
+        let known = self
+            .inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        let Some((key, challenge)) = known else {
+            return Err(ClientError::PaymentFailed(PayError::invalid(format!(
+                "the server asks for a voucher on channel {id}, which this provider did not pay"
+            ))));
+        };
+        let mut record = self.record(&key)?.ok_or_else(|| {
+            ClientError::PaymentFailed(PayError::invalid("the channel is not in the book"))
+        })?;
+        record.deposit = record.deposit.max(deposit);
+        let mut topped = None;
+        if required > record.deposit {
+            let added = self
+                .top_up(url, &challenge, &key, &mut record, required)
+                .await?;
+            topped = Some(added);
+        }
+        if required <= record.cumulative {
+            return Ok(topped.map(Some));
+        }
+        self.record_voucher(&key, &mut record, required)
+            .map_err(ClientError::PaymentFailed)?;
+        let payload = self.voucher_payload("voucher", &record, required);
+        management::send(&self.inner.http, url, &challenge, payload).await?;
+        Ok(Some(topped))
+    }
+
+    fn record(&self, key: &str) -> Result<Option<ChannelRecord>, ClientError> {
+        self.inner
+            .book
+            .get(key)
+            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))
+    }
+
+    /// Records `amount` as the channel's highest voucher before it is sent.
+    fn record_voucher(
+        &self,
+        key: &str,
+        record: &mut ChannelRecord,
+        amount: u128,
+    ) -> Result<(), PayError> {
+        record.cumulative = amount;
+        self.inner.book.put(key, record).map_err(PayError::failed)
+    }
+
+    /// Adds to the channel's deposit so it covers `required` (by at least
+    /// the configured deposit), through the server; what was added.
+    async fn top_up(
+        &self,
+        url: &Url,
+        challenge: &Challenge,
+        key: &str,
+        record: &mut ChannelRecord,
+        required: u128,
+    ) -> Result<u128, ClientError> {
+        let missing = required - record.deposit;
+        let added = missing.max(self.inner.deposit.unwrap_or(0));
+        let deposit = record.deposit.saturating_add(added);
+        self.check_deposit(deposit)
+            .map_err(ClientError::PaymentFailed)?;
+        let calls = vec![
+            approve(record.token, record.escrow, added),
+            call(
+                record.escrow,
+                ITempoStreamChannel::topUpCall {
+                    channelId: record.channel_id,
+                    additionalDeposit: U256::from(added),
+                }
+                .abi_encode(),
+            ),
+        ];
+        let request = session_request(challenge).map_err(ClientError::PaymentFailed)?;
+        let transaction = self
+            .transaction(challenge, &request, calls)
+            .map_err(ClientError::PaymentFailed)?;
+        let payload = object(json!({
+            "action": "topUp", "type": "transaction",
+            "channelId": record.channel_id.to_string(), "transaction": transaction,
+            "additionalDeposit": added.to_string(),
+        }));
+        management::send(&self.inner.http, url, challenge, payload).await?;
+        record.deposit = deposit;
+        self.inner
+            .book
+            .put(key, record)
+            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?;
+        Ok(added)
+    }
+
+    fn check_deposit(&self, deposit: u128) -> Result<(), PayError> {
+        match self.inner.max_deposit {
+            Some(max) if deposit > max => {
+                Err(PayError::Policy(PolicyViolation::Deposit { deposit, max }))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A signed `0x76` transaction making `calls`, valid until the
+    /// challenge expires (25 s at most), as hex: fees in the channel's
+    /// token, or left to the server when it sponsors them.
+    fn transaction(
+        &self,
+        challenge: &Challenge,
+        request: &SessionRequest,
+        calls: Vec<Call>,
+    ) -> Result<String, PayError> {
+        let chain_id = request
+            .method_details
+            .chain_id
+            .ok_or_else(|| PayError::invalid("the session request names no chain"))?;
+        let sponsored = request.method_details.fee_payer;
+        let valid_before = super::tempo::valid_before(challenge, std::time::SystemTime::now())?;
+        let unsigned = TempoTransaction {
+            chain_id,
+            fee_token: (!sponsored).then_some(request.currency),
+            max_priority_fee_per_gas: self.inner.max_priority_fee_per_gas,
+            max_fee_per_gas: self.inner.max_fee_per_gas,
+            gas_limit: CHANNEL_GAS,
+            calls,
+            nonce_key: TEMPO_EXPIRING_NONCE_KEY,
+            nonce: 0,
+            fee_payer_signature: sponsored.then_some(FEE_PAYER_SIGNATURE_MARKER),
+            valid_before: Some(valid_before),
+            ..TempoTransaction::default()
+        };
+        let signature = self
+            .inner
+            .signer
+            .sign_hash_sync(&unsigned.signature_hash())
+            .map_err(PayError::failed)?;
+        let signed = unsigned.into_signed(signature.into());
+        let wire = if sponsored {
+            encode_fee_payer_envelope(&signed, self.address())
+        } else {
+            signed.encoded_2718()
+        };
+        Ok(hex::encode_prefixed(wire))
+    }
+
+    /// A `voucher` or `close` payload for `amount` on `record`'s channel.
+    fn voucher_payload(
+        &self,
+        action: &str,
+        record: &ChannelRecord,
+        amount: u128,
+    ) -> Map<String, Value> {
+        let hash =
+            VoucherHasher::new(record.chain_id, record.escrow).hash(record.channel_id, amount);
+        let signature = self
+            .inner
+            .signer
+            .sign_hash_sync(&hash)
+            .map(|s| Bytes::from(s.as_bytes().to_vec()))
+            .unwrap_or_default();
+        object(json!({
+            "action": action, "channelId": record.channel_id.to_string(),
+            "cumulativeAmount": amount.to_string(), "signature": signature.to_string(),
+        }))
+    }
+
+    /// Opens a channel for `challenge`'s server: the `open` payload.
+    fn open(
+        &self,
+        challenge: &Challenge,
+        request: &SessionRequest,
+        key: &str,
+    ) -> Result<Map<String, Value>, PayError> {
+        let chain_id = request
+            .method_details
+            .chain_id
+            .ok_or_else(|| PayError::invalid("the session request names no chain"))?;
+        let deposit = self
+            .inner
+            .deposit
+            .or(request.suggested_deposit)
+            .ok_or_else(|| PayError::invalid("no deposit is configured or suggested"))?
+            .max(request.amount);
+        self.check_deposit(deposit)?;
+        let escrow = request.method_details.escrow_contract;
+        let payer = self.address();
+        let salt = B256::random();
+        let id = channel_id(
+            payer,
+            request.recipient,
+            request.currency,
+            salt,
+            payer,
+            escrow,
+            chain_id,
+        );
+        let calls = vec![
+            approve(request.currency, escrow, deposit),
+            call(
+                escrow,
+                ITempoStreamChannel::openCall {
+                    payee: request.recipient,
+                    token: request.currency,
+                    deposit,
+                    salt,
+                    authorizedSigner: payer,
+                }
+                .abi_encode(),
+            ),
+        ];
+        let transaction = self.transaction(challenge, request, calls)?;
+        let mut record = ChannelRecord {
+            channel_id: id,
+            escrow,
+            chain_id,
+            payee: request.recipient,
+            token: request.currency,
+            deposit,
+            cumulative: 0,
+        };
+        self.record_voucher(key, &mut record, request.amount)?;
+        let voucher = self.voucher_payload("open", &record, request.amount);
+        let mut payload = object(json!({
+            "action": "open", "type": "transaction", "channelId": id.to_string(),
+            "transaction": transaction, "cumulativeAmount": request.amount.to_string(),
+        }));
+        payload.insert("signature".into(), voucher["signature"].clone());
+        Ok(payload)
+    }
+
+    async fn pay_session(
+        &self,
+        challenge: &Challenge,
+        url: Option<&Url>,
+    ) -> Result<Credential, PayError> {
+        let request = session_request(challenge)?;
+        let key = book_key(challenge, &request);
+        let _paying = self.inner.paying.lock().await;
+        let known = self.inner.book.get(&key).map_err(PayError::failed)?;
+        let (payload, id) = match known {
+            None => {
+                let payload = self.open(challenge, &request, &key)?;
+                let id = payload["channelId"]
+                    .as_str()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_default();
+                (payload, id)
+            }
+            Some(mut record) => {
+                let next = record
+                    .cumulative
+                    .checked_add(request.amount)
+                    .ok_or_else(|| PayError::invalid("the voucher would overflow"))?;
+                if next > record.deposit {
+                    let Some(url) = url else {
+                        return Err(PayError::invalid(
+                            "the channel needs a top-up, which needs the paid URL",
+                        ));
+                    };
+                    self.top_up(url, challenge, &key, &mut record, next)
+                        .await
+                        .map_err(|e| match e {
+                            ClientError::PaymentFailed(e) => e,
+                            other => PayError::failed(other.to_string()),
+                        })?;
+                }
+                self.record_voucher(&key, &mut record, next)?;
+                (
+                    self.voucher_payload("voucher", &record, next),
+                    record.channel_id,
+                )
+            }
+        };
+        self.inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, (key, challenge.clone()));
+        Ok(Credential::new(challenge.clone(), payload))
+    }
+}
+
+impl PaymentProvider for TempoSessionProvider {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        method == "tempo" && intent == "session"
+    }
+
+    async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
+        self.pay_session(challenge, None).await
+    }
+
+    async fn pay_for(&self, challenge: &Challenge, url: &Url) -> Result<Credential, PayError> {
+        self.pay_session(challenge, Some(url)).await
+    }
+
+    fn accepts(&self) -> Vec<(String, String)> {
+        vec![("tempo".to_owned(), "session".to_owned())]
+    }
+}
+
+impl fmt::Debug for TempoSessionProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TempoSessionProvider")
+            .field("address", &self.address())
+            .field("deposit", &self.inner.deposit)
+            .field("max_deposit", &self.inner.max_deposit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn session_request(challenge: &Challenge) -> Result<SessionRequest, PayError> {
+    if challenge.method != "tempo" || challenge.intent != "session" {
+        return Err(PayError::Unsupported {
+            method: challenge.method.clone(),
+            intent: challenge.intent.clone(),
+        });
+    }
+    challenge
+        .request
+        .deserialize()
+        .map_err(|e| PayError::invalid(format!("not a Tempo session request: {e}")))
+}
+
+/// The server and channel terms a channel is kept under.
+fn book_key(challenge: &Challenge, request: &SessionRequest) -> String {
+    format!(
+        "{}|{}|{}|{}|{}",
+        challenge.realm.to_ascii_lowercase(),
+        request.method_details.chain_id.unwrap_or_default(),
+        request.method_details.escrow_contract,
+        request.recipient,
+        request.currency,
+    )
+    .to_ascii_lowercase()
+}
+
+fn approve(token: Address, spender: Address, amount: u128) -> Call {
+    call(
+        token,
+        ITIP20::approveCall {
+            spender,
+            amount: U256::from(amount),
+        }
+        .abi_encode(),
+    )
+}
+
+fn call(to: Address, input: Vec<u8>) -> Call {
+    Call {
+        to: TxKind::Call(to),
+        value: U256::ZERO,
+        input: input.into(),
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
