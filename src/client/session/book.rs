@@ -31,6 +31,10 @@ pub struct ChannelRecord {
     /// The highest voucher signed, in base units.
     #[serde(with = "decimal")]
     pub cumulative: u128,
+    /// What the server last said was spent, in base units (a stream's
+    /// final receipt): the close pays this much when it is known.
+    #[serde(default, with = "decimal")]
+    pub spent: u128,
 }
 
 /// Keeps a session client's channels, by server (see
@@ -192,6 +196,7 @@ mod tests {
             token: Address::repeat_byte(4),
             deposit: u128::MAX,
             cumulative,
+            spent: 0,
         }
     }
 

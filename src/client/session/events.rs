@@ -123,6 +123,14 @@ impl Reader {
                 "payment-receipt" => {
                     match Receipt::parse(&crate::protocol::base64url::encode(&data)) {
                         Ok(receipt) => {
+                            let field =
+                                |name: &str| receipt.extra.get(name).and_then(Value::as_str);
+                            if let (Some(id), Some(spent)) = (
+                                field("channelId").and_then(|t| t.parse().ok()),
+                                field("spent").and_then(|t| t.parse().ok()),
+                            ) {
+                                self.provider.note_spent(id, spent);
+                            }
                             *self.receipt.lock().unwrap_or_else(PoisonError::into_inner) =
                                 Some(receipt.clone());
                             Ok(SessionEvent::Receipt(receipt))

@@ -114,6 +114,7 @@ struct Inner {
     signer: PrivateKeySigner,
     deposit: Option<u128>,
     max_deposit: Option<u128>,
+    ahead: u128,
     book: Arc<dyn ChannelBook>,
     http: reqwest::Client,
     max_fee_per_gas: u128,
@@ -133,6 +134,7 @@ impl TempoSessionProvider {
                 signer,
                 deposit: None,
                 max_deposit: None,
+                ahead: 0,
                 book: Arc::new(MemoryBook::new()),
                 http: reqwest::Client::new(),
                 max_fee_per_gas: 41_000_000_000,
@@ -163,6 +165,15 @@ impl TempoSessionProvider {
     #[must_use]
     pub fn with_max_deposit(self, base_units: u128) -> Self {
         self.edit(|inner| inner.max_deposit = Some(base_units))
+    }
+
+    /// When a stream asks for a voucher, vouch this many base units more
+    /// than it needs (within the deposit), so it asks less often (default
+    /// 0: a voucher per need). What is vouched and not spent is not paid:
+    /// the close pays what the stream's receipt says was spent.
+    #[must_use]
+    pub fn with_voucher_ahead(self, base_units: u128) -> Self {
+        self.edit(|inner| inner.ahead = base_units)
     }
 
     /// Keeps channels in `book` (a [`FileBook`] survives a restart).
@@ -228,7 +239,14 @@ impl TempoSessionProvider {
             .ok_or_else(|| {
                 ClientError::PaymentFailed(PayError::invalid("no channel is open with this server"))
             })?;
-        let payload = self.voucher_payload("close", &record, record.cumulative);
+        // What was spent, when a receipt said so: vouched and unspent is
+        // not owed (the server accepts any close covering what it served).
+        let amount = if record.spent > 0 {
+            record.spent
+        } else {
+            record.cumulative
+        };
+        let payload = self.voucher_payload("close", &record, amount);
         let receipt = management::send(&self.inner.http, &url, &challenge, payload).await?;
         self.inner
             .book
@@ -283,11 +301,33 @@ impl TempoSessionProvider {
         if required <= record.cumulative {
             return Ok(topped.map(Some));
         }
-        self.record_voucher(&key, &mut record, required)
+        let amount = required
+            .saturating_add(self.inner.ahead)
+            .min(record.deposit)
+            .max(required);
+        self.record_voucher(&key, &mut record, amount)
             .map_err(ClientError::PaymentFailed)?;
-        let payload = self.voucher_payload("voucher", &record, required);
+        let payload = self.voucher_payload("voucher", &record, amount);
         management::send(&self.inner.http, url, &challenge, payload).await?;
         Ok(Some(topped))
+    }
+
+    /// Notes what a receipt of channel `id` says was spent.
+    pub(crate) fn note_spent(&self, id: B256, spent: u128) {
+        let known = self
+            .inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .map(|(key, _)| key.clone());
+        if let Some(key) = known
+            && let Ok(Some(mut record)) = self.inner.book.get(&key)
+            && spent > record.spent
+        {
+            record.spent = spent;
+            let _ = self.inner.book.put(&key, &record);
+        }
     }
 
     fn record(&self, key: &str) -> Result<Option<ChannelRecord>, ClientError> {
@@ -477,6 +517,7 @@ impl TempoSessionProvider {
             token: request.currency,
             deposit,
             cumulative: 0,
+            spent: 0,
         };
         self.record_voucher(key, &mut record, request.amount)?;
         let voucher = self.voucher_payload("open", &record, request.amount);
