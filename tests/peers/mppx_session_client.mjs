@@ -11,10 +11,13 @@
 //   ESCROW_CONTRACT     the deployed TempoStreamChannel               [required]
 //   MAX_DEPOSIT         the most the client deposits, decimal units (default "1")
 //   REQUESTS            paid requests before the close (default 3)
+//   STREAM              "yes": each request reads a metered SSE stream with
+//                       manager.sse(), which answers payment-need-voucher
 //   MPPX_NODE_MODULES   where mppx and viem are (default ../../.tools/node_modules)
 //
 // Prints one JSON line per request, `{"status":200,"receipt":"<header or
-// null>","body":"..."}`, then `{"close":<receipt or null>}`. Exits 1 with
+// null>","body":"..."}` (with STREAM, `{"messages":[...],"receipt":<the
+// payment-receipt event's data>}`), then `{"close":<receipt or null>}`. Exits 1 with
 // `{"error":"..."}` when the client gives up, 2 on bad configuration.
 
 import { readFileSync } from 'node:fs';
@@ -119,6 +122,14 @@ const manager = sessionLegacyManager({
 
 try {
   for (let i = 0; i < requests; i++) {
+    if (process.env.STREAM === 'yes') {
+      let receipt = null;
+      const messages = [];
+      const stream = await manager.sse(url, { onReceipt: (r) => { receipt = r; } });
+      for await (const data of stream) messages.push(data);
+      console.log(JSON.stringify({ messages, receipt }, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
+      continue;
+    }
     const response = await manager.fetch(url);
     const body = await response.text();
     const receipt = response.headers.get('payment-receipt');

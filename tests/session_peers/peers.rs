@@ -246,3 +246,73 @@ async fn mppx_v1_session_client_opens_pays_and_closes() {
     let (id, close) = check_receipts(&lines, requests);
     check_settled(&chain, &app, id, &close, requests, 1_000_000).await;
 }
+
+/// A stream line's messages are the 12 words in order and its receipt
+/// says 12 were spent; the close line follows.
+fn check_stream(lines: &[Value]) {
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let words: Vec<String> = (0..12).map(|i| format!("word-{i}")).collect();
+    assert_eq!(
+        lines[0]["messages"],
+        serde_json::json!(words),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[0]["receipt"]["spent"],
+        (12 * PRICE).to_string(),
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[1]["close"].is_null(), "{}", lines[1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mpp_crates_session_client_pays_a_metered_stream() {
+    let client = mpp_client();
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let base = serve(&app).await;
+    let payer = chain.anvil.funded_payer(100_000_000).await;
+    let mut command = Command::new(client);
+    command.args([
+        "session",
+        "--url",
+        &format!("{base}/stream?n=12&wait=30"),
+        "--key",
+        &hex::encode_prefixed(payer.to_bytes()),
+        "--rpc",
+        &chain.anvil.url,
+        "--escrow",
+        &chain.escrow.to_string(),
+        "--deposit",
+        "1000000",
+        "--requests",
+        "1",
+        "--stream",
+        "yes",
+    ]);
+    check_stream(&run(command, "mpp-client session --stream").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mppx_v1_session_client_pays_a_metered_stream() {
+    let modules = node_modules();
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let base = serve(&app).await;
+    let payer = chain.anvil.funded_payer(100_000_000).await;
+    let mut command = Command::new(node());
+    command
+        .arg(root().join("tests/peers/mppx_session_client.mjs"))
+        .env("SESSION_URL", format!("{base}/stream?n=12&wait=30"))
+        .env("TEMPO_RPC_URL", &chain.anvil.url)
+        .env("TEMPO_CHAIN_ID", crate::anvil::CHAIN_ID.to_string())
+        .env("PAYER_KEY", hex::encode_prefixed(payer.to_bytes()))
+        .env("ESCROW_CONTRACT", chain.escrow.to_string())
+        .env("MAX_DEPOSIT", "1")
+        .env("REQUESTS", "1")
+        .env("STREAM", "yes")
+        .env("MPPX_NODE_MODULES", modules);
+    check_stream(&run(command, "mppx_session_client.mjs (stream)").await);
+}

@@ -4,11 +4,15 @@
 //! closes the channel.
 //!
 //! Usage: mpp-client session --url URL --key 0xKEY --rpc RPC_URL
-//!        --escrow 0xESCROW --deposit BASE_UNITS [--requests N]
+//!        --escrow 0xESCROW --deposit BASE_UNITS [--requests N] [--stream yes]
 //!
 //! Prints one JSON line per request, `{"status": 200, "receipt": "<header or
 //! null>", "body": "..."}`, then `{"close": <receipt or null>}`; or
-//! `{"error": "..."}` with exit code 1 when the client gives up.
+//! `{"error": "..."}` with exit code 1 when the client gives up. With
+//! `--stream yes` each request reads a metered SSE stream instead, letting
+//! the crate answer its `payment-need-voucher` events
+//! (`TempoSessionProvider::stream_event`), and its line is `{"status": 200,
+//! "messages": [...], "receipt": <the payment-receipt event's data>}`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,6 +34,7 @@ fn usage() -> ! {
 pub async fn run(mut args: impl Iterator<Item = String>) -> ExitCode {
     let (mut url, mut key, mut rpc, mut escrow, mut deposit) = (None, None, None, None, None);
     let mut requests: u32 = 3;
+    let mut stream = false;
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
         match flag.as_str() {
@@ -39,6 +44,7 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> ExitCode {
             "--escrow" => escrow = Some(value),
             "--deposit" => deposit = Some(value.parse::<u128>().unwrap_or_else(|_| usage())),
             "--requests" => requests = value.parse().unwrap_or_else(|_| usage()),
+            "--stream" => stream = value == "yes",
             _ => usage(),
         }
     }
@@ -68,6 +74,13 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> ExitCode {
         .expect("reqwest client");
 
     for _ in 0..requests {
+        if stream {
+            match read_stream(&client, &url, &provider).await {
+                Ok(line) => println!("{line}"),
+                Err(e) => return fail(e),
+            }
+            continue;
+        }
         // The crate pays only requests that say what they accept.
         let response = match client
             .get(&url)
@@ -99,4 +112,54 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> ExitCode {
         }
         Err(e) => fail(format!("close failed: {e} ({e:?})")),
     }
+}
+
+/// One paid request read as a metered SSE stream: the crate answers each
+/// `payment-need-voucher`; the messages and the final receipt.
+async fn read_stream(
+    client: &reqwest::Client,
+    url: &str,
+    provider: &TempoSessionProvider,
+) -> Result<serde_json::Value, String> {
+    let mut response = client
+        .get(url)
+        .header("Accept-Payment", "tempo/session")
+        .header("Accept", "text/event-stream")
+        .send_with_payment(provider)
+        .await
+        .map_err(|e| format!("payment flow failed: {e} ({e:?})"))?;
+    let status = response.status().as_u16();
+    let (mut buffer, mut messages, mut receipt) = (String::new(), Vec::new(), None);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut name = "message".to_owned();
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event: ") {
+                    name = value.to_owned();
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data.push(value);
+                }
+            }
+            let data = data.join("\n");
+            match name.as_str() {
+                "message" => messages.push(data.clone()),
+                "payment-receipt" => {
+                    receipt = serde_json::from_str::<serde_json::Value>(&data).ok();
+                }
+                _ => {}
+            }
+            if let Some(work) = provider.stream_event(client, url, &name, &data) {
+                work.await
+                    .map_err(|e| format!("answering {name}: {e} ({e:?})"))?;
+            }
+        }
+        match response.chunk().await {
+            Ok(Some(chunk)) => buffer.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(None) => break,
+            Err(e) => return Err(format!("reading the stream: {e}")),
+        }
+    }
+    Ok(serde_json::json!({ "status": status, "messages": messages, "receipt": receipt }))
 }
