@@ -70,9 +70,11 @@ impl PaymentExt for RequestBuilder {
         let response = client.execute(request).await.map_err(ClientError::http)?;
         match attempt.answer(provider, response).await? {
             Step::Done(response) => Ok(response),
-            Step::Retry(retry) => {
+            Step::Retry(retry, credential) => {
                 let response = client.execute(retry).await.map_err(ClientError::http)?;
-                check_retry(response).await
+                let answer = check_retry(response).await;
+                report(provider, &credential, &answer);
+                answer
             }
         }
     }
@@ -102,8 +104,8 @@ impl ReceiptExt for Response {
 pub(crate) enum Step {
     /// Not a `402`: this is the answer.
     Done(Response),
-    /// Send this paid request.
-    Retry(Request),
+    /// Send this paid request, which carries this credential.
+    Retry(Request, Box<Credential>),
 }
 
 /// One request on its way: a copy to resend and where it went.
@@ -164,7 +166,7 @@ impl Attempt {
         retry
             .headers_mut()
             .insert(credential_header(&credential.challenge), header);
-        Ok(Step::Retry(retry))
+        Ok(Step::Retry(retry, Box::new(credential)))
     }
 }
 
@@ -178,6 +180,29 @@ fn credential_header(challenge: &Challenge) -> HeaderName {
             PAYMENT_AUTHORIZATION
         }
         _ => AUTHORIZATION,
+    }
+}
+
+/// Tells `provider` how the server answered `credential`: accepted (a
+/// success, with its receipt) or refused (`402`, `410`). Other answers (a
+/// `503`, say) say nothing of the payment.
+pub(crate) fn report<P: PaymentProvider>(
+    provider: &P,
+    credential: &Credential,
+    answer: &Result<Response, ClientError>,
+) {
+    match answer {
+        Ok(response) if response.status().is_success() => {
+            let receipt = response.payment_receipt().and_then(Result::ok);
+            provider.accepted(credential, receipt.as_ref());
+        }
+        Ok(response) if response.status() == StatusCode::GONE => {
+            provider.refused(credential, StatusCode::GONE, None);
+        }
+        Err(ClientError::Rejected { status, problem }) => {
+            provider.refused(credential, *status, problem.as_deref());
+        }
+        _ => {}
     }
 }
 

@@ -5,7 +5,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use super::fetch::{Attempt, Step, check_retry};
+use super::fetch::{Attempt, Step, check_retry, report};
 use super::provider::PaymentProvider;
 
 /// A `reqwest_middleware::Middleware` that does what
@@ -62,11 +62,11 @@ impl<P: PaymentProvider + 'static> Middleware for PaymentMiddleware<P> {
             .map_err(reqwest_middleware::Error::middleware)?;
         match step {
             Step::Done(response) => Ok(response),
-            Step::Retry(retry) => {
+            Step::Retry(retry, credential) => {
                 let response = next.run(retry, extensions).await?;
-                check_retry(response)
-                    .await
-                    .map_err(reqwest_middleware::Error::middleware)
+                let answer = check_retry(response).await;
+                report(&self.provider, &credential, &answer);
+                answer.map_err(reqwest_middleware::Error::middleware)
             }
         }
     }

@@ -355,6 +355,19 @@ impl<P: PaymentProvider> PaymentProvider for Limited<P> {
         paid
     }
 
+    fn accepted(&self, credential: &Credential, receipt: Option<&crate::protocol::Receipt>) {
+        self.provider.accepted(credential, receipt);
+    }
+
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: http::StatusCode,
+        problem: Option<&crate::protocol::ProblemDetails>,
+    ) {
+        self.provider.refused(credential, status, problem);
+    }
+
     fn accepts(&self) -> Vec<(String, String)> {
         self.provider.accepts()
     }

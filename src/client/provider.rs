@@ -9,7 +9,9 @@ use std::sync::Arc;
 use reqwest::Url;
 
 use super::error::PayError;
-use crate::protocol::{Challenge, Credential};
+use http::StatusCode;
+
+use crate::protocol::{Challenge, Credential, ProblemDetails, Receipt};
 
 /// Pays challenges: turns a `WWW-Authenticate: Payment` challenge into the
 /// credential of an `Authorization: Payment` retry.
@@ -68,6 +70,25 @@ pub trait PaymentProvider: Send + Sync {
     ) -> impl Future<Output = Result<Credential, PayError>> + Send {
         let _ = url;
         self.pay(challenge)
+    }
+
+    /// The server accepted `credential` (the paid request succeeded), with
+    /// this receipt if it sent one readable. Nothing by default; a provider
+    /// that keeps state (a session's channel) learns from it.
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
+        let _ = (credential, receipt);
+    }
+
+    /// The server refused `credential` with `status` (`402`, or `410` for
+    /// a payment channel it does not know) and these problem details when
+    /// it sent them. Nothing by default.
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: StatusCode,
+        problem: Option<&ProblemDetails>,
+    ) {
+        let _ = (credential, status, problem);
     }
 
     /// The `method/intent` pairs to advertise in `Accept-Payment`
@@ -132,6 +153,19 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for &P {
         (**self).pay_for(challenge, url)
     }
 
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
+        (**self).accepted(credential, receipt);
+    }
+
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: StatusCode,
+        problem: Option<&ProblemDetails>,
+    ) {
+        (**self).refused(credential, status, problem);
+    }
+
     fn accepts(&self) -> Vec<(String, String)> {
         (**self).accepts()
     }
@@ -161,6 +195,19 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Arc<P> {
         (**self).pay_for(challenge, url)
     }
 
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
+        (**self).accepted(credential, receipt);
+    }
+
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: StatusCode,
+        problem: Option<&ProblemDetails>,
+    ) {
+        (**self).refused(credential, status, problem);
+    }
+
     fn accepts(&self) -> Vec<(String, String)> {
         (**self).accepts()
     }
@@ -178,6 +225,13 @@ trait DynProvider: Send + Sync {
     fn supports(&self, method: &str, intent: &str) -> bool;
     fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a>;
     fn pay_for<'a>(&'a self, challenge: &'a Challenge, url: &'a Url) -> PayFuture<'a>;
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>);
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: StatusCode,
+        problem: Option<&ProblemDetails>,
+    );
     fn accepts(&self) -> Vec<(String, String)>;
     fn accepts_realm(&self, realm: &str, host: &str) -> bool;
 }
@@ -193,6 +247,19 @@ impl<P: PaymentProvider> DynProvider for P {
 
     fn pay_for<'a>(&'a self, challenge: &'a Challenge, url: &'a Url) -> PayFuture<'a> {
         Box::pin(PaymentProvider::pay_for(self, challenge, url))
+    }
+
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
+        PaymentProvider::accepted(self, credential, receipt);
+    }
+
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: StatusCode,
+        problem: Option<&ProblemDetails>,
+    ) {
+        PaymentProvider::refused(self, credential, status, problem);
     }
 
     fn accepts(&self) -> Vec<(String, String)> {
@@ -304,6 +371,33 @@ impl PaymentProvider for MultiProvider {
                     intent: challenge.intent.clone(),
                 }),
             }
+        }
+    }
+
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
+        let challenge = &credential.challenge;
+        if let Some(provider) = self
+            .providers
+            .iter()
+            .find(|p| p.supports(&challenge.method, &challenge.intent))
+        {
+            provider.accepted(credential, receipt);
+        }
+    }
+
+    fn refused(
+        &self,
+        credential: &Credential,
+        status: StatusCode,
+        problem: Option<&ProblemDetails>,
+    ) {
+        let challenge = &credential.challenge;
+        if let Some(provider) = self
+            .providers
+            .iter()
+            .find(|p| p.supports(&challenge.method, &challenge.intent))
+        {
+            provider.refused(credential, status, problem);
         }
     }
 

@@ -225,3 +225,35 @@ async fn a_metered_stream_is_paid_as_it_is_read_with_top_ups() {
     assert_eq!(top_ups, 2, "5 + 5 + 5 covers 12");
     assert!(events.receipt().is_some());
 }
+
+/// A channel the server no longer serves (closed on its side) answers the
+/// next voucher `410`: the client forgets it, and the request after opens
+/// a new channel and is paid.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_the_server_no_longer_knows_is_forgotten_and_reopened() {
+    use tower_mpp::store::ChannelUpdate;
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let base = serve(&app).await;
+    let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(10 * PRICE);
+    let paying = provider.clone().with_policy(policy());
+    let client = reqwest::Client::new();
+    let url = format!("{base}/paid");
+    let response = client.get(&url).send_with_payment(&paying).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let challenge = app.challenge("/paid").await;
+    let first = provider.channel(&challenge).unwrap().unwrap();
+    assert!(first.confirmed, "the server accepted the open");
+    app.session
+        .channel_store()
+        .update(first.channel_id, ChannelUpdate::Finalized { settled: 0 })
+        .await
+        .unwrap();
+    let response = client.get(&url).send_with_payment(&paying).await.unwrap();
+    assert_eq!(response.status(), 410);
+    assert!(provider.channel(&challenge).unwrap().is_none(), "forgotten");
+    let response = client.get(&url).send_with_payment(&paying).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let second = provider.channel(&challenge).unwrap().unwrap();
+    assert_ne!(second.channel_id, first.channel_id, "a new channel");
+}

@@ -35,6 +35,19 @@ pub struct ChannelRecord {
     /// final receipt): the close pays this much when it is known.
     #[serde(default, with = "decimal")]
     pub spent: u128,
+    /// The salt the channel was opened with (its id derives from it).
+    #[serde(default)]
+    pub salt: B256,
+    /// Whether the server has accepted a payment from the channel: until
+    /// then each payment is sent as an `open` again (same salt, so the same
+    /// channel), which the server takes as a voucher once it knows the
+    /// channel.
+    #[serde(default = "yes")]
+    pub confirmed: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Keeps a session client's channels, by server (see
@@ -197,6 +210,8 @@ mod tests {
             deposit: u128::MAX,
             cumulative,
             spent: 0,
+            salt: B256::ZERO,
+            confirmed: true,
         }
     }
 

@@ -52,7 +52,9 @@ use tempo_alloy::primitives::transaction::{
 
 use super::error::{ClientError, PayError, PolicyViolation};
 use super::provider::PaymentProvider;
-use crate::protocol::{Challenge, Credential, Receipt};
+use http::StatusCode;
+
+use crate::protocol::{Challenge, Credential, ProblemDetails, Receipt};
 use crate::tempo::encode_fee_payer_envelope;
 use crate::tempo::session::{ITempoStreamChannel, SessionRequest, VoucherHasher, channel_id};
 
@@ -240,14 +242,23 @@ impl TempoSessionProvider {
                 ClientError::PaymentFailed(PayError::invalid("no channel is open with this server"))
             })?;
         // What was spent, when a receipt said so: vouched and unspent is
-        // not owed (the server accepts any close covering what it served).
+        // not owed (the server accepts any close covering what it served
+        // and settled). If it settled more already, the highest voucher.
         let amount = if record.spent > 0 {
             record.spent
         } else {
             record.cumulative
         };
         let payload = self.voucher_payload("close", &record, amount);
-        let receipt = management::send(&self.inner.http, &url, &challenge, payload).await?;
+        let receipt = match management::send(&self.inner.http, &url, &challenge, payload).await {
+            Err(ClientError::Rejected { status, .. })
+                if status == StatusCode::PAYMENT_REQUIRED && amount < record.cumulative =>
+            {
+                let payload = self.voucher_payload("close", &record, record.cumulative);
+                management::send(&self.inner.http, &url, &challenge, payload).await?
+            }
+            other => other?,
+        };
         self.inner
             .book
             .remove(&key)
@@ -464,27 +475,42 @@ impl TempoSessionProvider {
         }))
     }
 
-    /// Opens a channel for `challenge`'s server: the `open` payload.
+    /// Opens a channel for `challenge`'s server: the `open` payload. With
+    /// `again`, the unconfirmed channel of that record is opened again
+    /// (same salt and deposit: the same channel) with a voucher one price
+    /// higher.
     fn open(
         &self,
         challenge: &Challenge,
         request: &SessionRequest,
         key: &str,
+        again: Option<&ChannelRecord>,
     ) -> Result<Map<String, Value>, PayError> {
         let chain_id = request
             .method_details
             .chain_id
             .ok_or_else(|| PayError::invalid("the session request names no chain"))?;
-        let deposit = self
-            .inner
-            .deposit
-            .or(request.suggested_deposit)
-            .ok_or_else(|| PayError::invalid("no deposit is configured or suggested"))?
-            .max(request.amount);
+        let deposit = match again {
+            Some(record) => record.deposit,
+            None => self
+                .inner
+                .deposit
+                .or(request.suggested_deposit)
+                .ok_or_else(|| PayError::invalid("no deposit is configured or suggested"))?
+                .max(request.amount),
+        };
         self.check_deposit(deposit)?;
         let escrow = request.method_details.escrow_contract;
         let payer = self.address();
-        let salt = B256::random();
+        let salt = again.map_or_else(B256::random, |record| record.salt);
+        let first = match again {
+            Some(record) => record
+                .cumulative
+                .checked_add(request.amount)
+                .filter(|next| *next <= deposit)
+                .ok_or_else(|| PayError::invalid("the unconfirmed channel's deposit is used up"))?,
+            None => request.amount,
+        };
         let id = channel_id(
             payer,
             request.recipient,
@@ -518,12 +544,14 @@ impl TempoSessionProvider {
             deposit,
             cumulative: 0,
             spent: 0,
+            salt,
+            confirmed: false,
         };
-        self.record_voucher(key, &mut record, request.amount)?;
-        let voucher = self.voucher_payload("open", &record, request.amount);
+        self.record_voucher(key, &mut record, first)?;
+        let voucher = self.voucher_payload("open", &record, first);
         let mut payload = object(json!({
             "action": "open", "type": "transaction", "channelId": id.to_string(),
-            "transaction": transaction, "cumulativeAmount": request.amount.to_string(),
+            "transaction": transaction, "cumulativeAmount": first.to_string(),
         }));
         payload.insert("signature".into(), voucher["signature"].clone());
         Ok(payload)
@@ -540,7 +568,15 @@ impl TempoSessionProvider {
         let known = self.inner.book.get(&key).map_err(PayError::failed)?;
         let (payload, id) = match known {
             None => {
-                let payload = self.open(challenge, &request, &key)?;
+                let payload = self.open(challenge, &request, &key, None)?;
+                let id = payload["channelId"]
+                    .as_str()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or_default();
+                (payload, id)
+            }
+            Some(record) if !record.confirmed && record.salt != B256::ZERO => {
+                let payload = self.open(challenge, &request, &key, Some(&record))?;
                 let id = payload["channelId"]
                     .as_str()
                     .and_then(|t| t.parse().ok())
@@ -592,6 +628,45 @@ impl PaymentProvider for TempoSessionProvider {
 
     async fn pay_for(&self, challenge: &Challenge, url: &Url) -> Result<Credential, PayError> {
         self.pay_session(challenge, Some(url)).await
+    }
+
+    /// The channel is open with the server; its receipt says what was
+    /// spent.
+    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
+        let Ok(request) = session_request(&credential.challenge) else {
+            return;
+        };
+        let key = book_key(&credential.challenge, &request);
+        let spent = receipt
+            .and_then(|r| r.extra.get("spent"))
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<u128>().ok());
+        if let Ok(Some(mut record)) = self.inner.book.get(&key) {
+            let spent = spent.unwrap_or(record.spent).max(record.spent);
+            if !record.confirmed || spent != record.spent {
+                record.confirmed = true;
+                record.spent = spent;
+                let _ = self.inner.book.put(&key, &record);
+            }
+        }
+    }
+
+    /// A `410`: the server has no such channel (never opened, or closed):
+    /// it is forgotten, and the next payment opens a new one.
+    fn refused(&self, credential: &Credential, status: StatusCode, _: Option<&ProblemDetails>) {
+        if status != StatusCode::GONE {
+            return;
+        }
+        let Ok(request) = session_request(&credential.challenge) else {
+            return;
+        };
+        let key = book_key(&credential.challenge, &request);
+        let named = credential.payload.get("channelId").and_then(Value::as_str);
+        if let Ok(Some(record)) = self.inner.book.get(&key)
+            && named.and_then(|t| t.parse::<B256>().ok()) == Some(record.channel_id)
+        {
+            let _ = self.inner.book.remove(&key);
+        }
     }
 
     fn accepts(&self) -> Vec<(String, String)> {
