@@ -257,3 +257,86 @@ async fn a_channel_the_server_no_longer_knows_is_forgotten_and_reopened() {
     let second = provider.channel(&challenge).unwrap().unwrap();
     assert_ne!(second.channel_id, first.channel_id, "a new channel");
 }
+
+/// Hands each new connection to the next of `backends` in turn; how many
+/// each got.
+async fn round_robin(
+    backends: Vec<std::net::SocketAddr>,
+) -> (String, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let counts = std::sync::Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let seen = counts.clone();
+    tokio::spawn(async move {
+        let mut next = 0usize;
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let i = next % backends.len();
+            next += 1;
+            seen[i].fetch_add(1, Ordering::SeqCst);
+            let backend = backends[i];
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(backend).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), counts)
+}
+
+/// Two instances share Redis behind a round-robin proxy: the stream runs
+/// on the first, and the client's vouchers (posted on a second connection
+/// while the first carries the stream) reach the second. The first learns
+/// of them through Redis pub/sub alone (its stores' fallback wake is an
+/// hour), and the stream completes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_on_one_instance_is_paid_through_another_sharing_redis() {
+    use std::sync::atomic::Ordering;
+    use tower_mpp::store::{RedisChannelStore, RedisStore};
+    let server = tokio::task::spawn_blocking(crate::redis_server::RedisServer::start)
+        .await
+        .unwrap();
+    let chain = Chain::start().await;
+    let mut addresses = Vec::new();
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        let redis = RedisStore::builder(server.url())
+            .prefix("rr:")
+            .connect()
+            .await
+            .unwrap();
+        let store =
+            RedisChannelStore::new(&redis).watch_fallback(std::time::Duration::from_secs(3600));
+        let app = App::new(&chain, chain.session(&chain.anvil.url, store));
+        let base = serve(&app).await;
+        addresses.push(base.trim_start_matches("http://").parse().unwrap());
+        apps.push(app);
+    }
+    let (proxy, counts) = round_robin(addresses).await;
+    let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(100 * PRICE);
+    let paying = provider.clone().with_policy(policy());
+    let response = reqwest::Client::new()
+        .get(format!("{proxy}/stream?n=6&wait=30"))
+        .send_with_payment(&paying)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = provider.events(response);
+    let mut words = 0;
+    while let Some(event) = events.next().await {
+        if let SessionEvent::Message(_) = event.unwrap() {
+            words += 1;
+        }
+    }
+    assert_eq!(words, 6);
+    assert_eq!(
+        events.receipt().unwrap().extra["spent"],
+        (6 * PRICE).to_string()
+    );
+    assert!(
+        counts[1].load(Ordering::SeqCst) >= 1,
+        "the vouchers went to the second instance"
+    );
+    drop(server);
+}
