@@ -110,6 +110,7 @@ impl PaymentContext {
     /// `price` per unit, debiting nothing yet: its receipt, and the meter
     /// to debit as the response is delivered. Only metering methods are
     /// offered (a 402 names them alone).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) async fn meter(
         &self,
         price: &Price,

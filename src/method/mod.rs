@@ -30,6 +30,7 @@ mod payment_method;
 mod price;
 mod registry;
 mod rejection;
+mod resume;
 
 pub use charge::ChargeContext;
 pub use config_error::ConfigError;

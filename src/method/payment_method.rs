@@ -209,6 +209,7 @@ pub struct VerifyError {
     detail: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
     spent: bool,
+    resume: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +227,7 @@ impl VerifyError {
             detail: detail.into(),
             source: None,
             spent: false,
+            resume: None,
         }
     }
 
@@ -270,6 +272,7 @@ impl VerifyError {
             detail: detail.into(),
             source: None,
             spent: false,
+            resume: None,
         }
     }
 
@@ -311,6 +314,20 @@ impl VerifyError {
             VerifyErrorKind::Client(problem) => Some(problem),
             VerifyErrorKind::Unavailable(_) => None,
         }
+    }
+
+    /// The fresh challenge of this method that answers the refusal carries
+    /// these members in its request's `methodDetails` (a session names the
+    /// channel to go on with: `channelId`).
+    #[must_use]
+    pub fn resume_with(mut self, method_details: Map<String, Value>) -> Self {
+        self.resume = Some(method_details);
+        self
+    }
+
+    /// What [`resume_with`](Self::resume_with) set.
+    pub(crate) fn resume(&self) -> Option<&Map<String, Value>> {
+        self.resume.as_ref()
     }
 
     pub(crate) fn kind(&self) -> VerifyErrorKind {

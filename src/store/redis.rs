@@ -138,6 +138,7 @@ impl RedisStore {
         }
     }
 
+    #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
     pub(super) fn connection(&self) -> ConnectionManager {
         self.connection.clone()
     }

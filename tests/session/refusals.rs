@@ -44,6 +44,11 @@ async fn vouchers_that_do_not_pay_are_refused_with_the_specs_problems() {
     assert!(detail.contains(&channel.id.to_string()), "{detail}");
     let fresh = session_challenge(&reply);
     assert_ne!(fresh.id, challenge.id, "a fresh challenge");
+    assert_eq!(
+        fresh.request.object()["methodDetails"]["channelId"],
+        channel.id.to_string(),
+        "the fresh challenge names the channel to go on with"
+    );
     // Above the deposit.
     app.pay("/paid", &challenge, channel.voucher_payload(11 * PRICE))
         .await
@@ -98,6 +103,12 @@ async fn vouchers_that_do_not_pay_are_refused_with_the_specs_problems() {
         .await
         .assert_rejected(402, "signer-mismatch");
     assert_eq!(app.handled(), 1, "only the open's request was served");
+    // The fresh challenge naming the channel pays like the first one.
+    let reply = app
+        .pay("/paid", &fresh, channel.voucher_payload(4 * PRICE))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(app.handled(), 2);
 }
 
 /// Open transactions that do not open a channel paying this server are

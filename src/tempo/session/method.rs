@@ -343,13 +343,25 @@ pub(super) fn refused(id: B256, refusal: &AccountingError) -> VerifyError {
         AccountingError::AboveDeposit { .. } => ProblemType::SessionAmountExceedsDeposit,
         _ => ProblemType::SessionInsufficientBalance,
     };
+    // The client pays from this channel: its fresh challenge names it.
+    let resume = !matches!(
+        refusal,
+        AccountingError::Closed | AccountingError::CloseRequested | AccountingError::SignerMismatch
+    );
     let detail = match refusal.required_top_up() {
         Some(top_up) => format!(
             "Channel {id}: {refusal}; send a voucher at least {top_up} base units higher (requiredTopUp {top_up})."
         ),
         None => format!("Channel {id}: {refusal}."),
     };
-    VerifyError::problem(problem, detail)
+    let error = VerifyError::problem(problem, detail);
+    if resume {
+        let mut details = Map::new();
+        details.insert("channelId".into(), Value::String(id.to_string()));
+        error.resume_with(details)
+    } else {
+        error
+    }
 }
 
 impl PaymentMethod for TempoSession {
