@@ -212,21 +212,25 @@ pub(crate) async fn check_retry(response: Response) -> Result<Response, ClientEr
         return Ok(response);
     }
     let status = response.status();
+    let problem = read_problem(response).await?.map(Box::new);
+    Err(ClientError::Rejected { status, problem })
+}
+
+/// The problem details of a refusal, when its body is a problem of
+/// reasonable size.
+pub(crate) async fn read_problem(
+    response: Response,
+) -> Result<Option<ProblemDetails>, ClientError> {
     let is_problem = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    let problem = if is_problem && response.content_length().unwrap_or(0) <= MAX_PROBLEM_LEN as u64
-    {
-        let body = response.bytes().await.map_err(ClientError::http)?;
-        serde_json::from_slice::<ProblemDetails>(&body)
-            .ok()
-            .map(Box::new)
-    } else {
-        None
-    };
-    Err(ClientError::Rejected { status, problem })
+    if !is_problem || response.content_length().unwrap_or(0) > MAX_PROBLEM_LEN as u64 {
+        return Ok(None);
+    }
+    let body = response.bytes().await.map_err(ClientError::http)?;
+    Ok(serde_json::from_slice(&body).ok())
 }
 
 /// Pays the first challenge of `response` that `provider` supports and

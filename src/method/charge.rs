@@ -222,24 +222,12 @@ impl Payments {
                     self.after_failure(&error, &echo.id, &claim_key, ttl).await;
                 }
                 let rejection = match error.kind() {
-                    VerifyErrorKind::Client(problem) => match self.challenges(price, ctx) {
-                        Ok(mut challenges) => {
-                            if let Some(details) = error.resume() {
-                                self.resume_challenges(
-                                    &mut challenges,
-                                    &echo.method,
-                                    &echo.intent,
-                                    details,
-                                );
-                            }
-                            self.rejection(
-                                RejectionKind::Failed(problem),
-                                error.detail().to_owned(),
-                            )
-                            .with_challenges(challenges)
-                        }
-                        Err(rejection) => rejection,
-                    },
+                    VerifyErrorKind::Client(problem) => self.resumed(
+                        self.failed(price, ctx, problem, error.detail().to_owned()),
+                        &echo.method,
+                        &echo.intent,
+                        &error,
+                    ),
                     VerifyErrorKind::Unavailable(after) => {
                         self.rejection(RejectionKind::Unavailable(after), error.detail().to_owned())
                     }

@@ -84,19 +84,12 @@ impl Payments {
             Ok(None) => return Ok(None),
             Err(error) => {
                 let rejection = match error.kind() {
-                    VerifyErrorKind::Client(problem) => {
-                        let mut challenges = self.rechallenge(echo);
-                        if let Some(details) = error.resume() {
-                            self.resume_challenges(
-                                &mut challenges,
-                                &echo.method,
-                                &echo.intent,
-                                details,
-                            );
-                        }
-                        self.rejection(RejectionKind::Failed(problem), error.detail().to_owned())
-                            .with_challenges(challenges)
-                    }
+                    VerifyErrorKind::Client(problem) => self.resumed(
+                        refuse(problem, error.detail().to_owned()),
+                        &echo.method,
+                        &echo.intent,
+                        &error,
+                    ),
                     VerifyErrorKind::Unavailable(after) => {
                         self.rejection(RejectionKind::Unavailable(after), error.detail().to_owned())
                     }

@@ -70,6 +70,11 @@ impl PaymentRejection {
         self
     }
 
+    /// The fresh challenges, to change before they are sent.
+    pub(crate) fn challenges_mut(&mut self) -> &mut [Challenge] {
+        &mut self.challenges
+    }
+
     pub(crate) fn with_challenges(mut self, challenges: Vec<Challenge>) -> Self {
         self.challenges = challenges;
         self

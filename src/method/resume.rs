@@ -6,10 +6,27 @@
 
 use serde_json::{Map, Value};
 
+use super::payment_method::VerifyError;
 use super::registry::Payments;
+use super::rejection::PaymentRejection;
 use crate::protocol::{Base64Json, Challenge, Timestamp};
 
 impl Payments {
+    /// `rejection` with its challenge of `method` and `intent` resumed as
+    /// `error` asks (see [`resume_challenges`](Self::resume_challenges)).
+    pub(crate) fn resumed(
+        &self,
+        mut rejection: PaymentRejection,
+        method: &str,
+        intent: &str,
+        error: &VerifyError,
+    ) -> PaymentRejection {
+        if let Some(details) = error.resume() {
+            self.resume_challenges(rejection.challenges_mut(), method, intent, details);
+        }
+        rejection
+    }
+
     /// Adds `details` to the `methodDetails` of the challenges of `method`
     /// and `intent` among `challenges`, and signs them again. A challenge
     /// whose request cannot take them is left as it was.

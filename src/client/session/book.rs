@@ -10,6 +10,8 @@ use std::sync::{Mutex, PoisonError};
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 
+use crate::tempo::session::wire::decimal_u128;
+
 /// One open channel, as its payer keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,14 +28,14 @@ pub struct ChannelRecord {
     /// The token.
     pub token: Address,
     /// What the escrow holds, in base units.
-    #[serde(with = "decimal")]
+    #[serde(with = "decimal_u128")]
     pub deposit: u128,
     /// The highest voucher signed, in base units.
-    #[serde(with = "decimal")]
+    #[serde(with = "decimal_u128")]
     pub cumulative: u128,
     /// What the server last said was spent, in base units (a stream's
     /// final receipt): the close pays this much when it is known.
-    #[serde(default, with = "decimal")]
+    #[serde(default, with = "decimal_u128")]
     pub spent: u128,
     /// The salt the channel was opened with (its id derives from it).
     #[serde(default)]
@@ -177,22 +179,6 @@ impl ChannelBook for FileBook {
         self.write(&next)?;
         *records = next;
         Ok(())
-    }
-}
-
-/// `u128` as a decimal string (JSON numbers lose precision past 2^53).
-mod decimal {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&value.to_string())
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<u128, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

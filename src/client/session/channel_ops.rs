@@ -10,13 +10,12 @@ use alloy_sol_types::SolCall;
 use reqwest::Url;
 use serde_json::{Map, Value, json};
 use tempo_alloy::contracts::precompiles::ITIP20;
-use tempo_alloy::primitives::transaction::{
-    Call, FEE_PAYER_SIGNATURE_MARKER, TEMPO_EXPIRING_NONCE_KEY, TempoTransaction,
-};
+use tempo_alloy::primitives::transaction::Call;
 
 use super::book::ChannelRecord;
 use super::{CHANNEL_GAS, TempoSessionProvider, book_key, management, session_request};
 use crate::client::error::{ClientError, PayError, PolicyViolation};
+use crate::client::tempo::Fees;
 use crate::protocol::{Challenge, Credential};
 use crate::tempo::encode_fee_payer_envelope;
 use crate::tempo::session::{ITempoStreamChannel, SessionRequest, VoucherHasher, channel_id};
@@ -109,19 +108,13 @@ impl TempoSessionProvider {
         let sponsored = request.method_details.fee_payer;
         let valid_before =
             crate::client::tempo::valid_before(challenge, std::time::SystemTime::now())?;
-        let unsigned = TempoTransaction {
-            chain_id,
+        let fees = Fees {
             fee_token: (!sponsored).then_some(request.currency),
-            max_priority_fee_per_gas: self.inner.max_priority_fee_per_gas,
-            max_fee_per_gas: self.inner.max_fee_per_gas,
             gas_limit: CHANNEL_GAS,
-            calls,
-            nonce_key: TEMPO_EXPIRING_NONCE_KEY,
-            nonce: 0,
-            fee_payer_signature: sponsored.then_some(FEE_PAYER_SIGNATURE_MARKER),
-            valid_before: Some(valid_before),
-            ..TempoTransaction::default()
+            max_fee_per_gas: self.inner.max_fee_per_gas,
+            max_priority_fee_per_gas: self.inner.max_priority_fee_per_gas,
         };
+        let unsigned = crate::client::tempo::transaction(chain_id, calls, fees, valid_before);
         let signature = self
             .inner
             .signer

@@ -5,15 +5,12 @@
 
 use http::StatusCode;
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use serde_json::{Map, Value};
 
 use crate::client::error::{ClientError, PayError};
-use crate::client::fetch::is_secure;
-use crate::protocol::{Challenge, Credential, ProblemDetails, Receipt, parse_challenges};
-
-/// The largest problem body read.
-const MAX_PROBLEM_LEN: usize = 64 * 1024;
+use crate::client::fetch::{is_secure, read_problem};
+use crate::protocol::{Challenge, Credential, Receipt, parse_challenges};
 
 /// A fresh session challenge from `url` (an unpaid `GET`).
 pub(super) async fn fresh_challenge(
@@ -87,7 +84,7 @@ pub(super) async fn send(
             return Ok(receipt);
         }
         let fresh = session_challenge(&response);
-        let problem = problem(response).await;
+        let problem = read_problem(response).await?;
         let stale = problem.as_ref().is_some_and(|p| {
             p.problem_type.ends_with("/challenge-not-found")
                 || p.problem_type.ends_with("/invalid-challenge")
@@ -106,17 +103,4 @@ pub(super) async fn send(
         status: StatusCode::PAYMENT_REQUIRED,
         problem: None,
     })
-}
-
-async fn problem(response: reqwest::Response) -> Option<ProblemDetails> {
-    let is_problem = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/problem+json"));
-    if !is_problem || response.content_length().unwrap_or(0) > MAX_PROBLEM_LEN as u64 {
-        return None;
-    }
-    let body = response.bytes().await.ok()?;
-    serde_json::from_slice(&body).ok()
 }

@@ -2,7 +2,7 @@
 
 mod tx;
 
-pub(crate) use tx::valid_before;
+pub(crate) use tx::{Fees, transaction, valid_before};
 
 use std::fmt;
 use std::time::{Duration, SystemTime};

@@ -81,17 +81,17 @@ pub(crate) fn valid_before(challenge: &Challenge, now: SystemTime) -> Result<Non
 
 /// What a transaction pays in fees, and in what.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Fees {
+pub(crate) struct Fees {
     /// `None`: the server sponsors the fees.
-    pub(super) fee_token: Option<Address>,
-    pub(super) gas_limit: u64,
-    pub(super) max_fee_per_gas: u128,
-    pub(super) max_priority_fee_per_gas: u128,
+    pub(crate) fee_token: Option<Address>,
+    pub(crate) gas_limit: u64,
+    pub(crate) max_fee_per_gas: u128,
+    pub(crate) max_priority_fee_per_gas: u128,
 }
 
 /// The unsigned transaction: an expiring nonce (key `U256::MAX`, nonce 0),
 /// and when sponsored no fee token and the fee payer placeholder.
-pub(super) fn transaction(
+pub(crate) fn transaction(
     chain_id: u64,
     calls: Vec<Call>,
     fees: Fees,

@@ -41,7 +41,7 @@ mod open;
 mod settle;
 mod sponsor;
 mod voucher;
-mod wire;
+pub(crate) mod wire;
 
 pub use config::{
     DEFAULT_SPONSORED_GAS, SessionConfigError, TESTNET_CHAIN_ID, TempoSessionBuilder,

@@ -137,16 +137,16 @@ impl SessionPayload {
 
 /// Amounts are canonical base-10 integer strings: no sign, point, exponent,
 /// whitespace or leading zero.
-mod decimal_u128 {
+pub(crate) mod decimal_u128 {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     // serde's `with` hands the field by reference.
     #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub(super) fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(value)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<u128, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
