@@ -12,15 +12,6 @@ use tower_mpp::store::MemoryChannelStore;
 use crate::common::{App, Chain, PRICE, REALM};
 use crate::rpc_proxy::RpcProxy;
 
-/// Serves `app` on a loopback port; its base URL.
-async fn serve(app: &App) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{address}")
-}
-
 /// A funded payer's provider, trusting the test app's realm.
 async fn payer(chain: &Chain) -> PrivateKeySigner {
     chain.anvil.funded_payer(100_000_000).await
@@ -63,7 +54,7 @@ async fn requests_paid_with_vouchers_top_ups_and_a_close_that_settles_exactly() 
     let chain = Chain::start().await;
     let proxy = RpcProxy::start(&chain.anvil.url).await;
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(4 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let client = reqwest::Client::new();
@@ -119,7 +110,7 @@ async fn a_restarted_client_continues_its_channel_from_the_file_book() {
     let chain = Chain::start().await;
     let proxy = RpcProxy::start(&chain.anvil.url).await;
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let key = payer(&chain).await;
     let dir = std::env::temp_dir().join(format!("tower-mpp-client-session-{}", B256::random()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -163,7 +154,7 @@ async fn a_deposit_above_the_cap_is_refused_before_anything_is_signed() {
     let chain = Chain::start().await;
     let proxy = RpcProxy::start(&chain.anvil.url).await;
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let provider = TempoSessionProvider::new(payer(&chain).await)
         .with_deposit(10 * PRICE)
         .with_max_deposit(5 * PRICE)
@@ -192,7 +183,7 @@ async fn a_deposit_above_the_cap_is_refused_before_anything_is_signed() {
 async fn a_metered_stream_is_paid_as_it_is_read_with_top_ups() {
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(5 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let response = reqwest::Client::new()
@@ -234,7 +225,7 @@ async fn a_channel_the_server_no_longer_knows_is_forgotten_and_reopened() {
     use tower_mpp::store::ChannelUpdate;
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(10 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let client = reqwest::Client::new();
@@ -309,7 +300,7 @@ async fn a_stream_on_one_instance_is_paid_through_another_sharing_redis() {
         let store =
             RedisChannelStore::new(&redis).watch_fallback(std::time::Duration::from_secs(3600));
         let app = App::new(&chain, chain.session(&chain.anvil.url, store));
-        let base = serve(&app).await;
+        let base = app.serve().await;
         addresses.push(base.trim_start_matches("http://").parse().unwrap());
         apps.push(app);
     }

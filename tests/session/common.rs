@@ -220,6 +220,15 @@ impl App {
         }
     }
 
+    /// Serves the app on a loopback port; its base URL.
+    pub(crate) async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
     pub(crate) fn handled(&self) -> usize {
         self.handled.load(Ordering::SeqCst)
     }

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use alloy::primitives::B256;
-use axum::Router;
 use futures_util::StreamExt as _;
 use serde_json::Value;
 use tower_mpp::protocol::Challenge;
@@ -17,14 +16,6 @@ use crate::common::{App, Chain, PRICE};
 use crate::support::redis_server::RedisServer;
 use crate::support::rpc_proxy::RpcProxy;
 use crate::support::session_payer::{self, Channel};
-
-/// Serves `router` on a loopback port; its base URL.
-async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{address}")
-}
 
 /// One SSE event: its name and data.
 #[derive(Debug)]
@@ -160,7 +151,7 @@ async fn a_long_stream_pauses_for_vouchers_and_resumes_on_each() {
     let chain = Chain::start().await;
     let proxy = RpcProxy::start(&chain.anvil.url).await;
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
-    let base = serve(app.router.clone()).await;
+    let base = app.serve().await;
     let channel = chain.channel().await;
     let (challenge, response) = open_stream(
         &base,
@@ -241,7 +232,7 @@ async fn a_long_stream_pauses_for_vouchers_and_resumes_on_each() {
 async fn a_client_that_disconnects_stops_the_stream_and_pays_only_what_was_sent() {
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(app.router.clone()).await;
+    let base = app.serve().await;
     let channel = chain.channel().await;
     let (_, response) = open_stream(
         &base,
@@ -272,7 +263,7 @@ async fn a_client_that_disconnects_stops_the_stream_and_pays_only_what_was_sent(
 async fn a_voucher_that_never_comes_ends_the_stream_after_the_wait() {
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(app.router.clone()).await;
+    let base = app.serve().await;
     let channel = chain.channel().await;
     let (_, response) =
         open_stream(&base, &app, &channel, "n=5&wait=1", 100 * PRICE, 2 * PRICE).await;
@@ -307,7 +298,7 @@ async fn a_voucher_that_never_comes_ends_the_stream_after_the_wait() {
 async fn a_top_up_mid_stream_then_a_voucher_resumes_it() {
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(app.router.clone()).await;
+    let base = app.serve().await;
     let channel = chain.channel().await;
     let path = "/stream?n=5&wait=30";
     let (challenge, response) =
@@ -371,10 +362,7 @@ async fn a_voucher_posted_to_another_instance_resumes_the_stream_through_redis()
         App::new(&chain, chain.session(&chain.anvil.url, store))
     };
     let (first, second) = (instance().await, instance().await);
-    let (first_base, second_base) = (
-        serve(first.router.clone()).await,
-        serve(second.router.clone()).await,
-    );
+    let (first_base, second_base) = (first.serve().await, second.serve().await);
     let channel = chain.channel().await;
     let path = "/stream?n=4&wait=30";
     let (challenge, response) = open_stream(

@@ -56,15 +56,6 @@ fn node() -> PathBuf {
         .map_or_else(|| PathBuf::from("node"), PathBuf::from)
 }
 
-/// Serves `app` on a loopback port; its base URL.
-async fn serve(app: &App) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    format!("http://{address}")
-}
-
 /// Runs `command` (at most 120 s); its stdout lines as JSON.
 async fn run(mut command: Command, what: &str) -> Vec<Value> {
     command
@@ -189,7 +180,7 @@ async fn the_mpp_crates_session_client_opens_pays_and_closes() {
     let chain = Chain::start().await;
     let proxy = RpcProxy::start(&chain.anvil.url).await;
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let requests = 4;
     let mut command = Command::new(client);
@@ -228,7 +219,7 @@ async fn mppx_v1_session_client_opens_pays_and_closes() {
     let modules = node_modules();
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let requests = 4;
     let mut command = Command::new(node());
@@ -272,7 +263,7 @@ async fn the_mpp_crates_session_client_pays_a_metered_stream() {
     let client = mpp_client();
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let mut command = Command::new(client);
     command.args([
@@ -300,7 +291,7 @@ async fn mppx_v1_session_client_pays_a_metered_stream() {
     let modules = node_modules();
     let chain = Chain::start().await;
     let app = chain.app();
-    let base = serve(&app).await;
+    let base = app.serve().await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let mut command = Command::new(node());
     command
