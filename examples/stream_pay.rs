@@ -121,7 +121,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
             receipt.extra["txHash"].as_str().unwrap_or("?")
         );
     }
-    print_events(provider.events(response)).await?;
+    // Through the policy: each voucher the stream asks for is counted.
+    print_events(paying.events(response)).await?;
 
     heading("3. close the channel");
     let record = provider.channel(challenge)?.ok_or("no channel")?;

@@ -18,8 +18,11 @@ use crate::protocol::{Challenge, Credential, parse_base_units};
 /// units, `currency`, `recipient`, and `methodDetails.chainId` when the
 /// method has chains), so it works for every method's charges, and for
 /// sessions, whose `amount` is the price of one unit: each voucher of a
-/// request adds that much (a session's deposit is capped by its provider,
-/// see `TempoSessionProvider::with_max_deposit`). It refuses other
+/// request adds that much, and a metered stream read through the policy
+/// (`Limited<TempoSessionProvider>::events`) counts each voucher it asks
+/// for, toward the total and, with the request's price, toward the
+/// per-request limit (a session's deposit is capped by its provider, see
+/// `TempoSessionProvider::with_max_deposit`). It refuses other
 /// intents, whose cost it cannot read. With no rules it allows every
 /// charge. Each rule narrows it:
 ///
@@ -171,10 +174,36 @@ impl SpendingPolicy {
     ///
     /// The first rule the challenge breaks.
     pub fn reserve(&self, challenge: &Challenge) -> Result<Reservation, PolicyViolation> {
+        self.admit(challenge, None, 0)
+    }
+
+    /// Checks `amount` more base units of `challenge`'s currency for a
+    /// request that has cost `in_request` so far (a metered stream's
+    /// vouchers: each counts toward the total, and all of one stream's
+    /// toward its request's limit), and counts them as spent.
+    #[cfg(feature = "tempo")]
+    pub(crate) fn reserve_more(
+        &self,
+        challenge: &Challenge,
+        amount: u128,
+        in_request: u128,
+    ) -> Result<Reservation, PolicyViolation> {
+        self.admit(challenge, Some(amount), in_request)
+    }
+
+    fn admit(
+        &self,
+        challenge: &Challenge,
+        amount: Option<u128>,
+        in_request: u128,
+    ) -> Result<Reservation, PolicyViolation> {
         if challenge.intent != "charge" && challenge.intent != "session" {
             return Err(PolicyViolation::Intent(challenge.intent.clone()));
         }
-        let charge = Charge::read(challenge.request.object())?;
+        let mut charge = Charge::read(challenge.request.object())?;
+        if let Some(amount) = amount {
+            charge.amount = amount;
+        }
         let rules = &self.rules;
         if !rules.currencies.is_empty() && !rules.currencies.contains(&charge.currency) {
             return Err(PolicyViolation::Currency(charge.currency));
@@ -196,12 +225,13 @@ impl SpendingPolicy {
         {
             return Err(PolicyViolation::ChainId(charge.chain_id));
         }
+        let request_cost = in_request.saturating_add(charge.amount);
         if let Some(&max) = rules.per_request.get(&charge.currency)
-            && charge.amount > max
+            && request_cost > max
         {
             return Err(PolicyViolation::PerRequest {
                 currency: charge.currency,
-                amount: charge.amount,
+                amount: request_cost,
                 max,
             });
         }

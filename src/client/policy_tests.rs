@@ -183,3 +183,36 @@ fn a_recipient_rule_needs_a_recipient() {
         PolicyViolation::Recipient(None)
     );
 }
+
+/// A stream's further vouchers count toward the total, and together with
+/// what its request cost so far toward the per-request limit; a refused
+/// amount is not counted.
+#[cfg(feature = "tempo")]
+#[test]
+fn a_streams_vouchers_count_per_request_and_in_total() {
+    let policy = SpendingPolicy::new()
+        .max_per_request(TOKEN, 30)
+        .max_total(TOKEN, 50);
+    let session = challenge("session", &json!({"amount": "10", "currency": TOKEN}));
+    let _first = policy.reserve(&session).unwrap();
+    let _more = policy.reserve_more(&session, 20, 10).unwrap();
+    assert_eq!(
+        policy.reserve_more(&session, 1, 30).unwrap_err(),
+        PolicyViolation::PerRequest {
+            currency: TOKEN.to_ascii_lowercase(),
+            amount: 31,
+            max: 30,
+        }
+    );
+    assert_eq!(policy.spent(TOKEN), 30);
+    let _next = policy.reserve_more(&session, 20, 0).unwrap();
+    assert_eq!(
+        policy.reserve_more(&session, 1, 0).unwrap_err(),
+        PolicyViolation::Total {
+            currency: TOKEN.to_ascii_lowercase(),
+            amount: 1,
+            spent: 50,
+            max: 50,
+        }
+    );
+}

@@ -11,6 +11,7 @@
 #[allow(dead_code)]
 mod common;
 mod flows;
+mod limits;
 
 #[path = "../support/anvil.rs"]
 mod anvil;

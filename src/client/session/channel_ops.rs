@@ -13,7 +13,7 @@ use tempo_alloy::contracts::precompiles::ITIP20;
 use tempo_alloy::primitives::transaction::Call;
 
 use super::book::ChannelRecord;
-use super::{CHANNEL_GAS, TempoSessionProvider, book_key, management, session_request};
+use super::{CHANNEL_GAS, Paid, TempoSessionProvider, book_key, management, session_request};
 use crate::client::error::{ClientError, PayError, PolicyViolation};
 use crate::client::tempo::Fees;
 use crate::protocol::{Challenge, Credential};
@@ -287,7 +287,14 @@ impl TempoSessionProvider {
             .challenges
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, (key, challenge.clone()));
+            .insert(
+                id,
+                Paid {
+                    key,
+                    challenge: challenge.clone(),
+                    url: url.cloned(),
+                },
+            );
         Ok(Credential::new(challenge.clone(), payload))
     }
 }

@@ -12,9 +12,10 @@ use futures_core::Stream;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::TempoSessionProvider;
-use crate::client::error::{ClientError, PayError};
-use crate::protocol::Receipt;
+use super::{Paid, TempoSessionProvider, management};
+use crate::client::error::{ClientError, PayError, PolicyViolation};
+use crate::client::policy::{Limited, SpendingPolicy};
+use crate::protocol::{Receipt, parse_base_units};
 
 /// One event of a metered stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +40,10 @@ pub enum SessionEvent {
 
 type Events = Pin<Box<dyn Stream<Item = Result<SessionEvent, ClientError>> + Send>>;
 
-/// The events of a metered stream (see
-/// [`TempoSessionProvider::events`]); the final receipt stays readable
-/// with [`receipt`](Self::receipt).
+/// The events of a metered stream (see [`TempoSessionProvider::events`],
+/// and [`Limited::events`] for one whose vouchers a [`SpendingPolicy`]
+/// limits); the final receipt stays readable with
+/// [`receipt`](Self::receipt).
 pub struct SessionEvents {
     events: Events,
     receipt: Arc<Mutex<Option<Receipt>>>,
@@ -49,6 +51,7 @@ pub struct SessionEvents {
 
 struct Reader {
     provider: TempoSessionProvider,
+    limit: Option<Limit>,
     url: Url,
     body: reqwest::Response,
     buffer: String,
@@ -57,10 +60,18 @@ struct Reader {
 }
 
 impl SessionEvents {
-    pub(super) fn new(provider: TempoSessionProvider, response: reqwest::Response) -> Self {
+    pub(super) fn new(
+        provider: TempoSessionProvider,
+        policy: Option<SpendingPolicy>,
+        response: reqwest::Response,
+    ) -> Self {
         let receipt = Arc::new(Mutex::new(None));
         let reader = Reader {
             provider,
+            limit: policy.map(|policy| Limit {
+                policy,
+                in_request: None,
+            }),
             url: response.url().clone(),
             body: response,
             buffer: String::new(),
@@ -152,7 +163,7 @@ impl Reader {
     }
 
     /// Answers a `payment-need-voucher` event.
-    async fn pay(&self, data: &str) -> Result<Option<SessionEvent>, ClientError> {
+    async fn pay(&mut self, data: &str) -> Result<Option<SessionEvent>, ClientError> {
         let need: Value = serde_json::from_str(data).map_err(|e| {
             ClientError::PaymentFailed(PayError::invalid(format!(
                 "a malformed need for a voucher: {e}"
@@ -171,7 +182,7 @@ impl Reader {
         };
         let paid = self
             .provider
-            .pay_more(&self.url, id, required, deposit)
+            .pay_more(&self.url, id, required, deposit, self.limit.as_mut())
             .await?;
         Ok(paid.map(|top_up| SessionEvent::Paid {
             channel_id: id,
@@ -202,6 +213,145 @@ impl Reader {
             let chunk: Bytes = self.body.chunk().await.ok()??;
             self.buffer
                 .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+        }
+    }
+}
+
+/// A stream's vouchers under a spending policy: what its request has cost
+/// so far (set at its first voucher, from the unit price its request paid).
+struct Limit {
+    policy: SpendingPolicy,
+    in_request: Option<u128>,
+}
+
+impl Limit {
+    /// Counts `amount` more of `paid`'s currency against the policy.
+    fn admit(&mut self, paid: &Paid, amount: u128) -> Result<(), PolicyViolation> {
+        if amount == 0 {
+            return Ok(());
+        }
+        let in_request = *self.in_request.get_or_insert_with(|| {
+            paid.challenge
+                .request
+                .object()
+                .get("amount")
+                .and_then(Value::as_str)
+                .and_then(|t| parse_base_units(t).ok())
+                .unwrap_or(0)
+        });
+        // Counted from here on, whatever the server answers: a voucher
+        // signed can be presented.
+        let _counted = self
+            .policy
+            .reserve_more(&paid.challenge, amount, in_request)?;
+        self.in_request = Some(in_request.saturating_add(amount));
+        Ok(())
+    }
+}
+
+impl Limited<TempoSessionProvider> {
+    /// Reads a paid response as a metered stream, like
+    /// [`TempoSessionProvider::events`], paying each voucher the stream
+    /// asks for only within the policy: what each voucher adds counts
+    /// toward the total, and all a stream's vouchers, with the price its
+    /// request paid, toward the per-request limit. A voucher the policy
+    /// refuses is not signed: the stream ends with
+    /// [`ClientError::PolicyRefused`].
+    pub fn events(&self, response: reqwest::Response) -> SessionEvents {
+        SessionEvents::new(
+            self.get_ref().clone(),
+            Some(self.policy().clone()),
+            response,
+        )
+    }
+}
+
+impl TempoSessionProvider {
+    /// Signs the next voucher of the channel `id` up to `required`, topping
+    /// it up first when its deposit is short: what a stream's
+    /// `payment-need-voucher` asks for. `None` when that was paid already
+    /// (a need announced again after a top-up), else the amount of the
+    /// top-up, if any. Under a `limit`, what the voucher adds is checked
+    /// before anything is signed; a voucher ahead of the need
+    /// ([`with_voucher_ahead`](Self::with_voucher_ahead)) shrinks to the
+    /// need when the policy allows no more.
+    async fn pay_more(
+        &self,
+        url: &Url,
+        id: B256,
+        required: u128,
+        deposit: u128,
+        mut limit: Option<&mut Limit>,
+    ) -> Result<Option<Option<u128>>, ClientError> {
+        let _paying = self.inner.paying.lock().await;
+        let known = self
+            .inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        let Some(mut paid) = known else {
+            return Err(ClientError::PaymentFailed(PayError::invalid(format!(
+                "the server asks for a voucher on channel {id}, which this provider did not pay"
+            ))));
+        };
+        let mut record = self.record(&paid.key)?.ok_or_else(|| {
+            ClientError::PaymentFailed(PayError::invalid("the channel is not in the book"))
+        })?;
+        if let Some(limit) = limit.as_deref_mut() {
+            limit
+                .admit(&paid, required.saturating_sub(record.cumulative))
+                .map_err(ClientError::PolicyRefused)?;
+        }
+        paid.url = Some(url.clone());
+        self.inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, paid.clone());
+        record.deposit = record.deposit.max(deposit);
+        let mut topped = None;
+        if required > record.deposit {
+            let added = self
+                .top_up(url, &paid.challenge, &paid.key, &mut record, required)
+                .await?;
+            topped = Some(added);
+        }
+        if required <= record.cumulative {
+            return Ok(topped.map(Some));
+        }
+        let mut amount = required
+            .saturating_add(self.inner.ahead)
+            .min(record.deposit)
+            .max(required);
+        if let Some(limit) = limit
+            && limit.admit(&paid, amount - required).is_err()
+        {
+            amount = required;
+        }
+        self.record_voucher(&paid.key, &mut record, amount)
+            .map_err(ClientError::PaymentFailed)?;
+        let payload = self.voucher_payload("voucher", &record, amount);
+        management::send(&self.inner.http, url, &paid.challenge, payload).await?;
+        Ok(Some(topped))
+    }
+
+    /// Notes what a receipt of channel `id` says was spent.
+    pub(crate) fn note_spent(&self, id: B256, spent: u128) {
+        let known = self
+            .inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .map(|paid| paid.key.clone());
+        if let Some(key) = known
+            && let Ok(Some(mut record)) = self.inner.book.get(&key)
+            && spent > record.spent
+        {
+            record.spent = spent;
+            let _ = self.inner.book.put(&key, &record);
         }
     }
 }

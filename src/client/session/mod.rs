@@ -20,15 +20,17 @@
 //!
 //! Channels are kept in a [`ChannelBook`]: in memory by default, or in a
 //! file ([`FileBook`]) so a process that restarts goes on with its
-//! channels. A voucher is recorded before it is sent. Dropping the
-//! provider does not close its channels (closing is a request to the
-//! server, which a destructor cannot make reliably): call
-//! [`close`](TempoSessionProvider::close), or keep the book and go on
-//! later; the payer can also close through the escrow alone
+//! channels. A voucher is recorded before it is sent. Channels stay open
+//! until [`close`](TempoSessionProvider::close) or
+//! [`close_all`](TempoSessionProvider::close_all) is called, or, with
+//! [`with_close_on_drop`](TempoSessionProvider::with_close_on_drop),
+//! until the provider's last clone is dropped; a kept book goes on
+//! later. The payer can also close through the escrow alone
 //! (`requestClose`, then `withdraw` after 15 minutes).
 
 mod book;
 mod channel_ops;
+mod close;
 mod events;
 mod management;
 
@@ -37,14 +39,15 @@ pub use events::{SessionEvent, SessionEvents};
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::error::{ClientError, PayError};
+use super::error::PayError;
 use super::provider::PaymentProvider;
 use http::StatusCode;
 
@@ -76,11 +79,12 @@ const CHANNEL_GAS: u64 = 3_000_000;
 ///
 /// Channels are kept in a [`ChannelBook`]: in memory by default, or in a
 /// file ([`FileBook`]) so a process that restarts goes on with its
-/// channels. A voucher is recorded before it is sent. Dropping the
-/// provider does not close its channels (closing is a request to the
-/// server, which a destructor cannot make reliably): call
-/// [`close`](TempoSessionProvider::close), or keep the book and go on
-/// later; the payer can also close through the escrow alone
+/// channels. A voucher is recorded before it is sent. Channels stay open
+/// until [`close`](TempoSessionProvider::close) or
+/// [`close_all`](TempoSessionProvider::close_all) is called, or, with
+/// [`with_close_on_drop`](TempoSessionProvider::with_close_on_drop),
+/// until the provider's last clone is dropped; a kept book goes on
+/// later. The payer can also close through the escrow alone
 /// (`requestClose`, then `withdraw` after 15 minutes).
 ///
 /// ```no_run
@@ -116,9 +120,22 @@ struct Inner {
     max_priority_fee_per_gas: u128,
     /// One payment at a time, so vouchers rise in order.
     paying: tokio::sync::Mutex<()>,
-    /// The challenge each channel was last paid with, for the vouchers a
-    /// stream asks for (by channel id).
-    challenges: Mutex<HashMap<B256, (String, Challenge)>>,
+    /// What each channel was last paid for, for the vouchers a stream asks
+    /// for and the closes (by channel id).
+    challenges: Mutex<HashMap<B256, Paid>>,
+    /// Close the channels paid from when the last clone is dropped, within
+    /// this long.
+    close_on_drop: Option<Duration>,
+}
+
+/// The last payment of a channel: its book key, the challenge it answered,
+/// and the URL paid, when the client said (see
+/// [`PaymentProvider::pay_for`]).
+#[derive(Clone)]
+struct Paid {
+    key: String,
+    challenge: Challenge,
+    url: Option<Url>,
 }
 
 impl TempoSessionProvider {
@@ -136,6 +153,7 @@ impl TempoSessionProvider {
                 max_priority_fee_per_gas: 1_000_000_000,
                 paying: tokio::sync::Mutex::new(()),
                 challenges: Mutex::new(HashMap::new()),
+                close_on_drop: None,
             }),
         }
     }
@@ -193,6 +211,23 @@ impl TempoSessionProvider {
         })
     }
 
+    /// Closes every channel this provider paid a URL from (see
+    /// [`close_all`](Self::close_all)) when its last clone is dropped,
+    /// waiting at most `timeout` for the server's answers.
+    ///
+    /// The drop blocks until the closes are answered: in a multi-threaded
+    /// Tokio runtime through [`block_in_place`](tokio::task::block_in_place)
+    /// with this provider's HTTP client; anywhere else (a current-thread
+    /// runtime, or none) on a thread of its own with a default
+    /// `reqwest::Client`. A close that fails leaves its channel in the book
+    /// (a [`FileBook`] keeps it for the next process) and, with the
+    /// `tracing` feature, logs a warning (target `tower_mpp::client`); call
+    /// [`close_all`](Self::close_all) to see each result.
+    #[must_use]
+    pub fn with_close_on_drop(self, timeout: Duration) -> Self {
+        self.edit(|inner| inner.close_on_drop = Some(timeout))
+    }
+
     /// The payer's address.
     pub fn address(&self) -> Address {
         self.inner.signer.address()
@@ -212,126 +247,13 @@ impl TempoSessionProvider {
             .map_err(PayError::failed)
     }
 
-    /// Closes the channel paying `url`'s server: asks for a challenge
-    /// there, then sends the last voucher as a `close`; the receipt names
-    /// the close transaction. The channel is forgotten.
-    ///
-    /// # Errors
-    ///
-    /// [`ClientError`]: no session challenge at `url`, no channel with its
-    /// server, or the server refused the close.
-    pub async fn close(&self, url: impl AsRef<str>) -> Result<Receipt, ClientError> {
-        let url = Url::parse(url.as_ref()).map_err(ClientError::http)?;
-        let _paying = self.inner.paying.lock().await;
-        let challenge = management::fresh_challenge(&self.inner.http, &url).await?;
-        let request = session_request(&challenge).map_err(ClientError::PaymentFailed)?;
-        let key = book_key(&challenge, &request);
-        let record = self
-            .inner
-            .book
-            .get(&key)
-            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?
-            .ok_or_else(|| {
-                ClientError::PaymentFailed(PayError::invalid("no channel is open with this server"))
-            })?;
-        // What was spent, when a receipt said so: vouched and unspent is
-        // not owed (the server accepts any close covering what it served
-        // and settled). If it settled more already, the highest voucher.
-        let amount = if record.spent > 0 {
-            record.spent
-        } else {
-            record.cumulative
-        };
-        let payload = self.voucher_payload("close", &record, amount);
-        let receipt = match management::send(&self.inner.http, &url, &challenge, payload).await {
-            Err(ClientError::Rejected { status, .. })
-                if status == StatusCode::PAYMENT_REQUIRED && amount < record.cumulative =>
-            {
-                let payload = self.voucher_payload("close", &record, record.cumulative);
-                management::send(&self.inner.http, &url, &challenge, payload).await?
-            }
-            other => other?,
-        };
-        self.inner
-            .book
-            .remove(&key)
-            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?;
-        Ok(receipt)
-    }
-
     /// Reads a paid response as a metered stream: its events, answering
-    /// each `payment-need-voucher` with a voucher posted to `url` (see
-    /// [`SessionEvents`]).
+    /// each `payment-need-voucher` with a voucher posted to the response's
+    /// URL (see [`SessionEvents`]); within the deposit caps only, where
+    /// [`Limited::events`](crate::client::Limited::events) also holds the
+    /// vouchers to a [`SpendingPolicy`](crate::client::SpendingPolicy).
     pub fn events(&self, response: reqwest::Response) -> SessionEvents {
-        SessionEvents::new(self.clone(), response)
-    }
-
-    /// Signs the next voucher of the channel `id` up to `required`, topping
-    /// it up first when its deposit is short: what a stream's
-    /// `payment-need-voucher` asks for. `None` when that was paid already
-    /// (a need announced again after a top-up), else the amount of the
-    /// top-up, if any.
-    pub(crate) async fn pay_more(
-        &self,
-        url: &Url,
-        id: B256,
-        required: u128,
-        deposit: u128,
-    ) -> Result<Option<Option<u128>>, ClientError> {
-        let _paying = self.inner.paying.lock().await;
-        let known = self
-            .inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
-        let Some((key, challenge)) = known else {
-            return Err(ClientError::PaymentFailed(PayError::invalid(format!(
-                "the server asks for a voucher on channel {id}, which this provider did not pay"
-            ))));
-        };
-        let mut record = self.record(&key)?.ok_or_else(|| {
-            ClientError::PaymentFailed(PayError::invalid("the channel is not in the book"))
-        })?;
-        record.deposit = record.deposit.max(deposit);
-        let mut topped = None;
-        if required > record.deposit {
-            let added = self
-                .top_up(url, &challenge, &key, &mut record, required)
-                .await?;
-            topped = Some(added);
-        }
-        if required <= record.cumulative {
-            return Ok(topped.map(Some));
-        }
-        let amount = required
-            .saturating_add(self.inner.ahead)
-            .min(record.deposit)
-            .max(required);
-        self.record_voucher(&key, &mut record, amount)
-            .map_err(ClientError::PaymentFailed)?;
-        let payload = self.voucher_payload("voucher", &record, amount);
-        management::send(&self.inner.http, url, &challenge, payload).await?;
-        Ok(Some(topped))
-    }
-
-    /// Notes what a receipt of channel `id` says was spent.
-    pub(crate) fn note_spent(&self, id: B256, spent: u128) {
-        let known = self
-            .inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .map(|(key, _)| key.clone());
-        if let Some(key) = known
-            && let Ok(Some(mut record)) = self.inner.book.get(&key)
-            && spent > record.spent
-        {
-            record.spent = spent;
-            let _ = self.inner.book.put(&key, &record);
-        }
+        SessionEvents::new(self.clone(), None, response)
     }
 }
 

@@ -1,0 +1,193 @@
+//! Closing channels: one on request ([`TempoSessionProvider::close`]), all
+//! those paid from ([`TempoSessionProvider::close_all`]), and all of them
+//! when the provider's last clone is dropped
+//! ([`TempoSessionProvider::with_close_on_drop`]).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use http::StatusCode;
+use reqwest::Url;
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use super::{Inner, TempoSessionProvider, book_key, management, session_request};
+use crate::client::error::{ClientError, PayError};
+use crate::protocol::Receipt;
+
+impl TempoSessionProvider {
+    /// Closes the channel paying `url`'s server: asks for a challenge
+    /// there, then sends the last voucher as a `close`; the receipt names
+    /// the close transaction. The channel is forgotten.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: no session challenge at `url`, no channel with its
+    /// server, or the server refused the close.
+    pub async fn close(&self, url: impl AsRef<str>) -> Result<Receipt, ClientError> {
+        let url = Url::parse(url.as_ref()).map_err(ClientError::http)?;
+        let _paying = self.inner.paying.lock().await;
+        let challenge = management::fresh_challenge(&self.inner.http, &url).await?;
+        let request = session_request(&challenge).map_err(ClientError::PaymentFailed)?;
+        let key = book_key(&challenge, &request);
+        let record = self
+            .inner
+            .book
+            .get(&key)
+            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?
+            .ok_or_else(|| {
+                ClientError::PaymentFailed(PayError::invalid("no channel is open with this server"))
+            })?;
+        // What was spent, when a receipt said so: vouched and unspent is
+        // not owed (the server accepts any close covering what it served
+        // and settled). If it settled more already, the highest voucher.
+        let amount = if record.spent > 0 {
+            record.spent
+        } else {
+            record.cumulative
+        };
+        let payload = self.voucher_payload("close", &record, amount);
+        let receipt = match management::send(&self.inner.http, &url, &challenge, payload).await {
+            Err(ClientError::Rejected { status, .. })
+                if status == StatusCode::PAYMENT_REQUIRED && amount < record.cumulative =>
+            {
+                let payload = self.voucher_payload("close", &record, record.cumulative);
+                management::send(&self.inner.http, &url, &challenge, payload).await?
+            }
+            other => other?,
+        };
+        self.inner
+            .book
+            .remove(&key)
+            .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?;
+        self.inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&record.channel_id);
+        Ok(receipt)
+    }
+
+    /// Closes every channel this provider has paid a URL from (through
+    /// [`send_with_payment`](crate::client::PaymentExt::send_with_payment),
+    /// which names the URL, or a stream's vouchers) and that is still in
+    /// the book, one after the other: each channel's id with the receipt
+    /// of its close or why it failed (the channel then stays in the book).
+    pub async fn close_all(&self) -> Vec<(B256, Result<Receipt, ClientError>)> {
+        let mut results = Vec::new();
+        for (id, url) in self.paid_urls() {
+            results.push((id, self.close(url.as_str()).await));
+        }
+        results
+    }
+
+    /// The URL each channel was last paid at, one per channel, in the order
+    /// of their ids.
+    fn paid_urls(&self) -> Vec<(B256, Url)> {
+        let paid = self
+            .inner
+            .challenges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut urls: Vec<(B256, Url)> = paid
+            .iter()
+            .filter_map(|(id, paid)| paid.url.clone().map(|url| (*id, url)))
+            .collect();
+        urls.sort_by_key(|(id, _)| *id);
+        urls
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let Some(timeout) = self.close_on_drop else {
+            return;
+        };
+        let paid = std::mem::take(
+            self.challenges
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if paid.values().all(|p| p.url.is_none()) {
+            return;
+        }
+        let provider_with = |http: reqwest::Client| TempoSessionProvider {
+            inner: Arc::new(Inner {
+                signer: self.signer.clone(),
+                deposit: self.deposit,
+                max_deposit: self.max_deposit,
+                ahead: self.ahead,
+                book: Arc::clone(&self.book),
+                http,
+                max_fee_per_gas: self.max_fee_per_gas,
+                max_priority_fee_per_gas: self.max_priority_fee_per_gas,
+                paying: tokio::sync::Mutex::new(()),
+                challenges: Mutex::new(paid.clone()),
+                close_on_drop: None,
+            }),
+        };
+        let closes = move |provider: TempoSessionProvider| async move {
+            match tokio::time::timeout(timeout, provider.close_all()).await {
+                Ok(results) => results,
+                Err(_) => provider
+                    .paid_urls()
+                    .into_iter()
+                    .map(|(id, _)| (id, Err(timed_out(timeout))))
+                    .collect(),
+            }
+        };
+        let results = match Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                let provider = provider_with(self.http.clone());
+                tokio::task::block_in_place(|| handle.block_on(closes(provider)))
+            }
+            // A current-thread runtime would wait on itself; without one
+            // there is none to run on: a thread of its own, with a client
+            // of its own (a client's pooled connections belong to the
+            // runtime that made them).
+            _ => {
+                let provider = provider_with(reqwest::Client::new());
+                let run = move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map(|runtime| runtime.block_on(closes(provider)))
+                };
+                match std::thread::spawn(run).join() {
+                    Ok(Ok(results)) => results,
+                    _ => paid
+                        .keys()
+                        .map(|id| {
+                            let why = PayError::failed("no runtime could be started for the close");
+                            (*id, Err(ClientError::PaymentFailed(why)))
+                        })
+                        .collect(),
+                }
+            }
+        };
+        report(&results);
+    }
+}
+
+fn timed_out(timeout: Duration) -> ClientError {
+    ClientError::PaymentFailed(PayError::failed(format!(
+        "the close was not answered within {timeout:?}"
+    )))
+}
+
+/// Logs the closes made on drop that failed (with the `tracing` feature).
+fn report(results: &[(B256, Result<Receipt, ClientError>)]) {
+    #[cfg(feature = "tracing")]
+    for (id, result) in results {
+        if let Err(error) = result {
+            tracing::warn!(
+                target: "tower_mpp::client",
+                channel_id = %id,
+                %error,
+                "a channel could not be closed on drop"
+            );
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = results;
+}
