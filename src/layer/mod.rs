@@ -1,6 +1,6 @@
 //! The tower layer: [`PaymentLayer`], [`PaymentService`] and its
 //! [`ResponseFuture`], plus [`BodyDigestLayer`] for routes that bind their
-//! request body.
+//! request body and [`IdempotencyLayer`] for retries of paid requests.
 //!
 //! The service reads the request's `Payment` credential (more than one:
 //! 400), its `Accept-Payment` and its route scope, and puts them in the
@@ -58,6 +58,7 @@
 mod body;
 mod context;
 mod future;
+mod idempotency;
 #[allow(clippy::module_inception)]
 mod layer;
 mod manage;
@@ -66,6 +67,10 @@ mod service;
 pub use body::{BodyDigestFuture, BodyDigestLayer, BodyDigestService, DEFAULT_BODY_LIMIT};
 pub use context::BodyDigest;
 pub use future::{PAYMENT_RECEIPT, ResponseFuture};
+pub use idempotency::{
+    DEFAULT_PENDING_TTL, DEFAULT_REPLAY_BODY, DEFAULT_REPLAY_TTL, IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED, IdempotencyFuture, IdempotencyLayer, IdempotencyService,
+};
 pub use layer::PaymentLayer;
 pub use service::PaymentService;
 

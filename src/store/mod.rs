@@ -45,6 +45,9 @@ mod channel_watch;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod replay;
+#[cfg(feature = "redis")]
+mod replay_redis;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
@@ -58,6 +61,11 @@ pub use channel_redis::RedisChannelStore;
 #[cfg(feature = "tempo")]
 pub use channel_watch::{ChannelWatch, DEFAULT_POLL_INTERVAL};
 pub use memory::MemoryStore;
+pub use replay::{
+    Begun, CacheFuture, CachedResponse, DEFAULT_CACHE_BYTES, MemoryResponseCache, ResponseCache,
+};
+#[cfg(feature = "redis")]
+pub use replay_redis::RedisResponseCache;
 
 use std::fmt;
 use std::future::Future;

@@ -342,13 +342,13 @@ impl fmt::Debug for RedisStoreBuilder {
     }
 }
 
-/// Redis answered a claim with neither `OK` nor nil.
+/// Redis answered with a reply of an unexpected type.
 #[derive(Debug)]
 pub(super) struct UnexpectedReply;
 
 impl fmt::Display for UnexpectedReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Redis answered SET NX with neither OK nor nil")
+        f.write_str("Redis answered with a reply of an unexpected type")
     }
 }
 
@@ -364,7 +364,7 @@ pub(super) fn redis_error(error: RedisError) -> StoreError {
 }
 
 /// `ttl` in whole milliseconds, rounded up, between 1 ms and a century.
-fn ttl_millis(ttl: Duration) -> u64 {
+pub(super) fn ttl_millis(ttl: Duration) -> u64 {
     let millis = ttl.as_nanos().div_ceil(1_000_000);
     u64::try_from(millis).map_or(MAX_TTL_MS, |ms| ms.clamp(1, MAX_TTL_MS))
 }

@@ -10,6 +10,7 @@ mod common;
 mod concurrency;
 mod flow;
 mod refusals;
+mod replays;
 mod settlement;
 mod sponsored;
 mod streaming;
