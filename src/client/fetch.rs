@@ -41,6 +41,13 @@ pub trait PaymentExt {
     /// policy limit) are passed over. The request carries an
     /// `Accept-Payment` header built from the provider unless it has one.
     ///
+    /// The paid retry carries a fresh `Idempotency-Key` (unless the request
+    /// has one). When its answer is lost (a timeout, a connection closed
+    /// before the response), it is sent once more with the same credential
+    /// and key: that signs nothing more, and a server keeping paid
+    /// responses (such as tower-mpp's `IdempotencyLayer`) answers with the
+    /// response already paid for.
+    ///
     /// Returns the response to the paid retry (or to the first request
     /// when it was not a `402`); [`ReceiptExt::payment_receipt`] reads its
     /// receipt. Any answer to the retry but a `402` is returned as it is:
@@ -71,7 +78,17 @@ impl PaymentExt for RequestBuilder {
         match attempt.answer(provider, response).await? {
             Step::Done(response) => Ok(response),
             Step::Retry(retry, credential) => {
-                let response = client.execute(retry).await.map_err(ClientError::http)?;
+                // Sent again once if its answer is lost: the same
+                // credential and Idempotency-Key sign nothing more, and a
+                // server keeping responses answers with the paid one.
+                let again = retry.try_clone();
+                let response = match (client.execute(retry).await, again) {
+                    (Ok(response), _) => response,
+                    (Err(error), Some(again)) if is_lost_answer(&error) => {
+                        client.execute(again).await.map_err(ClientError::http)?
+                    }
+                    (Err(error), _) => return Err(ClientError::http(error)),
+                };
                 let answer = check_retry(response).await;
                 report(provider, &credential, &answer);
                 answer
@@ -163,11 +180,34 @@ impl Attempt {
             .ok_or_else(|| {
                 ClientError::PaymentFailed(PayError::failed("the credential cannot be encoded"))
             })?;
-        retry
-            .headers_mut()
-            .insert(credential_header(&credential.challenge), header);
+        let headers = retry.headers_mut();
+        headers.insert(credential_header(&credential.challenge), header);
+        if !headers.contains_key(IDEMPOTENCY_KEY) {
+            headers.insert(IDEMPOTENCY_KEY, idempotency_key()?);
+        }
         Ok(Step::Retry(retry, Box::new(credential)))
     }
+}
+
+/// The header naming a paid request for its retries.
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// A fresh `Idempotency-Key`: 128 random bits, base64url.
+fn idempotency_key() -> Result<HeaderValue, ClientError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        ClientError::PaymentFailed(PayError::failed(format!("no randomness for a key: {e}")))
+    })?;
+    HeaderValue::from_str(&crate::protocol::base64url::encode(bytes)).map_err(|_| {
+        ClientError::PaymentFailed(PayError::failed("an Idempotency-Key cannot be encoded"))
+    })
+}
+
+/// Whether a paid request's error may have lost an answer the server
+/// sent (a timeout, a connection closed mid-answer), rather than a request
+/// that could not be made at all.
+pub(crate) fn is_lost_answer(error: &reqwest::Error) -> bool {
+    !error.is_builder() && !error.is_redirect() && !error.is_connect()
 }
 
 /// Where the credential for `challenge` goes: `Payment-Authorization` when

@@ -5,7 +5,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use super::fetch::{Attempt, Step, check_retry, report};
+use super::fetch::{Attempt, Step, check_retry, is_lost_answer, report};
 use super::provider::PaymentProvider;
 
 /// A `reqwest_middleware::Middleware` that does what
@@ -63,7 +63,18 @@ impl<P: PaymentProvider + 'static> Middleware for PaymentMiddleware<P> {
         match step {
             Step::Done(response) => Ok(response),
             Step::Retry(retry, credential) => {
-                let response = next.run(retry, extensions).await?;
+                // Sent again once if its answer is lost (see
+                // `send_with_payment`).
+                let again = retry.try_clone();
+                let response = match (next.clone().run(retry, extensions).await, again) {
+                    (Ok(response), _) => response,
+                    (Err(reqwest_middleware::Error::Reqwest(error)), Some(again))
+                        if is_lost_answer(&error) =>
+                    {
+                        next.run(again, extensions).await?
+                    }
+                    (Err(error), _) => return Err(error),
+                };
                 let answer = check_retry(response).await;
                 report(&self.provider, &credential, &answer);
                 answer.map_err(reqwest_middleware::Error::middleware)

@@ -207,3 +207,60 @@ async fn channels_stay_open_on_drop_unless_asked_and_close_all_closes_them() {
         "nothing left to close"
     );
 }
+
+/// The answer to a paid request is lost (the server served it, then the
+/// connection hung until the client's timeout): the client sends it again
+/// with the same credential and `Idempotency-Key`, and the server's
+/// `IdempotencyLayer` answers with the response already paid for: served
+/// once, debited once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_answer_is_fetched_again_without_paying_twice() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tower_mpp::client::ReceiptExt as _;
+    use tower_mpp::layer::IdempotencyLayer;
+    use tower_mpp::store::MemoryResponseCache;
+
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let lost = Arc::new(AtomicBool::new(false));
+    let router = app
+        .router
+        .clone()
+        .layer(IdempotencyLayer::new(MemoryResponseCache::new()))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let lost = lost.clone();
+                async move {
+                    let paid = request.headers().contains_key("authorization");
+                    let response = next.run(request).await;
+                    if paid && !lost.swap(true, Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
+                    response
+                }
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
+        .with_deposit(10 * PRICE)
+        .with_policy(SpendingPolicy::new().allow_realm(REALM));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("{base}/paid"))
+        .send_with_payment(&provider)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["idempotent-replayed"], "true");
+    let receipt = response.payment_receipt().unwrap().unwrap();
+    assert_eq!(receipt.extra["spent"], PRICE.to_string());
+    assert_eq!(response.text().await.unwrap(), "served");
+    assert_eq!(app.handled(), 1, "served once");
+}
