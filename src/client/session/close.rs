@@ -81,17 +81,25 @@ impl TempoSessionProvider {
         results
     }
 
-    /// The URL each channel was last paid at, one per channel, in the order
-    /// of their ids.
+    /// The URL each channel still in the book was last paid at, in the
+    /// order of their ids.
     fn paid_urls(&self) -> Vec<(B256, Url)> {
-        let paid = self
+        let paid: Vec<(B256, String, Url)> = self
             .inner
             .challenges
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut urls: Vec<(B256, Url)> = paid
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter_map(|(id, paid)| paid.url.clone().map(|url| (*id, url)))
+            .filter_map(|(id, paid)| Some((*id, paid.key.clone(), paid.url.clone()?)))
+            .collect();
+        let mut urls: Vec<(B256, Url)> = paid
+            .into_iter()
+            .filter(|(id, key, _)| {
+                // A channel the server forgot (410) left the book, and one
+                // reopened since is another channel.
+                matches!(self.inner.book.get(key), Ok(Some(record)) if record.channel_id == *id)
+            })
+            .map(|(id, _, url)| (id, url))
             .collect();
         urls.sort_by_key(|(id, _)| *id);
         urls
