@@ -6,6 +6,9 @@
 //!   behind `PaymentLayer` answering 402.
 //! - `oneshot/paid`: a paid request through the whole verification path
 //!   (a method that accepts at once, the in-memory claim store).
+//! - `replays/paid`, `replays/paid, kept` and `replays/paid, replayed`: a
+//!   paid request, the same behind `IdempotencyLayer` (in memory) with a
+//!   fresh `Idempotency-Key`, and a retry answered from the cache.
 //!
 //! `LAYER_PROFILE=<name> [LAYER_ITERATIONS=n]` runs one of them `n` times
 //! (default 10,000) without criterion, for `valgrind --tool=callgrind`:
@@ -26,12 +29,13 @@ use serde_json::{Map, Value, json};
 use tower::ServiceExt as _;
 use tower_mpp::axum::Charge;
 use tower_mpp::binding::BindingInput;
-use tower_mpp::layer::PaymentLayer;
+use tower_mpp::layer::{IdempotencyLayer, PaymentLayer};
 use tower_mpp::method::{
     ChargeContext, MethodError, PaymentMethod, Payments, Price, Settlement, StaticPrice,
     Verification, VerifyError,
 };
 use tower_mpp::protocol::{Credential, MAX_CREDENTIAL_LEN};
+use tower_mpp::store::MemoryResponseCache;
 
 struct Instant;
 
@@ -202,6 +206,73 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// A paid request, and the same behind an `IdempotencyLayer` (in memory):
+/// kept (a fresh Idempotency-Key each time, as the client sends), and
+/// replayed (a retry answered from the cache, the handler not run).
+fn replay_benches(c: &mut Criterion) {
+    let payments = payments();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let app = router(&payments);
+    let mut group = c.benchmark_group("replays");
+    group.bench_function("paid", |b| {
+        b.to_async(&runtime).iter_batched(
+            || credential(&payments),
+            |auth| async {
+                let request = Request::get("/paid")
+                    .header("authorization", auth)
+                    .body(Body::empty())
+                    .unwrap();
+                let response = app.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    let kept_app = app
+        .clone()
+        .layer(IdempotencyLayer::new(&payments, MemoryResponseCache::new()));
+    let keys = std::sync::atomic::AtomicU64::new(0);
+    group.bench_function("paid, kept", |b| {
+        b.to_async(&runtime).iter_batched(
+            || {
+                let key = keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (credential(&payments), format!("key-{key}"))
+            },
+            |(auth, key)| async {
+                let request = Request::get("/paid")
+                    .header("authorization", auth)
+                    .header("idempotency-key", key)
+                    .body(Body::empty())
+                    .unwrap();
+                let response = kept_app.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    let auth = credential(&payments);
+    let retry = || {
+        Request::get("/paid")
+            .header("authorization", &auth)
+            .header("idempotency-key", "the-retry")
+            .body(Body::empty())
+            .unwrap()
+    };
+    runtime.block_on(async {
+        let first = kept_app.clone().oneshot(retry()).await.unwrap();
+        assert_eq!(first.status(), 200);
+    });
+    group.bench_function("paid, replayed", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = kept_app.clone().oneshot(retry()).await.unwrap();
+            assert_eq!(response.headers()["idempotent-replayed"], "true");
+        });
+    });
+    group.finish();
+}
+
 /// Runs one benchmark's body in a plain loop (see the module docs).
 fn profile(name: &str) {
     let iterations: usize = std::env::var("LAYER_ITERATIONS")
@@ -256,7 +327,7 @@ fn profile(name: &str) {
     }
 }
 
-criterion_group!(layer, benches);
+criterion_group!(layer, benches, replay_benches);
 
 fn main() {
     if let Ok(name) = std::env::var("LAYER_PROFILE") {

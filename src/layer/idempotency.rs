@@ -19,7 +19,8 @@ use tower_service::Service;
 
 use super::PAYMENT_RECEIPT;
 use super::context::PaymentContext;
-use crate::protocol::{PROBLEM_JSON, ProblemDetails};
+use crate::method::Payments;
+use crate::protocol::{Credential, PROBLEM_JSON, ProblemDetails};
 use crate::store::{Begun, CachedResponse, ResponseCache};
 
 /// The request header naming a request for retries.
@@ -49,8 +50,9 @@ const MAX_KEY_LEN: usize = 255;
 /// (after it in axum's `.layer` order), so a retry is answered before any
 /// payment is verified:
 ///
-/// - a request carrying `Authorization: Payment ...` and an
-///   `Idempotency-Key` is keyed by a SHA-256 of its method, URI,
+/// - a request carrying `Authorization: Payment ...` whose challenge this
+///   server issued (the HMAC checked first, as the payment layer does) and
+///   an `Idempotency-Key` is keyed by a SHA-256 of its method, URI,
 ///   credential and key: only the holder of that exact credential gets
 ///   its response;
 /// - the first such request is marked in flight, then served; a `2xx`
@@ -93,9 +95,9 @@ const MAX_KEY_LEN: usize = 255;
 ///     .build()?;
 /// let app: Router = Router::new()
 ///     .route("/report", get(|| async { "..." }))
-///     .layer(PaymentLayer::new(payments))
+///     .layer(PaymentLayer::new(payments.clone()))
 ///     // Outside the payment layer: added after it.
-///     .layer(IdempotencyLayer::new(MemoryResponseCache::new()));
+///     .layer(IdempotencyLayer::new(&payments, MemoryResponseCache::new()));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -106,6 +108,7 @@ pub struct IdempotencyLayer {
 
 #[derive(Clone)]
 struct Config {
+    payments: Payments,
     cache: Arc<dyn ResponseCache>,
     ttl: Duration,
     pending: Duration,
@@ -116,9 +119,14 @@ impl IdempotencyLayer {
     /// Keeps responses in `cache` (a
     /// [`MemoryResponseCache`](crate::store::MemoryResponseCache), or a
     /// `RedisResponseCache` shared by several instances).
-    pub fn new(cache: impl ResponseCache) -> Self {
+    ///
+    /// Only credentials whose challenge `payments` issued reach the cache:
+    /// a forged one costs no cache I/O, as it costs no store I/O in the
+    /// [`PaymentLayer`](super::PaymentLayer).
+    pub fn new(payments: &Payments, cache: impl ResponseCache) -> Self {
         Self {
             config: Arc::new(Config {
+                payments: payments.clone(),
                 cache: Arc::new(cache),
                 ttl: DEFAULT_REPLAY_TTL,
                 pending: DEFAULT_PENDING_TTL,
@@ -246,7 +254,7 @@ where
             "the IdempotencyLayer is inside the PaymentLayer: add it after (outside) it",
         ));
     }
-    let key = match replay_key(&request) {
+    let key = match replay_key(&request, &config.payments) {
         Ok(Some(key)) => key,
         Ok(None) => return inner.call(request).await,
         Err(why) => return Ok(problem(StatusCode::BAD_REQUEST, why)),
@@ -308,7 +316,10 @@ where
 
 /// The key of a paid request that names itself for retries: `None`
 /// without a `Payment` credential or an `Idempotency-Key`.
-fn replay_key<B>(request: &Request<B>) -> Result<Option<String>, &'static str> {
+fn replay_key<B>(
+    request: &Request<B>,
+    payments: &Payments,
+) -> Result<Option<String>, &'static str> {
     let mut keys = request.headers().get_all(IDEMPOTENCY_KEY).iter();
     let (Some(key), None) = (keys.next(), keys.next()) else {
         return if request.headers().contains_key(IDEMPOTENCY_KEY) {
@@ -325,6 +336,16 @@ fn replay_key<B>(request: &Request<B>) -> Result<Option<String>, &'static str> {
     }) else {
         return Ok(None);
     };
+    // A credential this server did not issue is the payment layer's to
+    // refuse: it never touches the cache.
+    let issued = credential
+        .to_str()
+        .ok()
+        .and_then(|text| Credential::parse(text).ok())
+        .is_some_and(|credential| payments.issued(&credential.challenge));
+    if !issued {
+        return Ok(None);
+    }
     let key = key.as_bytes();
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.iter().all(|b| (0x20..0x7f).contains(b)) {
         return Err("an Idempotency-Key is 1 to 255 visible ASCII characters");

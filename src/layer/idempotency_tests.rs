@@ -25,12 +25,45 @@ impl PaymentMethod for Unpaid {
         _: &str,
         _: &crate::method::Price,
     ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, MethodError> {
-        Ok(None)
+        Ok(serde_json::json!({"amount": "1", "currency": "usd"})
+            .as_object()
+            .cloned())
     }
 
     async fn verify(&self, _: &Verification<'_>) -> Result<Settlement, VerifyError> {
         Err(VerifyError::failed("unpaid"))
     }
+}
+
+/// The payments the tests' credentials answer (one per process).
+fn payments() -> &'static Payments {
+    static PAYMENTS: std::sync::OnceLock<Payments> = std::sync::OnceLock::new();
+    PAYMENTS.get_or_init(|| {
+        Payments::builder()
+            .realm("api.example.com")
+            .secret("a secret of at least thirty-two bytes!")
+            .method(Unpaid)
+            .build()
+            .unwrap()
+    })
+}
+
+/// A credential answering a fresh challenge of [`payments`].
+fn issued() -> String {
+    let challenge = payments()
+        .challenges(
+            &crate::method::Price::base_units(1),
+            &crate::method::ChargeContext::default(),
+        )
+        .unwrap()
+        .remove(0);
+    Credential::new(challenge, serde_json::Map::new())
+        .to_header()
+        .unwrap()
+}
+
+fn layer() -> IdempotencyLayer {
+    IdempotencyLayer::new(payments(), MemoryResponseCache::new())
 }
 
 /// A paid handler: `200`, a receipt, its call count as the body.
@@ -65,37 +98,43 @@ async fn text(response: Reply) -> String {
 
 #[tokio::test]
 async fn a_retry_is_replayed_and_other_requests_are_served() {
+    let a = issued();
+    let b = issued();
     let calls = Arc::new(AtomicUsize::new(0));
-    let service = IdempotencyLayer::new(MemoryResponseCache::new()).layer(paid(calls.clone()));
+    let service = layer().layer(paid(calls.clone()));
     let first = service
         .clone()
-        .oneshot(request("Payment a", Some("k")))
+        .oneshot(request(&a, Some("k")))
         .await
         .unwrap();
     assert!(!first.headers().contains_key(IDEMPOTENT_REPLAYED));
     assert_eq!(text(first).await, "call 1");
     let retry = service
         .clone()
-        .oneshot(request("Payment a", Some("k")))
+        .oneshot(request(&a, Some("k")))
         .await
         .unwrap();
     assert_eq!(retry.headers()[IDEMPOTENT_REPLAYED], "true");
     assert_eq!(retry.headers()[PAYMENT_RECEIPT], "receipt");
     assert_eq!(text(retry).await, "call 1");
     for other in [
-        request("Payment a", Some("other key")),
-        request("Payment b", Some("k")),
-        request("Payment a", None),
+        request(&a, Some("other key")),
+        request(&b, Some("k")),
+        request(&a, None),
         request("Bearer a", Some("k")),
+        // Forged: never reaches the cache, so it is served each time.
+        request("Payment forged", Some("k")),
+        request("Payment forged", Some("k")),
     ] {
         let response = service.clone().oneshot(other).await.unwrap();
         assert!(!response.headers().contains_key(IDEMPOTENT_REPLAYED));
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    assert_eq!(calls.load(Ordering::SeqCst), 7);
 }
 
 #[tokio::test]
 async fn a_retry_while_the_first_is_served_is_a_conflict() {
+    let a = issued();
     let gate = Arc::new(Semaphore::new(0));
     let entered = Arc::new(tokio::sync::Notify::new());
     let calls = Arc::new(AtomicUsize::new(0));
@@ -109,28 +148,26 @@ async fn a_retry_while_the_first_is_served_is_a_conflict() {
             inner.oneshot(request).await
         }
     });
-    let service = IdempotencyLayer::new(MemoryResponseCache::new()).layer(slow);
-    let first = tokio::spawn(service.clone().oneshot(request("Payment a", Some("k"))));
+    let service = layer().layer(slow);
+    let first = tokio::spawn(service.clone().oneshot(request(&a, Some("k"))));
     entered.notified().await;
     let conflict = service
         .clone()
-        .oneshot(request("Payment a", Some("k")))
+        .oneshot(request(&a, Some("k")))
         .await
         .unwrap();
     assert_eq!(conflict.status(), StatusCode::CONFLICT);
     assert_eq!(conflict.headers()[CONTENT_TYPE], PROBLEM_JSON);
     gate.add_permits(1);
     assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
-    let retry = service
-        .oneshot(request("Payment a", Some("k")))
-        .await
-        .unwrap();
+    let retry = service.oneshot(request(&a, Some("k"))).await.unwrap();
     assert_eq!(retry.headers()[IDEMPOTENT_REPLAYED], "true");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn failures_streams_and_large_bodies_are_not_kept() {
+    let a = issued();
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let inner = tower::service_fn(move |request: Request<()>| {
@@ -160,12 +197,10 @@ async fn failures_streams_and_large_bodies_are_not_kept() {
             Ok::<_, Infallible>(response)
         }
     });
-    let service = IdempotencyLayer::new(MemoryResponseCache::new())
-        .max_body(50)
-        .layer(inner);
+    let service = layer().max_body(50).layer(inner);
     for path in ["/failed", "/stream", "/unpaid", "/large"] {
         for _ in 0..2 {
-            let mut retry = request("Payment a", Some("k"));
+            let mut retry = request(&a, Some("k"));
             *retry.uri_mut() = path.parse().unwrap();
             let response = service.clone().oneshot(retry).await.unwrap();
             assert!(
@@ -192,38 +227,30 @@ fn a_body_of_unknown_size_is_not_kept() {
 
 #[tokio::test]
 async fn bad_keys_are_refused_and_a_layer_inside_the_payment_layer_is_reported() {
+    let a = issued();
     let calls = Arc::new(AtomicUsize::new(0));
-    let service = IdempotencyLayer::new(MemoryResponseCache::new()).layer(paid(calls.clone()));
+    let service = layer().layer(paid(calls.clone()));
     let long = "k".repeat(256);
     for key in ["", long.as_str(), "tab\there"] {
         let response = service
             .clone()
-            .oneshot(request("Payment a", Some(key)))
+            .oneshot(request(&a, Some(key)))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{key:?}");
     }
-    let mut two = request("Payment a", Some("k"));
+    let mut two = request(&a, Some("k"));
     two.headers_mut()
         .append(IDEMPOTENCY_KEY, HeaderValue::from_static("k2"));
     let response = service.clone().oneshot(two).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 
-    let payments = Payments::builder()
-        .realm("api.example.com")
-        .secret("a secret of at least thirty-two bytes!")
-        .method(Unpaid)
-        .build()
-        .unwrap();
     let misordered = ServiceBuilder::new()
-        .layer(PaymentLayer::new(payments))
-        .layer(IdempotencyLayer::new(MemoryResponseCache::new()))
+        .layer(PaymentLayer::new(payments().clone()))
+        .layer(layer())
         .service(paid(calls.clone()));
-    let response = misordered
-        .oneshot(request("Payment a", Some("k")))
-        .await
-        .unwrap();
+    let response = misordered.oneshot(request(&a, Some("k"))).await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
@@ -232,6 +259,7 @@ async fn bad_keys_are_refused_and_a_layer_inside_the_payment_layer_is_reported()
 /// its retry is served, not answered `409`.
 #[tokio::test]
 async fn a_dropped_request_frees_its_key() {
+    let a = issued();
     let entered = Arc::new(tokio::sync::Notify::new());
     let calls = Arc::new(AtomicUsize::new(0));
     let entering = entered.clone();
@@ -248,17 +276,14 @@ async fn a_dropped_request_frees_its_key() {
             inner.oneshot(request).await
         }
     });
-    let service = IdempotencyLayer::new(MemoryResponseCache::new()).layer(hanging);
-    let first = tokio::spawn(service.clone().oneshot(request("Payment a", Some("k"))));
+    let service = layer().layer(hanging);
+    let first = tokio::spawn(service.clone().oneshot(request(&a, Some("k"))));
     entered.notified().await;
     first.abort();
     let _ = first.await;
     // The abandon runs on a task of its own.
     tokio::task::yield_now().await;
-    let retry = service
-        .oneshot(request("Payment a", Some("k")))
-        .await
-        .unwrap();
+    let retry = service.oneshot(request(&a, Some("k"))).await.unwrap();
     assert_eq!(retry.status(), StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

@@ -212,6 +212,17 @@ impl Payments {
     pub fn store(&self) -> &SharedStore {
         &self.inner.store
     }
+
+    /// Whether `challenge` was issued by these payments: its id is the
+    /// HMAC of its fields under one of the secrets, for this realm. The
+    /// cheapest check of a credential, with no I/O.
+    pub fn issued(&self, challenge: &crate::protocol::Challenge) -> bool {
+        challenge.realm == self.inner.realm
+            && self.inner.secrets.verify(
+                &challenge.id,
+                &crate::binding::BindingInput::from_challenge(challenge),
+            )
+    }
 }
 
 impl fmt::Debug for Payments {

@@ -227,7 +227,10 @@ async fn a_lost_answer_is_fetched_again_without_paying_twice() {
     let router = app
         .router
         .clone()
-        .layer(IdempotencyLayer::new(MemoryResponseCache::new()))
+        .layer(IdempotencyLayer::new(
+            &app.payments,
+            MemoryResponseCache::new(),
+        ))
         .layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 let lost = lost.clone();

@@ -124,6 +124,7 @@ impl Chain {
 /// `/paid` (one unit, `Charge<OneUnit>`) and `/tokens?n=N` (N units).
 pub(crate) struct App {
     pub(crate) router: Router,
+    pub(crate) payments: Payments,
     pub(crate) session: TempoSession,
     pub(crate) handled: Arc<AtomicUsize>,
     /// Metered streams whose items were dropped (finished or abandoned).
@@ -181,6 +182,7 @@ impl App {
             .method(session.clone())
             .build()
             .unwrap();
+        let registry = payments.clone();
         let handled = Arc::new(AtomicUsize::new(0));
         let (paid, tokens) = (handled.clone(), handled.clone());
         let streams_dropped = Arc::new(AtomicUsize::new(0));
@@ -214,6 +216,7 @@ impl App {
             .layer(PaymentLayer::new(payments));
         Self {
             router,
+            payments: registry,
             session,
             handled,
             streams_dropped,

@@ -18,7 +18,9 @@ use crate::support::{session_payer, tempo_payer};
 
 /// `app`'s router behind an `IdempotencyLayer` keeping responses in `cache`.
 fn replaying(app: &App, cache: impl ResponseCache) -> Router {
-    app.router.clone().layer(IdempotencyLayer::new(cache))
+    app.router
+        .clone()
+        .layer(IdempotencyLayer::new(&app.payments, cache))
 }
 
 async fn get(router: &Router, path: &str, authorization: &str, key: Option<&str>) -> Reply {
