@@ -212,18 +212,19 @@ async fn channels_stay_open_on_drop_unless_asked_and_close_all_closes_them() {
 /// connection hung until the client's timeout): the client sends it again
 /// with the same credential and `Idempotency-Key`, and the server's
 /// `IdempotencyLayer` answers with the response already paid for: served
-/// once, debited once.
+/// once, debited once. Through `send_with_payment`, then the middleware.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_answer_is_fetched_again_without_paying_twice() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tower_mpp::client::ReceiptExt as _;
     use tower_mpp::layer::IdempotencyLayer;
     use tower_mpp::store::MemoryResponseCache;
 
     let chain = Chain::start().await;
     let app = chain.app();
-    let lost = Arc::new(AtomicBool::new(false));
+    // Paid requests seen: the first of each client's pair is lost.
+    let paid_seen = Arc::new(AtomicUsize::new(0));
     let router = app
         .router
         .clone()
@@ -233,11 +234,11 @@ async fn a_lost_answer_is_fetched_again_without_paying_twice() {
         ))
         .layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
-                let lost = lost.clone();
+                let paid_seen = paid_seen.clone();
                 async move {
                     let paid = request.headers().contains_key("authorization");
                     let response = next.run(request).await;
-                    if paid && !lost.swap(true, Ordering::SeqCst) {
+                    if paid && paid_seen.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
                         std::future::pending::<()>().await;
                     }
                     response
@@ -245,25 +246,31 @@ async fn a_lost_answer_is_fetched_again_without_paying_twice() {
             },
         ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("http://{}/paid", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
         .with_deposit(10 * PRICE)
         .with_policy(SpendingPolicy::new().allow_realm(REALM));
-    let client = reqwest::Client::builder()
+    let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
         .unwrap();
-    let response = client
-        .get(format!("{base}/paid"))
-        .send_with_payment(&provider)
-        .await
-        .unwrap();
+    let response = http.get(&url).send_with_payment(&provider).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["idempotent-replayed"], "true");
     let receipt = response.payment_receipt().unwrap().unwrap();
     assert_eq!(receipt.extra["spent"], PRICE.to_string());
     assert_eq!(response.text().await.unwrap(), "served");
     assert_eq!(app.handled(), 1, "served once");
+
+    let client = reqwest_middleware::ClientBuilder::new(http)
+        .with(tower_mpp::client::PaymentMiddleware::new(provider))
+        .build();
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["idempotent-replayed"], "true");
+    let receipt = response.payment_receipt().unwrap().unwrap();
+    assert_eq!(receipt.extra["spent"], (2 * PRICE).to_string());
+    assert_eq!(app.handled(), 2, "served once each");
 }

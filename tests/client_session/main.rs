@@ -5,7 +5,12 @@
 //! deposit caps refused before anything is signed, and metered streams
 //! paid as they are read.
 
-#![cfg(all(feature = "tempo", feature = "redis", feature = "client"))]
+#![cfg(all(
+    feature = "tempo",
+    feature = "redis",
+    feature = "client",
+    feature = "middleware"
+))]
 
 #[path = "../session/common.rs"]
 #[allow(dead_code)]
