@@ -48,14 +48,22 @@ impl PaymentContext {
     /// credential.
     pub(crate) fn from_request<B>(
         payments: &Payments,
-        request: &Request<B>,
+        request: &mut Request<B>,
     ) -> Result<Self, PaymentRejection> {
-        let credential = read_credential(request.headers()).map_err(|SeveralCredentials| {
-            payments.rejection(
-                RejectionKind::SeveralCredentials,
-                "Send exactly one Payment credential.",
-            )
-        })?;
+        let parsed = request.extensions_mut().remove::<ParsedCredential>();
+        let credential = match parsed {
+            // Read already (by the `IdempotencyLayer`) from the request's
+            // only `Authorization` header.
+            Some(parsed) if only_authorization(request.headers(), &parsed.header) => {
+                Some(Ok(parsed.credential))
+            }
+            _ => read_credential(request.headers()).map_err(|SeveralCredentials| {
+                payments.rejection(
+                    RejectionKind::SeveralCredentials,
+                    "Send exactly one Payment credential.",
+                )
+            })?,
+        };
         let accept_values: Vec<&str> = request
             .headers()
             .get_all("accept-payment")
@@ -217,6 +225,22 @@ impl fmt::Display for Malformed {
 
 /// The request's `Payment` credential: `None` without one, `Some(Err)` when
 /// it is malformed.
+/// A credential read from a request's `Authorization` header before the
+/// payment layer, left in the request's extensions so that it is not read
+/// twice.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedCredential {
+    /// The header it was read from, whole.
+    pub(crate) header: http::HeaderValue,
+    pub(crate) credential: Credential,
+}
+
+/// Whether `header` is the request's one and only `Authorization` header.
+fn only_authorization(headers: &HeaderMap, header: &http::HeaderValue) -> bool {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    values.next() == Some(header) && values.next().is_none()
+}
+
 fn read_credential(
     headers: &HeaderMap,
 ) -> Result<Option<Result<Credential, Malformed>>, SeveralCredentials> {

@@ -18,7 +18,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::PAYMENT_RECEIPT;
-use super::context::PaymentContext;
+use super::context::{ParsedCredential, PaymentContext};
 use crate::method::Payments;
 use crate::protocol::{Credential, PROBLEM_JSON, ProblemDetails};
 use crate::store::{Begun, CachedResponse, ResponseCache};
@@ -242,7 +242,7 @@ where
 async fn serve<S, ReqBody, ResBody>(
     mut inner: S,
     config: Arc<Config>,
-    request: Request<ReqBody>,
+    mut request: Request<ReqBody>,
 ) -> Result<Response<ResBody>, S::Error>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -254,7 +254,7 @@ where
             "the IdempotencyLayer is inside the PaymentLayer: add it after (outside) it",
         ));
     }
-    let key = match replay_key(&request, &config.payments) {
+    let key = match replay_key(&mut request, &config.payments) {
         Ok(Some(key)) => key,
         Ok(None) => return inner.call(request).await,
         Err(why) => return Ok(problem(StatusCode::BAD_REQUEST, why)),
@@ -316,8 +316,10 @@ where
 
 /// The key of a paid request that names itself for retries: `None`
 /// without a `Payment` credential or an `Idempotency-Key`.
+/// The credential read here is left in the request's extensions for the
+/// payment layer.
 fn replay_key<B>(
-    request: &Request<B>,
+    request: &mut Request<B>,
     payments: &Payments,
 ) -> Result<Option<String>, &'static str> {
     let mut keys = request.headers().get_all(IDEMPOTENCY_KEY).iter();
@@ -328,24 +330,29 @@ fn replay_key<B>(
             Ok(None)
         };
     };
-    let Some(credential) = request.headers().get(AUTHORIZATION).filter(|value| {
-        value
-            .as_bytes()
-            .get(..8)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"payment "))
-    }) else {
+    let Some(header) = request
+        .headers()
+        .get(AUTHORIZATION)
+        .filter(|value| {
+            value
+                .as_bytes()
+                .get(..8)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"payment "))
+        })
+        .cloned()
+    else {
         return Ok(None);
     };
     // A credential this server did not issue is the payment layer's to
     // refuse: it never touches the cache.
-    let issued = credential
+    let Some(credential) = header
         .to_str()
         .ok()
         .and_then(|text| Credential::parse(text).ok())
-        .is_some_and(|credential| payments.issued(&credential.challenge));
-    if !issued {
+        .filter(|credential| payments.issued(&credential.challenge))
+    else {
         return Ok(None);
-    }
+    };
     let key = key.as_bytes();
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.iter().all(|b| (0x20..0x7f).contains(b)) {
         return Err("an Idempotency-Key is 1 to 255 visible ASCII characters");
@@ -354,12 +361,15 @@ fn replay_key<B>(
     for part in [
         request.method().as_str().as_bytes(),
         request.uri().to_string().as_bytes(),
-        credential.as_bytes(),
+        header.as_bytes(),
         key,
     ] {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
+    request
+        .extensions_mut()
+        .insert(ParsedCredential { header, credential });
     Ok(Some(crate::protocol::base64url::encode(hash.finalize())))
 }
 

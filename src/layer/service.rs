@@ -58,7 +58,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
 
-        let context = match PaymentContext::from_request(&self.payments, &request) {
+        let context = match PaymentContext::from_request(&self.payments, &mut request) {
             Ok(context) => context,
             Err(rejection) => return ResponseFuture::rejected(rejection),
         };

@@ -122,6 +122,9 @@ pub struct MemoryResponseCache {
 struct Entries {
     map: HashMap<String, (Instant, Option<CachedResponse>)>,
     bytes: usize,
+    /// When a full cache may look for expired entries again: at most once
+    /// a second, so a cache full of live entries costs no scan per request.
+    next_sweep: Option<Instant>,
 }
 
 /// The default bound of a [`MemoryResponseCache`]: 64 MiB.
@@ -200,8 +203,11 @@ impl ResponseCache for MemoryResponseCache {
         let now = Instant::now();
         let mut entries = self.lock();
         entries.remove(key);
-        if entries.bytes + response.size() > self.max_bytes {
+        if entries.bytes + response.size() > self.max_bytes
+            && entries.next_sweep.is_none_or(|at| at <= now)
+        {
             entries.sweep(now);
+            entries.next_sweep = Some(now + Duration::from_secs(1));
         }
         if entries.bytes + response.size() <= self.max_bytes {
             entries.bytes += response.size();
