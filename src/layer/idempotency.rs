@@ -40,9 +40,9 @@ pub const DEFAULT_REPLAY_BODY: usize = 1 << 20;
 const MAX_KEY_LEN: usize = 255;
 
 /// A paid request retried with the same credential and `Idempotency-Key`
-/// is answered with the response it was paid for,
-/// not paid again ("Request Idempotency" of the Tempo session draft; it
-/// serves every intent).
+/// is answered with the response it was paid for, not paid again
+/// ("Request Idempotency" of the Tempo session draft; it serves every
+/// intent).
 ///
 /// A client whose connection drops after paying can retry safely: a
 /// charge's credential is single-use, and a session's request would debit
