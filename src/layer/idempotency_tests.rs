@@ -5,9 +5,14 @@ use http_body_util::{Full, StreamBody};
 use tokio::sync::Semaphore;
 use tower::{ServiceBuilder, ServiceExt as _};
 
+use http::HeaderValue;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+
 use super::*;
+use crate::layer::PAYMENT_RECEIPT;
 use crate::layer::PaymentLayer;
 use crate::method::{MethodError, PaymentMethod, Payments, Settlement, Verification, VerifyError};
+use crate::protocol::{Credential, PROBLEM_JSON};
 use crate::store::MemoryResponseCache;
 
 type Reply = Response<Full<Bytes>>;

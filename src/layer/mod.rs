@@ -62,6 +62,7 @@ mod idempotency;
 #[allow(clippy::module_inception)]
 mod layer;
 mod manage;
+mod replay;
 mod service;
 
 pub use body::{BodyDigestFuture, BodyDigestLayer, BodyDigestService, DEFAULT_BODY_LIMIT};
