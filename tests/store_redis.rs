@@ -283,3 +283,49 @@ async fn counters_are_shared_exact_and_expire() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(a.increment("n", ttl).await.unwrap(), 1);
 }
+
+/// A bounded counter: adds while within its maximum, refuses past it (and
+/// adds nothing), expires with the ttl of its first addition, and counts
+/// exactly under concurrent additions.
+#[tokio::test]
+async fn a_bounded_counter_adds_within_its_maximum_atomically() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let long = Duration::from_secs(60);
+    assert_eq!(
+        store.add_within("b", 60, 100, long).await.unwrap(),
+        Some(60)
+    );
+    assert_eq!(store.add_within("b", 41, 100, long).await.unwrap(), None);
+    assert_eq!(
+        store.add_within("b", 40, 100, long).await.unwrap(),
+        Some(100)
+    );
+    assert_eq!(store.add_within("b", 101, 100, long).await.unwrap(), None);
+    assert_eq!(
+        store
+            .add_within("s", 5, 100, Duration::from_millis(50))
+            .await
+            .unwrap(),
+        Some(5)
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        store.add_within("s", 7, 100, long).await.unwrap(),
+        Some(7),
+        "expired"
+    );
+
+    // 200 additions of 1 toward a maximum of 150: exactly 150 succeed.
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.add_within("c", 1, 150, long).await.unwrap() })
+        })
+        .collect();
+    let mut added = 0;
+    for task in tasks {
+        added += usize::from(task.await.unwrap().is_some());
+    }
+    assert_eq!(added, 150);
+}

@@ -224,6 +224,19 @@ impl Store for MemoryStore {
         let (shard, key) = self.inner.locate(key);
         ready(shard.lock().bump(key, now, expiry))
     }
+
+    fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        max: u64,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        let now = self.inner.now();
+        let expiry = now.saturating_add(saturating_nanos(ttl));
+        let (shard, key) = self.inner.locate(key);
+        ready(shard.lock().add(key, amount, max, now, expiry))
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -281,13 +294,45 @@ impl Entries {
     /// Adds one to the count of `key` (a claim is a count of 1), which
     /// starts at 1 and lives until `expiry` when the key is new or expired.
     fn bump(&mut self, key: Fingerprint, now: u64, expiry: u64) -> Result<u64, StoreError> {
+        self.add(key, 1, u64::MAX, now, expiry)
+            .map(|count| count.unwrap_or(u64::MAX))
+    }
+
+    /// Adds `amount` to the count of `key` unless it would exceed `max`
+    /// (`None`); a new or expired key starts at 0 and lives until `expiry`.
+    fn add(
+        &mut self,
+        key: Fingerprint,
+        amount: u64,
+        max: u64,
+        now: u64,
+        expiry: u64,
+    ) -> Result<Option<u64>, StoreError> {
         if let Some(held) = self.map.get_mut(&key) {
             if held.expiry > now {
-                held.count = held.count.saturating_add(1);
-                return Ok(held.count);
+                return Ok(match held.count.checked_add(amount) {
+                    Some(total) if total <= max => {
+                        held.count = total;
+                        Some(total)
+                    }
+                    _ if max == u64::MAX => {
+                        held.count = u64::MAX;
+                        Some(u64::MAX)
+                    }
+                    _ => None,
+                });
             }
-            *held = Slot { expiry, count: 1 };
+            if amount > max {
+                return Ok(None);
+            }
+            *held = Slot {
+                expiry,
+                count: amount,
+            };
         } else {
+            if amount > max {
+                return Ok(None);
+            }
             let len = self.map.len();
             // Removed keys leave tombstones that use up the table's room;
             // when it runs out, the table rehashes, in place if at most half
@@ -300,11 +345,17 @@ impl Entries {
             if self.map.len() >= self.capacity {
                 return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
             }
-            self.map.insert(key, Slot { expiry, count: 1 });
+            self.map.insert(
+                key,
+                Slot {
+                    expiry,
+                    count: amount,
+                },
+            );
             self.inserted += 1;
         }
         self.earliest = self.earliest.min(expiry);
-        Ok(1)
+        Ok(Some(amount))
     }
 
     /// Drops the keys expired at `now`, unless none can have expired.

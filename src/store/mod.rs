@@ -117,6 +117,25 @@ pub trait Store: Send + Sync + 'static {
         std::future::ready(Err(StoreError::new(StoreErrorKind::Unsupported)))
     }
 
+    /// Adds `amount` to the counter `key` unless the sum would exceed
+    /// `max`: the new total, or `None` (nothing added). A counter that did
+    /// not exist (or expired) starts at 0 and lives for `ttl` from its
+    /// first addition. Budgets shared by instances count with it (the fee
+    /// sponsor's, see `TempoChargeBuilder::sponsor_budget_store`); amounts
+    /// up to 2^53 are exact in every store.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`].
+    fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        max: u64,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        let _ = (key, amount, max, ttl);
+        std::future::ready(Err(StoreError::new(StoreErrorKind::Unsupported)))
+    }
+
     /// Whether claims survive a restart of this server process (a shared
     /// Redis does; memory does not). Payment methods whose proofs could be
     /// presented again after a restart (a transfer with a fixed memo names
@@ -138,10 +157,27 @@ trait DynStore: Send + Sync + 'static {
         key: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<u64, StoreError>>;
+    fn add_within<'a>(
+        &'a self,
+        key: &'a str,
+        amount: u64,
+        max: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
     fn is_durable(&self) -> bool;
 }
 
 impl<S: Store> DynStore for S {
+    fn add_within<'a>(
+        &'a self,
+        key: &'a str,
+        amount: u64,
+        max: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(Store::add_within(self, key, amount, max, ttl))
+    }
+
     fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(Store::claim(self, key, ttl))
     }
@@ -204,6 +240,21 @@ impl SharedStore {
     /// [`StoreError`] when the store cannot answer, or does not count.
     pub async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
         self.inner.increment(key, ttl).await
+    }
+
+    /// Adds to a bounded counter; see [`Store::add_within`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer, or does not count.
+    pub async fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        max: u64,
+        ttl: Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        self.inner.add_within(key, amount, max, ttl).await
     }
 
     /// Whether claims survive a restart; see [`Store::is_durable`].

@@ -215,12 +215,54 @@ impl Store for RedisStore {
         }
     }
 
+    /// One script: the sum checked against `max`, then `INCRBY`, and the
+    /// expiry set by the addition that created the key.
+    fn add_within(
+        &self,
+        key: &str,
+        amount: u64,
+        max: u64,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send {
+        let mut command = redis::cmd("EVAL");
+        command
+            .arg(ADD_WITHIN_SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(amount.min(MAX_EXACT))
+            .arg(max.min(MAX_EXACT))
+            .arg(ttl_millis(ttl));
+        async move {
+            match self.run(&command).await? {
+                Value::Int(-1) => Ok(None),
+                Value::Int(total) => u64::try_from(total).map(Some).map_err(|_| {
+                    StoreError::with_source(StoreErrorKind::Unavailable, UnexpectedReply)
+                }),
+                _ => Err(StoreError::with_source(
+                    StoreErrorKind::Unavailable,
+                    UnexpectedReply,
+                )),
+            }
+        }
+    }
+
     /// Redis keeps the claims of every instance across their restarts (and
     /// its own, with persistence: see "Configuring Redis").
     fn is_durable(&self) -> bool {
         true
     }
 }
+
+/// The largest amount Lua's numbers (doubles) compare exactly: 2^53.
+const MAX_EXACT: u64 = 1 << 53;
+
+/// Adds `ARGV[1]` to `KEYS[1]` unless the sum would exceed `ARGV[2]`
+/// (then -1), giving a new key the expiry `ARGV[3]` (ms); the new total.
+const ADD_WITHIN_SCRIPT: &str = "local current = tonumber(redis.call('GET', KEYS[1]) or '0') \
+if current + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end \
+local n = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+if current == 0 and redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end \
+return n";
 
 /// Increments `KEYS[1]`, giving it the expiry `ARGV[1]` (ms) when new.
 const INCREMENT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) \

@@ -14,6 +14,7 @@ use super::request::{Mode, Split};
 use super::rpc::Rpc;
 use super::sponsor::{BudgetTracker, FeeLimits, FeePayer, SponsorBudget};
 use super::{Inner, TempoCharge};
+use crate::store::{SharedStore, Store};
 
 /// `PathUSD`, the default currency.
 pub const PATH_USD: Address = address!("20c0000000000000000000000000000000000000");
@@ -40,6 +41,7 @@ pub struct TempoChargeBuilder {
     fee_token: Option<String>,
     fee_limits: FeeLimits,
     sponsor_budget: SponsorBudget,
+    sponsor_budget_store: Option<SharedStore>,
     memo: Option<String>,
     memo_on_volatile_store: bool,
     splits: Vec<(String, u128, Option<String>)>,
@@ -63,6 +65,7 @@ impl Default for TempoChargeBuilder {
             fee_token: None,
             fee_limits: FeeLimits::default(),
             sponsor_budget: SponsorBudget::default(),
+            sponsor_budget_store: None,
             memo: None,
             memo_on_volatile_store: false,
             splits: Vec::new(),
@@ -170,10 +173,22 @@ impl TempoChargeBuilder {
     }
 
     /// How much fee sponsorship this instance grants per window (default
-    /// [`SponsorBudget::default`]); past it, sponsored payments wait with a
-    /// `503`. Only with a fee payer.
+    /// [`SponsorBudget::default`]), or all instances sharing a
+    /// [`sponsor_budget_store`](Self::sponsor_budget_store); past it,
+    /// sponsored payments wait with a `503`. Only with a fee payer.
     pub fn sponsor_budget(mut self, budget: SponsorBudget) -> Self {
         self.sponsor_budget = budget;
+        self
+    }
+
+    /// Counts the [`sponsor_budget`](Self::sponsor_budget) in `store`
+    /// (a `RedisStore` the instances share) instead of in this instance:
+    /// one budget for every instance sponsoring with the same fee payer
+    /// key, which also survives their restarts. Windows are aligned on the
+    /// Unix epoch. A store that cannot count (`add_within` unsupported) or
+    /// does not answer makes sponsored payments wait (`503`).
+    pub fn sponsor_budget_store(mut self, store: impl Store) -> Self {
+        self.sponsor_budget_store = Some(SharedStore::new(store));
         self
     }
 
@@ -370,7 +385,10 @@ impl TempoChargeBuilder {
             signer,
             fee_token,
             limits: self.fee_limits,
-            budget: std::sync::Arc::new(BudgetTracker::new(self.sponsor_budget)),
+            budget: std::sync::Arc::new(BudgetTracker::new(
+                self.sponsor_budget,
+                self.sponsor_budget_store.clone(),
+            )),
         }))
     }
 

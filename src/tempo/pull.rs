@@ -94,12 +94,10 @@ async fn sponsor(
     // The checks without I/O first.
     require_expiring_nonce(tx)?;
     sponsor::simulate(&ctx.method.rpc, sender, tx, fee_payer.limits.max_gas).await?;
-    fee_payer.budget.reserve(tx).map_err(|wait| {
-        VerifyError::unavailable(
-            wait.max(std::time::Duration::from_secs(1)),
-            "This server's fee sponsorship budget is spent for now; retry later.",
-        )
-    })?;
+    fee_payer
+        .budget
+        .admit(tx, fee_payer.signer.address())
+        .await?;
     co_sign(ctx, fee_payer, signed, sender)
 }
 

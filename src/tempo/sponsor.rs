@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
@@ -21,6 +21,7 @@ use tempo_alloy::primitives::transaction::TempoTransaction;
 
 use super::rpc::{Rpc, RpcFault};
 use crate::method::VerifyError;
+use crate::store::SharedStore;
 
 /// Limits on the fees the server's fee payer sponsors for one transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +76,11 @@ const CLIENT_DEFAULT_GAS: u64 = 1_000_000;
 /// (its signature, nonce and fee handling).
 const TX_OVERHEAD_GAS: u64 = 300_000;
 
-/// How much fee sponsorship one server instance grants per window, in base
-/// units of the fee token, each transaction counted at its worst fee
-/// (`gas_limit x max_fee_per_gas`, which is more than it will pay).
+/// How much fee sponsorship one server instance (or every instance sharing
+/// a budget store, see `TempoChargeBuilder::sponsor_budget_store`) grants
+/// per window, in base units of the fee token, each transaction counted at
+/// its worst fee (`gas_limit x max_fee_per_gas`, which is more than it will
+/// pay).
 ///
 /// Past the budget, sponsored payments wait: `503` with `Retry-After` until
 /// the window ends, and the client's signed transaction stays usable.
@@ -100,18 +103,64 @@ impl Default for SponsorBudget {
     }
 }
 
-/// The fees co-signed in the current window.
+/// The fees co-signed in the current window: in this instance, or in a
+/// store the instances share.
 #[derive(Debug)]
 pub(crate) struct BudgetTracker {
     budget: SponsorBudget,
     spent: Mutex<(Instant, u128)>,
+    shared: Option<SharedStore>,
 }
 
+const BUDGET_SPENT: &str = "This server's fee sponsorship budget is spent for now; retry later.";
+
 impl BudgetTracker {
-    pub(crate) fn new(budget: SponsorBudget) -> Self {
+    pub(crate) fn new(budget: SponsorBudget, shared: Option<SharedStore>) -> Self {
         Self {
             budget,
             spent: Mutex::new((Instant::now(), 0)),
+            shared,
+        }
+    }
+
+    /// Counts `tx`'s worst fee against the budget of `fee_payer` (in the
+    /// shared store when there is one: one budget for every instance
+    /// sponsoring with that key, in windows aligned on the Unix epoch), or
+    /// answers `503` with the wait until the window ends.
+    pub(crate) async fn admit(
+        &self,
+        tx: &TempoTransaction,
+        fee_payer: Address,
+    ) -> Result<(), VerifyError> {
+        let Some(store) = &self.shared else {
+            return self.reserve(tx).map_err(|wait| {
+                VerifyError::unavailable(wait.max(Duration::from_secs(1)), BUDGET_SPENT)
+            });
+        };
+        let window = self.budget.window.as_secs().max(1);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let index = now / window;
+        let key = format!("sponsor-budget:{fee_payer}:{window}:{index}");
+        let fee = u64::try_from(worst_fee(tx)).unwrap_or(u64::MAX);
+        let max = u64::try_from(self.budget.max_fees).unwrap_or(u64::MAX);
+        // The counter outlives its window a little, for clocks that differ.
+        let ttl = Duration::from_secs(window + 60);
+        match store.add_within(&key, fee, max, ttl).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                let wait = (index + 1) * window - now;
+                Err(VerifyError::unavailable(
+                    Duration::from_secs(wait.max(1)),
+                    BUDGET_SPENT,
+                ))
+            }
+            Err(_) => Err(VerifyError::unavailable(
+                Duration::from_secs(1),
+                "The fee sponsorship budget's store is unavailable; retry later.",
+            )),
         }
     }
 
@@ -203,10 +252,13 @@ mod tests {
 
     #[test]
     fn the_budget_counts_worst_fees_per_window() {
-        let tracker = BudgetTracker::new(SponsorBudget {
-            max_fees: 250_000,
-            window: Duration::from_millis(80),
-        });
+        let tracker = BudgetTracker::new(
+            SponsorBudget {
+                max_fees: 250_000,
+                window: Duration::from_millis(80),
+            },
+            None,
+        );
         // 1M gas at 100 gwei: 0.1 USD, 100,000 base units.
         let one = tx(1_000_000, 100_000_000_000);
         assert_eq!(worst_fee(&one), 100_000);

@@ -118,6 +118,52 @@ async fn the_sponsor_budget_pauses_sponsorship() {
     assert_eq!(env.handled(), 1);
 }
 
+/// Instances sharing the sponsor's budget through Redis share one budget:
+/// what the first co-signs, the second cannot co-sign again (nor a
+/// restarted one: the count is in Redis). Without the store, another
+/// instance grants a budget of its own.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_sponsor_budget_shared_through_redis_holds_across_instances() {
+    use tower_mpp::store::RedisStore;
+
+    let redis = tokio::task::spawn_blocking(crate::support::redis_server::RedisServer::start)
+        .await
+        .unwrap();
+    let store = RedisStore::builder(redis.url())
+        .prefix("budget:")
+        .connect()
+        .await
+        .unwrap();
+    // One transaction at the helper's worst fee; a window so long that the
+    // test never crosses into the next one.
+    let budget = SponsorBudget {
+        max_fees: 41_000,
+        window: Duration::from_secs(1_000_000_000),
+    };
+    let pay = async |env: &Env| {
+        let payer = env.anvil.funded_payer(1_000_000).await;
+        let challenge = env.challenge("/paid").await;
+        let signed = honest(&payer, &challenge, true);
+        let auth = credential(&challenge, pull_payload(&signed, payer.address()), None);
+        env.get("/paid", Some(&auth)).await
+    };
+    let shared = |b: tower_mpp::tempo::TempoChargeBuilder| {
+        b.fee_payer_key(DEV_KEY_1)
+            .sponsor_budget(budget)
+            .sponsor_budget_store(store.clone())
+    };
+    let first = Env::start_with(shared).await;
+    pay(&first).await.assert_paid();
+    let second = Env::start_with(shared).await;
+    let detail = pay(&second).await.assert_rejected(503, "about:blank");
+    assert!(detail.contains("budget"), "{detail}");
+    assert_eq!(second.handled(), 0);
+
+    let own = Env::start_with(|b| b.fee_payer_key(DEV_KEY_1).sponsor_budget(budget)).await;
+    pay(&own).await.assert_paid();
+}
+
 /// With a fixed memo the transfer names no challenge: a third party could
 /// present the victim's mined transaction hash with a fresh challenge of
 /// its own. Such a charge is paid in pull mode only.

@@ -19,6 +19,9 @@ mod sponsorship;
 mod anvil;
 #[path = "../support/escrow.rs"]
 mod escrow_support;
+#[cfg(feature = "redis")]
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 #[path = "../support/rpc_proxy.rs"]
 mod rpc_proxy;
 #[path = "../server/common.rs"]
@@ -29,5 +32,7 @@ mod tempo_payer;
 
 mod support {
     pub(crate) use super::escrow_support as escrow;
+    #[cfg(feature = "redis")]
+    pub(crate) use super::redis_server;
     pub(crate) use super::{anvil, rpc_proxy, tempo_payer};
 }

@@ -219,3 +219,26 @@ async fn counters_count_until_they_expire() {
     assert_eq!(store.increment("n", ttl).await.unwrap(), 1);
     assert!(!Store::is_durable(&store));
 }
+
+/// A bounded counter adds while the sum stays within its maximum, refuses
+/// (adding nothing) past it, and starts again at 0 once expired.
+#[test]
+fn a_bounded_counter_adds_within_its_maximum_until_it_expires() {
+    let store = MemoryStore::new();
+    let add = |amount, ttl| block_on(store.add_within("budget", amount, 100, ttl)).unwrap();
+    let long = Duration::from_secs(60);
+    assert_eq!(add(60, long), Some(60));
+    assert_eq!(add(41, long), None, "61 + 41 > 100: nothing added");
+    assert_eq!(add(40, long), Some(100));
+    assert_eq!(add(1, long), None);
+    assert_eq!(add(101, long), None);
+    let fresh = |amount, ttl| block_on(store.add_within("short", amount, 100, ttl)).unwrap();
+    assert_eq!(fresh(100, Duration::from_millis(20)), Some(100));
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(fresh(30, long), Some(30), "expired: from 0 again");
+    assert_eq!(
+        block_on(store.increment("budget", long)).unwrap(),
+        101,
+        "the same counter as increment"
+    );
+}

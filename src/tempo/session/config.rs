@@ -10,7 +10,7 @@ use alloy_signer_local::PrivateKeySigner;
 use super::escrow::{MAINNET_ESCROW, TESTNET_ESCROW};
 use super::method::{Inner, TempoSession};
 use super::voucher::VoucherHasher;
-use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore};
+use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore, SharedStore, Store};
 use crate::tempo::config::{parse_address, parse_url};
 use crate::tempo::rpc::Rpc;
 use crate::tempo::sponsor::{BudgetTracker, FeePayer};
@@ -92,6 +92,7 @@ pub struct TempoSessionBuilder {
     fee_payer_key: Option<String>,
     fee_limits: FeeLimits,
     sponsor_budget: SponsorBudget,
+    sponsor_budget_store: Option<SharedStore>,
 }
 
 impl Default for TempoSessionBuilder {
@@ -118,6 +119,7 @@ impl Default for TempoSessionBuilder {
                 ..FeeLimits::default()
             },
             sponsor_budget: SponsorBudget::default(),
+            sponsor_budget_store: None,
         }
     }
 }
@@ -260,10 +262,23 @@ impl TempoSessionBuilder {
     }
 
     /// The most sponsored fees per window, counted at each transaction's
-    /// worst case, per instance (default as for charges): past it a
+    /// worst case, per instance or in a shared
+    /// [`sponsor_budget_store`](Self::sponsor_budget_store) (default as for
+    /// charges): past it a
     /// sponsored open answers `503` with `Retry-After`.
     pub fn sponsor_budget(mut self, budget: SponsorBudget) -> Self {
         self.sponsor_budget = budget;
+        self
+    }
+
+    /// Counts the [`sponsor_budget`](Self::sponsor_budget) in `store`
+    /// (a `RedisStore` the instances share) instead of in this instance:
+    /// one budget for every instance sponsoring with the same fee payer
+    /// key, which also survives their restarts. Windows are aligned on the
+    /// Unix epoch. A store that cannot count (`add_within` unsupported) or
+    /// does not answer makes sponsored payments wait (`503`).
+    pub fn sponsor_budget_store(mut self, store: impl Store) -> Self {
+        self.sponsor_budget_store = Some(SharedStore::new(store));
         self
     }
 
@@ -321,7 +336,10 @@ impl TempoSessionBuilder {
                     .map_err(|_| TempoConfigError::InvalidFeePayerKey)?,
                 fee_token: Some(fee_token),
                 limits: self.fee_limits,
-                budget: Arc::new(BudgetTracker::new(self.sponsor_budget)),
+                budget: Arc::new(BudgetTracker::new(
+                    self.sponsor_budget,
+                    self.sponsor_budget_store.clone(),
+                )),
             }),
         };
         Ok(TempoSession {

@@ -12,7 +12,7 @@
 //! and fee cap stay within [`FeeLimits`](crate::tempo::FeeLimits), and each
 //! co-signed transaction's worst fee is counted against the budget.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::SolCall;
@@ -112,13 +112,8 @@ impl Inner {
         sponsored
             .fee_payer
             .budget
-            .reserve(signed.tx())
-            .map_err(|wait| {
-                VerifyError::unavailable(
-                    wait.max(Duration::from_secs(1)),
-                    "This server's fee sponsorship budget is spent for now; retry later.",
-                )
-            })?;
+            .admit(signed.tx(), sponsored.fee_payer.signer.address())
+            .await?;
         crate::tempo::pull::co_sign_with(sponsored.fee_payer, signed, payer, self.currency)
     }
 }
