@@ -229,10 +229,15 @@ impl Store for RedisStore {
             .arg(ADD_WITHIN_SCRIPT)
             .arg(1)
             .arg(self.key(key))
-            .arg(amount.min(MAX_EXACT))
+            .arg(amount)
             .arg(max.min(MAX_EXACT))
             .arg(ttl_millis(ttl));
         async move {
+            // Beyond what the script compares exactly: refused, never
+            // counted short.
+            if amount > MAX_EXACT {
+                return Ok(None);
+            }
             match self.run(&command).await? {
                 Value::Int(-1) => Ok(None),
                 Value::Int(total) => u64::try_from(total).map(Some).map_err(|_| {

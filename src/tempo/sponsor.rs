@@ -147,11 +147,11 @@ impl BudgetTracker {
         let fee = u64::try_from(worst_fee(tx)).unwrap_or(u64::MAX);
         let max = u64::try_from(self.budget.max_fees).unwrap_or(u64::MAX);
         // The counter outlives its window a little, for clocks that differ.
-        let ttl = Duration::from_secs(window + 60);
+        let ttl = Duration::from_secs(window.saturating_add(60));
         match store.add_within(&key, fee, max, ttl).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => {
-                let wait = (index + 1) * window - now;
+                let wait = (index + 1).saturating_mul(window).saturating_sub(now);
                 Err(VerifyError::unavailable(
                     Duration::from_secs(wait.max(1)),
                     BUDGET_SPENT,
