@@ -105,6 +105,16 @@ fn credential(payments: &Payments) -> String {
     Credential::new(challenge, payload).to_header().unwrap()
 }
 
+/// `GET /paid` with the credential `auth` and, if given, an
+/// `Idempotency-Key`.
+fn paid(auth: &str, key: Option<&str>) -> Request<Body> {
+    let mut request = Request::get("/paid").header("authorization", auth);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
 /// `header`'s credential with as many unknown members in its challenge as
 /// fit under [`MAX_CREDENTIAL_LEN`].
 fn hostile_credential(header: &str) -> String {
@@ -192,13 +202,12 @@ fn benches(c: &mut Criterion) {
     group.bench_function("paid", |b| {
         b.to_async(&runtime).iter_batched(
             || credential(&payments),
-            |auth| async {
-                let request = Request::get("/paid")
-                    .header("authorization", auth)
-                    .body(Body::empty())
-                    .unwrap();
-                let response = app.clone().oneshot(request).await.unwrap();
-                assert_eq!(response.status(), 200);
+            |auth| {
+                let request = paid(&auth, None);
+                async {
+                    let response = app.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
             },
             BatchSize::SmallInput,
         );
@@ -226,13 +235,12 @@ fn replay_benches(c: &mut Criterion) {
     group.bench_function("paid", |b| {
         b.to_async(&runtime).iter_batched(
             || credential(&payments),
-            |auth| async {
-                let request = Request::get("/paid")
-                    .header("authorization", auth)
-                    .body(Body::empty())
-                    .unwrap();
-                let response = app.clone().oneshot(request).await.unwrap();
-                assert_eq!(response.status(), 200);
+            |auth| {
+                let request = paid(&auth, None);
+                async {
+                    let response = app.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
             },
             BatchSize::SmallInput,
         );
@@ -248,26 +256,18 @@ fn replay_benches(c: &mut Criterion) {
                 let key = keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 (credential(&payments), format!("key-{key}"))
             },
-            |(auth, key)| async {
-                let request = Request::get("/paid")
-                    .header("authorization", auth)
-                    .header("idempotency-key", key)
-                    .body(Body::empty())
-                    .unwrap();
-                let response = kept_app.clone().oneshot(request).await.unwrap();
-                assert_eq!(response.status(), 200);
+            |(auth, key)| {
+                let request = paid(&auth, Some(&key));
+                async {
+                    let response = kept_app.clone().oneshot(request).await.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
             },
             BatchSize::SmallInput,
         );
     });
     let auth = credential(&payments);
-    let retry = || {
-        Request::get("/paid")
-            .header("authorization", &auth)
-            .header("idempotency-key", "the-retry")
-            .body(Body::empty())
-            .unwrap()
-    };
+    let retry = || paid(&auth, Some("the-retry"));
     runtime.block_on(async {
         let first = kept_app.clone().oneshot(retry()).await.unwrap();
         assert_eq!(first.status(), 200);

@@ -1,8 +1,5 @@
 //! The channel's side of [`TempoSessionProvider`]: the book, the `open`
 //! and `topUp` transactions, vouchers, and paying one challenge.
-
-use std::sync::PoisonError;
-
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex};
 use alloy_signer::SignerSync;
@@ -283,18 +280,14 @@ impl TempoSessionProvider {
                 )
             }
         };
-        self.inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                id,
-                Paid {
-                    key,
-                    challenge: challenge.clone(),
-                    url: url.cloned(),
-                },
-            );
+        self.paid().insert(
+            id,
+            Paid {
+                key,
+                challenge: challenge.clone(),
+                url: url.cloned(),
+            },
+        );
         Ok(Credential::new(challenge.clone(), payload))
     }
 }

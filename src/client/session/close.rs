@@ -60,11 +60,7 @@ impl TempoSessionProvider {
             .book
             .remove(&key)
             .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?;
-        self.inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&record.channel_id);
+        self.paid().remove(&record.channel_id);
         Ok(receipt)
     }
 
@@ -85,10 +81,7 @@ impl TempoSessionProvider {
     /// order of their ids.
     fn paid_urls(&self) -> Vec<(B256, Url)> {
         let paid: Vec<(B256, String, Url)> = self
-            .inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .paid()
             .iter()
             .filter_map(|(id, paid)| Some((*id, paid.key.clone(), paid.url.clone()?)))
             .collect();

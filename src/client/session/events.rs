@@ -284,14 +284,12 @@ impl TempoSessionProvider {
         mut limit: Option<&mut Limit>,
     ) -> Result<Option<Option<u128>>, ClientError> {
         let _paying = self.inner.paying.lock().await;
-        let known = self
-            .inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
-        let Some(mut paid) = known else {
+        // Where the stream was paid from now on (`close_all` closes there).
+        let known = self.paid().get_mut(&id).map(|paid| {
+            paid.url = Some(url.clone());
+            paid.clone()
+        });
+        let Some(paid) = known else {
             return Err(ClientError::PaymentFailed(PayError::invalid(format!(
                 "the server asks for a voucher on channel {id}, which this provider did not pay"
             ))));
@@ -304,12 +302,6 @@ impl TempoSessionProvider {
                 .admit(&paid, required.saturating_sub(record.cumulative))
                 .map_err(ClientError::PolicyRefused)?;
         }
-        paid.url = Some(url.clone());
-        self.inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, paid.clone());
         record.deposit = record.deposit.max(deposit);
         let mut topped = None;
         if required > record.deposit {
@@ -339,13 +331,7 @@ impl TempoSessionProvider {
 
     /// Notes what a receipt of channel `id` says was spent.
     pub(crate) fn note_spent(&self, id: B256, spent: u128) {
-        let known = self
-            .inner
-            .challenges
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .map(|paid| paid.key.clone());
+        let known = self.paid().get(&id).map(|paid| paid.key.clone());
         if let Some(key) = known
             && let Ok(Some(mut record)) = self.inner.book.get(&key)
             && spent > record.spent

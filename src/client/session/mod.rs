@@ -158,6 +158,15 @@ impl TempoSessionProvider {
         }
     }
 
+    /// What each channel was last paid for, locked (the map holds whole
+    /// entries: a panic elsewhere cannot leave one half-written).
+    fn paid(&self) -> std::sync::MutexGuard<'_, HashMap<B256, Paid>> {
+        self.inner
+            .challenges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn edit(mut self, change: impl FnOnce(&mut Inner)) -> Self {
         match Arc::get_mut(&mut self.inner) {
             Some(inner) => change(inner),
