@@ -19,6 +19,8 @@ macro_rules! trace_event {
     };
 }
 
+#[cfg(feature = "tempo")]
+pub(crate) mod channel_meter;
 mod charge;
 mod config_error;
 mod hooks;

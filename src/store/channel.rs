@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use alloy_primitives::{Address, B256, Bytes};
 
 use super::StoreError;
+use super::accounting::{AccountingError, ChannelState};
 use super::channel_watch::{ChannelWatch, DEFAULT_POLL_INTERVAL, Notifier};
-use crate::tempo::session::{AccountingError, ChannelState};
 
 /// One channel as the server keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]

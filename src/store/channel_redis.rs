@@ -17,11 +17,11 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, hex};
 use redis::{Script, Value};
 
+use super::accounting::{AccountingError, ChannelState};
 use super::channel::{Applied, Channel, ChannelStore, ChannelUpdate};
 use super::channel_watch::{ChannelWatch, LISTENER_FALLBACK, Notifier, listen};
 use super::redis::{RedisStore, UnexpectedReply};
 use super::{StoreError, StoreErrorKind};
-use crate::tempo::session::{AccountingError, ChannelState};
 
 /// Digits of a stored amount: `u128::MAX` has 39, a sum of two has 40.
 const WIDTH: usize = 40;

@@ -1,4 +1,7 @@
-//! Single-use claims: the only shared state a charge needs.
+//! The state payments share: single-use claims, payment channels and the
+//! responses kept for retries. Nothing here knows a payment method: a
+//! channel's accounting ([`ChannelState`], feature `tempo`) is the session
+//! intent's, the same for every method that offers sessions.
 //!
 //! Challenges are stateless (see [`binding`](crate::binding)), so any server
 //! instance can issue and check them. What must be shared is the memory of
@@ -37,6 +40,8 @@
 //! settle again.
 
 #[cfg(feature = "tempo")]
+mod accounting;
+#[cfg(feature = "tempo")]
 mod channel;
 #[cfg(all(feature = "tempo", feature = "redis"))]
 mod channel_redis;
@@ -51,6 +56,8 @@ mod replay_redis;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "tempo")]
+pub use accounting::{AccountingError, ChannelState, VoucherOutcome};
 #[cfg(feature = "tempo")]
 pub use channel::{
     Applied, Channel, ChannelStore, ChannelUpdate, MemoryChannelStore, SharedChannelStore,

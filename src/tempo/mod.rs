@@ -1,5 +1,6 @@
-//! The Tempo payment method: one-time TIP-20 charges settled on the Tempo
-//! chain (`draft-tempo-charge-00`), with the `tempo` feature.
+//! The Tempo payment method, with the `tempo` feature: TIP-20 charges
+//! settled on the Tempo chain (`draft-tempo-charge-00`) and pay-as-you-go
+//! sessions on payment channels ([`session`], `draft-tempo-session-00`).
 //!
 //! [`TempoCharge`] offers a charge in a TIP-20 token (`PathUSD` by default)
 //! and accepts all three credential types:

@@ -21,7 +21,6 @@ use serde::Deserialize as _;
 use serde::de::IntoDeserializer as _;
 use serde_json::{Map, Value};
 
-use super::accounting::AccountingError;
 use super::config::{PayeeDebug, TempoSessionBuilder};
 use super::voucher::{VoucherHasher, recover_voucher_signer};
 use super::wire::{SessionDetails, SessionPayload, SessionRequest};
@@ -29,6 +28,7 @@ use crate::method::{
     Management, Meter, MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError,
 };
 use crate::protocol::{Base64Json, Credential, ProblemType, Receipt};
+use crate::store::AccountingError;
 use crate::store::{Applied, Channel, ChannelUpdate, SharedChannelStore, SignedVoucher};
 use crate::tempo::rpc::{Rpc, RpcFault};
 use crate::tempo::sponsor::FeePayer;
@@ -431,7 +431,7 @@ impl PaymentMethod for TempoSession {
         receipt: &Receipt,
     ) -> Result<Option<Arc<dyn Meter>>, MethodError> {
         let unit_price = self.unit_price(price)?;
-        match super::meter::for_receipt(&self.inner.store, unit_price, receipt) {
+        match crate::method::channel_meter::for_receipt(&self.inner.store, unit_price, receipt) {
             Some(meter) => Ok(Some(meter)),
             None => Err(MethodError::new("the receipt names no channel")),
         }

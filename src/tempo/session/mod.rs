@@ -31,11 +31,9 @@
 //! assert!(recover_voucher_signer(&[0u8; 65], &hash).is_err());
 //! ```
 
-mod accounting;
 mod chain;
 mod config;
 mod escrow;
-mod meter;
 mod method;
 mod open;
 mod settle;
@@ -49,7 +47,7 @@ pub use config::{
 pub use method::TempoSession;
 pub use settle::SettleReport;
 
-pub use accounting::{AccountingError, ChannelState, VoucherOutcome};
+pub use crate::store::{AccountingError, ChannelState, VoucherOutcome};
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};
 pub use voucher::{
     VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, VoucherHasher, VoucherSignatureError,

@@ -18,12 +18,12 @@ use alloy_sol_types::SolCall;
 use tempo_alloy::contracts::precompiles::ITIP20;
 use tempo_alloy::primitives::transaction::{AASigned, Call, TempoTransaction};
 
-use super::accounting::AccountingError;
 use super::chain::{OnChain, TxFailure};
 use super::escrow::{ITempoStreamChannel, channel_id};
 use super::method::{Done, Inner, not_found, refused, rpc_unavailable, store_unavailable};
 use crate::method::VerifyError;
 use crate::protocol::ProblemType;
+use crate::store::AccountingError;
 use crate::store::{Channel, ChannelUpdate};
 use crate::tempo::rpc::RpcFault;
 

@@ -13,19 +13,18 @@ use alloy_primitives::B256;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use super::accounting::AccountingError;
-use crate::method::{Balance, Meter, MeterError, MeterFuture};
+use super::{Balance, Meter, MeterError, MeterFuture};
 use crate::protocol::{Receipt, Timestamp};
-use crate::store::{Channel, ChannelUpdate, SharedChannelStore};
+use crate::store::{AccountingError, Channel, ChannelUpdate, SharedChannelStore};
 
 /// Debits one channel for one response.
 #[derive(Debug)]
-pub(super) struct SessionMeter {
-    pub(super) store: SharedChannelStore,
-    pub(super) id: B256,
-    pub(super) unit_price: u128,
+pub(crate) struct SessionMeter {
+    store: SharedChannelStore,
+    id: B256,
+    unit_price: u128,
     /// The request's receipt, updated for the final one.
-    pub(super) receipt: Receipt,
+    receipt: Receipt,
 }
 
 fn balance(channel: &Channel) -> Balance {
@@ -165,7 +164,7 @@ impl Meter for SessionMeter {
 }
 
 /// The meter of a request that `receipt` says was paid on a channel.
-pub(super) fn for_receipt(
+pub(crate) fn for_receipt(
     store: &SharedChannelStore,
     unit_price: u128,
     receipt: &Receipt,
