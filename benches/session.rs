@@ -69,6 +69,7 @@ fn app<S: ChannelStore>(store: S) -> (Router, TempoSession) {
         .chain_id(CHAIN_ID)
         .escrow(ESCROW.to_string())
         .channel_store(store)
+        .volatile_channel_store(true)
         .build()
         .unwrap();
     let payments = Payments::builder()

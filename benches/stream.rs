@@ -84,6 +84,7 @@ async fn app() -> (Router, String) {
         .chain_id(CHAIN_ID)
         .escrow(ESCROW.to_string())
         .channel_store(store)
+        .volatile_channel_store(true)
         .build()
         .unwrap();
     let payments = Payments::builder()

@@ -85,7 +85,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let mut session = TempoSession::builder()
         .payee_key(payee_key)
         .suggested_deposit(2_000 * PER_WORD)
-        .unit_type("word");
+        .unit_type("word")
+        // One instance, channels in memory: a restart loses the vouchers
+        // accepted since the last settlement (every 10 s here).
+        .volatile_channel_store(true);
     if let Ok(url) = env("TEMPO_RPC_URL") {
         session = session.rpc_url(url);
     }

@@ -48,15 +48,27 @@ impl SessionMeter {
         need
     }
 
-    async fn debit_units(&self, units: u128) -> Result<Balance, MeterError> {
-        let cost = self
-            .unit_price
-            .checked_mul(units)
-            .ok_or(MeterError::Closed)?;
-        let update = ChannelUpdate::Pay {
-            voucher: None,
-            min_delta: 0,
-            cost,
+    fn amount(&self, units: u128) -> Result<u128, MeterError> {
+        self.unit_price.checked_mul(units).ok_or(MeterError::Closed)
+    }
+
+    async fn debit_units(
+        &self,
+        units: u128,
+        holding: Option<(u128, u128)>,
+    ) -> Result<Balance, MeterError> {
+        let cost = self.amount(units)?;
+        let update = match holding {
+            None => ChannelUpdate::Pay {
+                voucher: None,
+                min_delta: 0,
+                cost,
+            },
+            Some((reported, hold)) => ChannelUpdate::Hold {
+                cost,
+                reported: self.amount(reported)?,
+                hold: self.amount(hold)?,
+            },
         };
         let applied = self
             .store
@@ -74,11 +86,14 @@ impl SessionMeter {
         }
     }
 
-    async fn release_units(&self, units: u128) -> Result<Balance, MeterError> {
-        let amount = self.unit_price.saturating_mul(units);
+    async fn release_units(&self, units: u128, held: u128) -> Result<Balance, MeterError> {
+        let update = ChannelUpdate::Release {
+            amount: self.unit_price.saturating_mul(units),
+            held: self.unit_price.saturating_mul(held),
+        };
         let applied = self
             .store
-            .update(self.id, ChannelUpdate::Release(amount))
+            .update(self.id, update)
             .await
             .map_err(MeterError::Unavailable)?
             .ok_or(MeterError::Closed)?;
@@ -143,11 +158,28 @@ impl SessionMeter {
 
 impl Meter for SessionMeter {
     fn debit(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>> {
-        Box::pin(self.debit_units(units))
+        Box::pin(self.debit_units(units, None))
     }
 
     fn release(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>> {
-        Box::pin(self.release_units(units))
+        Box::pin(self.release_units(units, 0))
+    }
+
+    fn debit_holding(
+        &self,
+        units: u128,
+        reported: u128,
+        hold: u128,
+    ) -> MeterFuture<'_, Result<Balance, MeterError>> {
+        Box::pin(self.debit_units(units, Some((reported, hold))))
+    }
+
+    fn release_held(
+        &self,
+        units: u128,
+        held: u128,
+    ) -> MeterFuture<'_, Result<Balance, MeterError>> {
+        Box::pin(self.release_units(units, held))
     }
 
     fn wait(

@@ -64,6 +64,34 @@ pub trait Meter: Send + Sync + fmt::Debug + 'static {
     /// unused reservation).
     fn release(&self, units: u128) -> MeterFuture<'_, Result<Balance, MeterError>>;
 
+    /// Debits `units` as [`debit`](Self::debit) does, for a stream that
+    /// debits ahead of delivery: the `reported` units it said it held
+    /// before are delivered by now, and `hold` units of this debit are
+    /// not delivered yet. What is held is not consumed: a settlement or a
+    /// close does not count it. By default a plain debit.
+    fn debit_holding(
+        &self,
+        units: u128,
+        reported: u128,
+        hold: u128,
+    ) -> MeterFuture<'_, Result<Balance, MeterError>> {
+        let _ = (reported, hold);
+        self.debit(units)
+    }
+
+    /// Gives back `units` as [`release`](Self::release) does, and ends a
+    /// stream's hold of `held` units (see
+    /// [`debit_holding`](Self::debit_holding)). By default a plain
+    /// release.
+    fn release_held(
+        &self,
+        units: u128,
+        held: u128,
+    ) -> MeterFuture<'_, Result<Balance, MeterError>> {
+        let _ = held;
+        self.release(units)
+    }
+
     /// Waits at most `timeout` for the payer's funds to change from
     /// `seen` (a higher voucher, a top-up, a close): the new balance, or
     /// `None` when nothing changed in time. The change may come through

@@ -9,6 +9,12 @@
 //!   amount again is an idempotent retry.
 //! - [`ChannelState::charge`]: `spent + cost <= acceptedCumulative`, or the
 //!   top-up the request needs.
+//! - [`ChannelState::check_close`]: a close voucher covers what was
+//!   consumed (and settled) and stays within the deposit.
+//!
+//! `spent` includes what metered streams debited ahead of delivery
+//! (`held`); what was [consumed](ChannelState::consumed) is `spent - held`,
+//! and only that may be captured: settled, or required of a close.
 //!
 //! Every amount is an exact `u128` of base units; no transition overflows.
 
@@ -22,14 +28,22 @@ pub struct ChannelState {
     pub deposit: u128,
     /// The highest voucher accepted (monotonic).
     pub accepted_cumulative: u128,
-    /// What delivered service has used of it (monotonic).
+    /// What service has used of it, including what metered streams
+    /// debited ahead and hold (`held`).
     pub spent: u128,
+    /// Of `spent`, what metered streams debited ahead of delivery and have
+    /// not reported sent: not consumed yet, so neither settled nor
+    /// required of a close.
+    pub held: u128,
     /// The last cumulative amount settled on chain.
     pub settled: u128,
     /// The payer asked the escrow to close (forced close pending).
     pub close_requested: bool,
     /// The channel is closed.
     pub finalized: bool,
+    /// Until when (Unix seconds) a cooperative close this server sent may
+    /// still be in flight: settlement leaves the channel alone until then.
+    pub closing_until: u64,
 }
 
 /// How a voucher changed the state.
@@ -72,6 +86,13 @@ pub enum AccountingError {
         /// The deposit.
         deposit: u128,
     },
+    /// A close voucher below what was consumed or settled.
+    CloseBelowConsumed {
+        /// The close voucher's amount.
+        amount: u128,
+        /// The least a close may capture.
+        least: u128,
+    },
     /// The accepted vouchers do not cover this request's cost.
     Insufficient {
         /// What the request costs.
@@ -112,6 +133,10 @@ impl fmt::Display for AccountingError {
                 f,
                 "the voucher ({amount}) is above the channel's deposit ({deposit})"
             ),
+            Self::CloseBelowConsumed { amount, least } => write!(
+                f,
+                "the close voucher ({amount}) is below what was consumed or settled ({least})"
+            ),
             Self::Insufficient { cost, available } => write!(
                 f,
                 "the request costs {cost} and the vouchers leave {available}"
@@ -134,6 +159,36 @@ impl ChannelState {
     /// What the accepted vouchers leave for service.
     pub fn available(&self) -> u128 {
         self.accepted_cumulative.saturating_sub(self.spent)
+    }
+
+    /// What was delivered: `spent` less what streams hold ahead. The most
+    /// a settlement may capture, and the least a close must.
+    pub fn consumed(&self) -> u128 {
+        self.spent.saturating_sub(self.held)
+    }
+
+    /// Checks a close voucher of `amount`: at least what was consumed and
+    /// settled, at most the deposit, on a channel not closed.
+    ///
+    /// # Errors
+    ///
+    /// [`AccountingError::Closed`], [`AccountingError::CloseBelowConsumed`]
+    /// or [`AccountingError::AboveDeposit`].
+    pub fn check_close(&self, amount: u128) -> Result<(), AccountingError> {
+        if self.finalized {
+            return Err(AccountingError::Closed);
+        }
+        let least = self.consumed().max(self.settled);
+        if amount < least {
+            return Err(AccountingError::CloseBelowConsumed { amount, least });
+        }
+        if amount > self.deposit {
+            return Err(AccountingError::AboveDeposit {
+                amount,
+                deposit: self.deposit,
+            });
+        }
+        Ok(())
     }
 
     fn serviceable(&self) -> Result<(), AccountingError> {

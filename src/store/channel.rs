@@ -38,8 +38,14 @@ pub struct Channel {
     /// Who signs its vouchers (the authorized signer, else the payer), as
     /// read from the escrow.
     pub signer: Address,
-    /// The signature of the highest accepted voucher, for settlement.
+    /// The signature of the highest accepted voucher.
     pub voucher_signature: Bytes,
+    /// The voucher accepted before the highest (its amount), kept so that
+    /// a payer vouching ahead of its use can still be settled at what it
+    /// consumed; 0 with no signature when there is none.
+    pub prior_amount: u128,
+    /// The signature of the prior voucher (empty when there is none).
+    pub prior_signature: Bytes,
 }
 
 impl Channel {
@@ -59,6 +65,8 @@ impl Channel {
             payer,
             signer,
             voucher_signature: signature,
+            prior_amount: 0,
+            prior_signature: Bytes::new(),
         }
     }
 
@@ -67,6 +75,23 @@ impl Channel {
         self.state
             .accepted_cumulative
             .saturating_sub(self.state.settled)
+    }
+
+    /// The highest voucher the payee may settle now, with its signature:
+    /// one that captures no more than was [consumed](ChannelState::consumed)
+    /// and more than is settled. A payer that vouched ahead of its use is
+    /// settled at its prior voucher, or not yet.
+    pub fn settleable(&self) -> Option<(u128, &Bytes)> {
+        let state = &self.state;
+        let consumed = state.consumed();
+        [
+            (state.accepted_cumulative, &self.voucher_signature),
+            (self.prior_amount, &self.prior_signature),
+        ]
+        .into_iter()
+        .find(|(amount, signature)| {
+            !signature.is_empty() && *amount <= consumed && *amount > state.settled
+        })
     }
 }
 
@@ -85,10 +110,39 @@ pub enum ChannelUpdate {
         /// What the request costs.
         cost: u128,
     },
-    /// Gives back an amount debited ahead of delivery and not delivered
-    /// (a metered stream's unused reservation): `spent` lowers by it, never
-    /// below zero. Nothing else changes, on a closed channel too.
-    Release(u128),
+    /// A metered stream's debit: `cost` debited as `Pay` debits it (no
+    /// voucher), and the stream's hold replaced: of `held`, the `reported`
+    /// the stream held before is taken out (delivered by now) and `hold`
+    /// (what of this debit is not delivered yet) put in. A refused debit
+    /// changes nothing.
+    Hold {
+        /// What is debited.
+        cost: u128,
+        /// What this stream held before (now delivered).
+        reported: u128,
+        /// What of `cost` the stream holds ahead of delivery.
+        hold: u128,
+    },
+    /// Gives back `amount` debited ahead of delivery and not delivered (a
+    /// metered stream's unused reservation) and ends the stream's hold of
+    /// `held`: both lower by them, never below zero. Nothing else changes,
+    /// on a closed channel too.
+    Release {
+        /// What `spent` gives back.
+        amount: u128,
+        /// What the stream had reported held.
+        held: u128,
+    },
+    /// The payee's cooperative close with a voucher of `amount`: refused
+    /// below what was consumed or settled, or above the deposit (nothing
+    /// changes); else the channel stops serving, and settlement leaves it
+    /// alone until `until` (Unix seconds) while the close is in flight.
+    Close {
+        /// The close voucher's amount.
+        amount: u128,
+        /// Until when the close may be in flight.
+        until: u64,
+    },
     /// The deposit read back from the escrow after a top-up (never lowers
     /// it).
     Deposit(u128),
@@ -154,7 +208,12 @@ pub fn apply_update(channel: &mut Channel, update: &ChannelUpdate) -> Result<(),
             let before = channel.state.accepted_cumulative;
             channel.state.accept_voucher(voucher.amount, *min_delta)?;
             if channel.state.accepted_cumulative != before {
-                channel.voucher_signature = voucher.signature.clone();
+                let prior =
+                    std::mem::replace(&mut channel.voucher_signature, voucher.signature.clone());
+                if !prior.is_empty() {
+                    channel.prior_amount = before;
+                    channel.prior_signature = prior;
+                }
             }
         }
         return channel.state.charge(*cost);
@@ -162,8 +221,24 @@ pub fn apply_update(channel: &mut Channel, update: &ChannelUpdate) -> Result<(),
     let state = &mut channel.state;
     match update {
         ChannelUpdate::Pay { .. } => unreachable!("handled above"),
-        ChannelUpdate::Release(amount) => {
+        ChannelUpdate::Hold {
+            cost,
+            reported,
+            hold,
+        } => {
+            state.charge(*cost)?;
+            state.held = state.held.saturating_sub(*reported).saturating_add(*hold);
+            Ok(())
+        }
+        ChannelUpdate::Release { amount, held } => {
             state.spent = state.spent.saturating_sub(*amount);
+            state.held = state.held.saturating_sub(*held);
+            Ok(())
+        }
+        ChannelUpdate::Close { amount, until } => {
+            state.check_close(*amount)?;
+            state.close_requested = true;
+            state.closing_until = state.closing_until.max(*until);
             Ok(())
         }
         ChannelUpdate::Deposit(deposit) => {
@@ -223,6 +298,15 @@ pub trait ChannelStore: Send + Sync + 'static {
         let _ = id;
         std::future::ready(Ok(ChannelWatch::polling(DEFAULT_POLL_INTERVAL)))
     }
+
+    /// Whether channels survive a restart of this server process and are
+    /// shared by every instance serving the same payee (a shared Redis
+    /// with persistence is; memory is not). A session refuses a store that
+    /// is not unless the deployer opts in: vouchers accepted and not yet
+    /// settled are lost with it. `false` by default.
+    fn is_durable(&self) -> bool {
+        false
+    }
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -237,6 +321,7 @@ trait DynChannelStore: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Option<Applied>, StoreError>>;
     fn open_channels(&self) -> BoxFuture<'_, Result<Vec<B256>, StoreError>>;
     fn watch(&self, id: B256) -> BoxFuture<'_, Result<ChannelWatch, StoreError>>;
+    fn is_durable(&self) -> bool;
 }
 
 impl<S: ChannelStore> DynChannelStore for S {
@@ -262,6 +347,10 @@ impl<S: ChannelStore> DynChannelStore for S {
 
     fn watch(&self, id: B256) -> BoxFuture<'_, Result<ChannelWatch, StoreError>> {
         Box::pin(ChannelStore::watch(self, id))
+    }
+
+    fn is_durable(&self) -> bool {
+        ChannelStore::is_durable(self)
     }
 }
 
@@ -329,6 +418,11 @@ impl SharedChannelStore {
     pub async fn watch(&self, id: B256) -> Result<ChannelWatch, StoreError> {
         self.inner.watch(id).await
     }
+
+    /// See [`ChannelStore::is_durable`].
+    pub fn is_durable(&self) -> bool {
+        self.inner.is_durable()
+    }
 }
 
 impl fmt::Debug for SharedChannelStore {
@@ -344,9 +438,13 @@ impl fmt::Debug for SharedChannelStore {
 const SHARDS: usize = 16;
 
 /// Channels in this process's memory, for one instance: a lock per shard,
-/// held only for the update itself. Forgotten at restart (the chain keeps
-/// deposits and settlements; unsettled vouchers would be lost): use
-/// `RedisChannelStore` where that matters.
+/// held only for the update itself. Forgotten at restart: the chain keeps
+/// deposits and settlements, but vouchers accepted since the last
+/// settlement are lost (the payee's loss, bounded by what the settlement
+/// interval lets accumulate), so a session takes this store only with
+/// [`volatile_channel_store`](crate::tempo::session::TempoSessionBuilder::volatile_channel_store).
+/// Several instances must share one `RedisChannelStore` instead: two
+/// stores for one payee each count the same vouchers.
 #[derive(Default)]
 pub struct MemoryChannelStore {
     shards: [Mutex<HashMap<B256, Channel>>; SHARDS],
@@ -408,7 +506,9 @@ impl ChannelStore for MemoryChannelStore {
         // Watchers wait for vouchers, deposits and closes, not debits.
         let debit_only = matches!(
             update,
-            ChannelUpdate::Pay { voucher: None, .. } | ChannelUpdate::Release(_)
+            ChannelUpdate::Pay { voucher: None, .. }
+                | ChannelUpdate::Hold { .. }
+                | ChannelUpdate::Release { .. }
         );
         if applied.is_some() && !debit_only {
             self.notifier.notify(&id);

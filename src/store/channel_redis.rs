@@ -32,6 +32,7 @@ const WIDTH: usize = 40;
 /// paused stream waits for); `ARGV[1]` the operation, `ARGV[2]` the
 /// channel id, then the operation's arguments.
 const SCRIPT: &str = r"
+local ZERO = string.rep('0', 40)
 local function add(x, y)
   local out, carry = {}, 0
   for i = 40, 1, -1 do
@@ -42,7 +43,7 @@ local function add(x, y)
   return table.concat(out)
 end
 local function sub(x, y)
-  if x < y then return string.rep('0', 40) end
+  if x < y then return ZERO end
   local out, borrow = {}, 0
   for i = 40, 1, -1 do
     local d = x:byte(i) - y:byte(i) - borrow
@@ -52,50 +53,91 @@ local function sub(x, y)
   return table.concat(out)
 end
 local key, open, op = KEYS[1], KEYS[2], ARGV[1]
+local FIELDS = {'d', 'a', 'sp', 'st', 'cr', 'f', 'py', 'sg', 'sig', 'h', 'cu', 'pa', 'psig'}
+-- Fields a channel stored by an older version lacks read as their zero.
+local DEFAULTS = {h = ZERO, cu = ZERO, pa = ZERO, psig = ''}
+local function get(field)
+  local value = redis.call('HGET', key, field)
+  if value then return value end
+  return DEFAULTS[field]
+end
 local function state(status)
-  local c = redis.call('HMGET', key, 'd', 'a', 'sp', 'st', 'cr', 'f', 'py', 'sg', 'sig')
-  return {status, c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]}
+  local c = redis.call('HMGET', key, unpack(FIELDS))
+  local out = {status}
+  for i, field in ipairs(FIELDS) do out[i + 1] = c[i] or DEFAULTS[field] end
+  return out
 end
 if op == 'insert' then
   if redis.call('EXISTS', key) == 0 then
-    redis.call('HSET', key, 'd', ARGV[3], 'a', ARGV[4], 'sp', ARGV[5], 'st', ARGV[6],
-      'cr', ARGV[7], 'f', ARGV[8], 'py', ARGV[9], 'sg', ARGV[10], 'sig', ARGV[11])
+    local values = {}
+    for i, field in ipairs(FIELDS) do
+      values[#values + 1] = field
+      values[#values + 1] = ARGV[i + 2]
+    end
+    redis.call('HSET', key, unpack(values))
     if ARGV[8] == '0' then redis.call('SADD', open, ARGV[2]) end
   end
   return state('ok')
 end
 if redis.call('EXISTS', key) == 0 then return {'missing'} end
+local function serviceable()
+  if get('f') == '1' then return 'closed' end
+  if get('cr') == '1' then return 'close_requested' end
+  return nil
+end
+local function debit(cost)
+  local after = add(get('sp'), cost)
+  if after > get('a') then return false end
+  redis.call('HSET', key, 'sp', after)
+  return true
+end
 if op == 'pay' then
-  local c = redis.call('HMGET', key, 'd', 'a', 'sp', 'cr', 'f')
-  local d, a, sp = c[1], c[2], c[3]
-  if c[5] == '1' then return state('closed') end
-  if c[4] == '1' then return state('close_requested') end
+  local refused = serviceable()
+  if refused then return state(refused) end
   if ARGV[3] == '1' then
-    if ARGV[8] ~= redis.call('HGET', key, 'sg') then return state('signer_mismatch') end
-    local amount = ARGV[4]
+    if ARGV[8] ~= get('sg') then return state('signer_mismatch') end
+    local amount, a = ARGV[4], get('a')
     if amount < a then return state('below_accepted') end
     if amount > a then
       if amount < add(a, ARGV[6]) then return state('below_min_delta') end
-      if amount > d then return state('above_deposit') end
-      a = amount
-      redis.call('HSET', key, 'a', a, 'sig', ARGV[5])
+      if amount > get('d') then return state('above_deposit') end
+      local prior = get('sig')
+      redis.call('HSET', key, 'a', amount, 'sig', ARGV[5])
+      if prior ~= '' then redis.call('HSET', key, 'pa', a, 'psig', prior) end
       redis.call('PUBLISH', KEYS[3], ARGV[2])
     end
   end
-  local after = add(sp, ARGV[7])
-  if after > a then return state('insufficient') end
-  redis.call('HSET', key, 'sp', after)
+  if not debit(ARGV[7]) then return state('insufficient') end
+  return state('ok')
+end
+if op == 'hold' then
+  local refused = serviceable()
+  if refused then return state(refused) end
+  if not debit(ARGV[3]) then return state('insufficient') end
+  redis.call('HSET', key, 'h', add(sub(get('h'), ARGV[4]), ARGV[5]))
+  return state('ok')
+end
+if op == 'close' then
+  if get('f') == '1' then return state('closed') end
+  local least = sub(get('sp'), get('h'))
+  if get('st') > least then least = get('st') end
+  if ARGV[3] < least then return state('close_below') end
+  if ARGV[3] > get('d') then return state('above_deposit') end
+  local till = get('cu')
+  if ARGV[4] > till then till = ARGV[4] end
+  redis.call('HSET', key, 'cr', '1', 'cu', till)
+  redis.call('PUBLISH', KEYS[3], ARGV[2])
   return state('ok')
 end
 if op == 'release' then
-  redis.call('HSET', key, 'sp', sub(redis.call('HGET', key, 'sp'), ARGV[3]))
+  redis.call('HSET', key, 'sp', sub(get('sp'), ARGV[3]), 'h', sub(get('h'), ARGV[4]))
 elseif op == 'deposit' then
-  if ARGV[3] > redis.call('HGET', key, 'd') then
+  if ARGV[3] > get('d') then
     redis.call('HSET', key, 'd', ARGV[3])
     redis.call('PUBLISH', KEYS[3], ARGV[2])
   end
 elseif op == 'settled' or op == 'finalized' then
-  if ARGV[3] > redis.call('HGET', key, 'st') then redis.call('HSET', key, 'st', ARGV[3]) end
+  if ARGV[3] > get('st') then redis.call('HSET', key, 'st', ARGV[3]) end
   if op == 'finalized' then
     redis.call('HSET', key, 'f', '1')
     redis.call('SREM', open, ARGV[2])
@@ -248,11 +290,15 @@ impl Reply {
         state.settled = amount(3)?;
         state.close_requested = field(4)? == "1";
         state.finalized = field(5)? == "1";
+        state.held = amount(9)?;
+        state.closing_until = u64::try_from(amount(10)?).ok()?;
         let channel = Channel {
             state,
             payer: address(6)?,
             signer: address(7)?,
             voucher_signature: hex::decode(field(8)?).ok()?.into(),
+            prior_amount: amount(11)?,
+            prior_signature: hex::decode(field(12)?).ok()?.into(),
         };
         Some(Self {
             status,
@@ -269,6 +315,8 @@ impl Reply {
                 min_delta,
                 cost,
             } => (voucher.as_ref().map_or(0, |v| v.amount), *min_delta, *cost),
+            ChannelUpdate::Hold { cost, .. } => (0, 0, *cost),
+            ChannelUpdate::Close { amount, .. } => (*amount, 0, 0),
             _ => (0, 0, 0),
         };
         Some(match self.status.as_str() {
@@ -287,6 +335,10 @@ impl Reply {
             "above_deposit" => Err(AccountingError::AboveDeposit {
                 amount,
                 deposit: state.deposit,
+            }),
+            "close_below" => Err(AccountingError::CloseBelowConsumed {
+                amount,
+                least: state.consumed().max(state.settled),
             }),
             "insufficient" => Err(AccountingError::Insufficient {
                 cost,
@@ -314,6 +366,10 @@ impl ChannelStore for RedisChannelStore {
             address_text(channel.payer),
             address_text(channel.signer),
             hex::encode(&channel.voucher_signature),
+            padded(s.held),
+            padded(u128::from(s.closing_until)),
+            padded(channel.prior_amount),
+            hex::encode(&channel.prior_signature),
         ];
         async move {
             self.run(&id, "insert", &args)
@@ -356,7 +412,20 @@ impl ChannelStore for RedisChannelStore {
                         .unwrap_or_default(),
                 ],
             ),
-            ChannelUpdate::Release(amount) => ("release", vec![padded(*amount)]),
+            ChannelUpdate::Hold {
+                cost,
+                reported,
+                hold,
+            } => (
+                "hold",
+                vec![padded(*cost), padded(*reported), padded(*hold)],
+            ),
+            ChannelUpdate::Release { amount, held } => {
+                ("release", vec![padded(*amount), padded(*held)])
+            }
+            ChannelUpdate::Close { amount, until } => {
+                ("close", vec![padded(*amount), padded(u128::from(*until))])
+            }
             ChannelUpdate::Deposit(deposit) => ("deposit", vec![padded(*deposit)]),
             ChannelUpdate::Settled(settled) => ("settled", vec![padded(*settled)]),
             ChannelUpdate::CloseRequested => ("close_requested", Vec::new()),
@@ -395,6 +464,12 @@ impl ChannelStore for RedisChannelStore {
         // for it (the fallback covers a listener that cannot subscribe).
         let _ = tokio::time::timeout(self.redis.timeout(), subscribed.wait_for(|s| *s)).await;
         Ok(watch)
+    }
+
+    /// Shared by the instances, and kept across restarts as far as the
+    /// Redis persists (see [`RedisStore`]).
+    fn is_durable(&self) -> bool {
+        true
     }
 
     fn open_channels(&self) -> impl Future<Output = Result<Vec<B256>, StoreError>> + Send {

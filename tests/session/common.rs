@@ -110,6 +110,9 @@ impl Chain {
             .rpc_timeout(Duration::from_secs(3))
             .receipt_timeout(Duration::from_secs(10))
             .channel_store(store)
+            // The tests' memory stores serve one instance, restarted only
+            // where a test says so.
+            .volatile_channel_store(true)
     }
 
     /// An app on this chain with a memory channel store.

@@ -170,8 +170,20 @@ async fn the_redis_script_agrees_with_the_transitions() {
             shared.insert(id, channel).await.unwrap()
         );
         for step in 0..40u32 {
-            let update = match next(9) {
-                8 => ChannelUpdate::Release(u128::from(next(900)) * scale),
+            let update = match next(12) {
+                8 => ChannelUpdate::Release {
+                    amount: u128::from(next(900)) * scale,
+                    held: u128::from(next(300)) * scale,
+                },
+                9 => ChannelUpdate::Hold {
+                    cost: u128::from(next(600)) * scale,
+                    reported: u128::from(next(300)) * scale,
+                    hold: u128::from(next(300)) * scale,
+                },
+                10 => ChannelUpdate::Close {
+                    amount: u128::from(next(12_000)) * scale,
+                    until: next(2_000_000_000),
+                },
                 0..=4 => ChannelUpdate::Pay {
                     voucher: (next(3) != 0).then(|| SignedVoucher {
                         amount: u128::from(next(12_000)) * scale,

@@ -11,6 +11,7 @@ mod concurrency;
 mod flow;
 mod refusals;
 mod replays;
+mod robbery;
 mod settlement;
 mod sponsored;
 mod streaming;

@@ -202,7 +202,7 @@ async fn tampered_open_transactions_are_refused_before_broadcast() {
 }
 
 /// A payer who asks the escrow for a forced close is no longer served; the
-/// watcher notices it and settles what was accepted before the grace
+/// watcher notices it and settles what was consumed before the grace
 /// period ends.
 #[tokio::test]
 async fn a_forced_close_request_stops_service_and_is_settled_at_once() {
@@ -215,7 +215,7 @@ async fn a_forced_close_request_stops_service_and_is_settled_at_once() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let reply = app
-        .pay("/paid", &challenge, channel.voucher_payload(3 * PRICE))
+        .pay("/paid", &challenge, channel.voucher_payload(2 * PRICE))
         .await;
     assert_eq!(reply.status, 200);
 
@@ -233,8 +233,8 @@ async fn a_forced_close_request_stops_service_and_is_settled_at_once() {
     let report = app.session.settle_once(u128::MAX).await;
     assert_eq!(report.close_requested, vec![channel.id]);
     assert_eq!(report.settled.len(), 1, "{report:?}");
-    assert_eq!(report.settled[0].1, 3 * PRICE);
-    assert_eq!(chain.read(channel.id).await.settled, 3 * PRICE);
+    assert_eq!(report.settled[0].1, 2 * PRICE);
+    assert_eq!(chain.read(channel.id).await.settled, 2 * PRICE);
 
     app.pay("/paid", &challenge, channel.voucher_payload(4 * PRICE))
         .await

@@ -103,15 +103,20 @@ async fn a_node_down_at_open_or_settlement_answers_503_and_loses_nothing() {
     let report = app.session.settle_once(1).await;
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(report.settled.is_empty());
-    // A close while the node is down: 503, the final voucher kept.
-    app.manage("/paid", &challenge, channel.close_payload(4 * PRICE))
-        .await
-        .assert_rejected(503, "about:blank");
-
     proxy.set(Behaviour::Forward);
     let report = app.session.settle_once(1).await;
     assert_eq!(report.settled.len(), 1, "{report:?}");
     assert_eq!(chain.read(channel.id).await.settled, 4 * PRICE);
+
+    // A close while the node is down: 503, the final voucher kept; the
+    // close may still be in flight, so settlement leaves the channel alone.
+    proxy.set(Behaviour::BadGateway);
+    app.manage("/paid", &challenge, channel.close_payload(4 * PRICE))
+        .await
+        .assert_rejected(503, "about:blank");
+    proxy.set(Behaviour::Forward);
+    let report = app.session.settle_once(1).await;
+    assert_eq!(report.closing, vec![channel.id], "{report:?}");
     let reply = app
         .manage("/paid", &challenge, channel.close_payload(4 * PRICE))
         .await;

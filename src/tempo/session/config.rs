@@ -39,6 +39,11 @@ pub enum SessionConfigError {
     EscrowUnknown(u64),
     /// No chain id was set with a non-default RPC URL.
     ChainIdUnknown,
+    /// The channel store forgets on restart and is not shared (the
+    /// default memory store), and
+    /// [`volatile_channel_store`](TempoSessionBuilder::volatile_channel_store)
+    /// was not set.
+    VolatileChannelStore,
     /// An address, the RPC URL or the decimals are invalid.
     Tempo(TempoConfigError),
 }
@@ -58,6 +63,11 @@ impl fmt::Display for SessionConfigError {
                 write!(f, "no escrow contract is known on chain {chain}: set one")
             }
             Self::ChainIdUnknown => f.write_str("set the chain id with a custom RPC URL"),
+            Self::VolatileChannelStore => f.write_str(
+                "the channel store forgets accepted vouchers on restart and serves one instance \
+                 only: share a durable store (RedisChannelStore), or accept the loss with \
+                 volatile_channel_store(true)",
+            ),
             Self::Tempo(e) => write!(f, "{e}"),
         }
     }
@@ -85,6 +95,7 @@ pub struct TempoSessionBuilder {
     min_voucher_delta: u128,
     unit_type: Option<String>,
     store: Option<SharedChannelStore>,
+    volatile_store: bool,
     fee_token: Option<String>,
     max_fee_per_gas: u128,
     rpc_timeout: Duration,
@@ -109,6 +120,7 @@ impl Default for TempoSessionBuilder {
             min_voucher_delta: 0,
             unit_type: None,
             store: None,
+            volatile_store: false,
             fee_token: None,
             max_fee_per_gas: 41_000_000_000,
             rpc_timeout: Duration::from_secs(10),
@@ -207,10 +219,27 @@ impl TempoSessionBuilder {
         self
     }
 
-    /// Where channels are kept (default: [`MemoryChannelStore`], for one
-    /// instance; share a `RedisChannelStore` between instances).
+    /// Where channels are kept: one store per payee, shared by every
+    /// instance that serves it (a `RedisChannelStore` with persistence).
+    /// Two stores for one payee each count the same vouchers. Default: a
+    /// [`MemoryChannelStore`], which needs
+    /// [`volatile_channel_store`](Self::volatile_channel_store).
     pub fn channel_store<S: ChannelStore>(mut self, store: S) -> Self {
         self.store = Some(SharedChannelStore::new(store));
+        self
+    }
+
+    /// Accepts a channel store that forgets on restart and serves one
+    /// instance only (a [`MemoryChannelStore`], the default). What the
+    /// payee loses with it: the vouchers accepted since the last
+    /// settlement, at each restart (bounded by the settlement interval
+    /// and threshold of the [`settler`](super::TempoSession::settler)).
+    /// After a restart a channel is recovered from the escrow with all
+    /// that its payer vouched counted as spent, so the payer gains
+    /// nothing. Off by default: [`build`](Self::build) refuses such a
+    /// store.
+    pub fn volatile_channel_store(mut self, accept: bool) -> Self {
+        self.volatile_store = accept;
         self
     }
 
@@ -285,8 +314,9 @@ impl TempoSessionBuilder {
     /// # Errors
     ///
     /// [`SessionConfigError`] for a missing or bad payee key, a recipient
-    /// that is not the key's, an unknown chain or escrow, or a bad address,
-    /// URL or decimals.
+    /// that is not the key's, an unknown chain or escrow, a bad address,
+    /// URL or decimals, or a channel store that forgets on restart without
+    /// [`volatile_channel_store`](Self::volatile_channel_store).
     pub fn build(self) -> Result<TempoSession, SessionConfigError> {
         let payee: PrivateKeySigner = self
             .payee_key
@@ -327,6 +357,12 @@ impl TempoSessionBuilder {
             return Err(TempoConfigError::InvalidDecimals(self.decimals).into());
         }
         let url = parse_url(self.rpc_url.as_deref())?;
+        let store = self
+            .store
+            .unwrap_or_else(|| SharedChannelStore::new(MemoryChannelStore::new()));
+        if !store.is_durable() && !self.volatile_store {
+            return Err(SessionConfigError::VolatileChannelStore);
+        }
         let fee_payer = match &self.fee_payer_key {
             None => None,
             Some(key) => Some(FeePayer {
@@ -354,9 +390,7 @@ impl TempoSessionBuilder {
                 suggested_deposit: self.suggested_deposit,
                 min_voucher_delta: self.min_voucher_delta,
                 unit_type: self.unit_type,
-                store: self
-                    .store
-                    .unwrap_or_else(|| SharedChannelStore::new(MemoryChannelStore::new())),
+                store,
                 fee_token,
                 max_fee_per_gas: self.max_fee_per_gas,
                 rpc: Rpc::new(url, self.rpc_timeout),
@@ -373,5 +407,44 @@ pub(super) struct PayeeDebug<'a>(pub(super) &'a PrivateKeySigner);
 impl fmt::Debug for PayeeDebug<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PayeeKey({}, ..)", self.0.address())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+    fn builder() -> TempoSessionBuilder {
+        TempoSession::builder()
+            .payee_key(KEY)
+            .rpc_url("http://127.0.0.1:9")
+            .chain_id(TESTNET_CHAIN_ID)
+    }
+
+    /// A store that forgets on restart is refused unless accepted by name.
+    #[test]
+    fn a_volatile_channel_store_needs_an_explicit_opt_in() {
+        assert_eq!(
+            builder().build().unwrap_err(),
+            SessionConfigError::VolatileChannelStore
+        );
+        assert_eq!(
+            builder()
+                .channel_store(MemoryChannelStore::new())
+                .build()
+                .unwrap_err(),
+            SessionConfigError::VolatileChannelStore
+        );
+        assert!(
+            builder()
+                .volatile_channel_store(true)
+                .build()
+                .unwrap()
+                .channel_store()
+                .is_durable()
+                .eq(&false)
+        );
     }
 }

@@ -298,7 +298,11 @@ impl Inner {
             Ok(None) => {
                 // Not in the store (another store, or one that forgot):
                 // the escrow still knows it.
-                self.recover(id).await?;
+                let voucher = match &update {
+                    ChannelUpdate::Pay { voucher, .. } => voucher.as_ref(),
+                    _ => None,
+                };
+                self.recover(id, voucher).await?;
                 self.store
                     .update(id, update)
                     .await

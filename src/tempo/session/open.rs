@@ -24,7 +24,7 @@ use super::method::{Done, Inner, not_found, refused, rpc_unavailable, store_unav
 use crate::method::VerifyError;
 use crate::protocol::ProblemType;
 use crate::store::AccountingError;
-use crate::store::{Channel, ChannelUpdate};
+use crate::store::{Channel, ChannelUpdate, SignedVoucher};
 use crate::tempo::rpc::RpcFault;
 
 impl Inner {
@@ -41,13 +41,9 @@ impl Inner {
         let voucher = self.signed(id, cumulative, signature.clone())?;
         let known = self.store.get(id).await.map_err(store_unavailable)?;
         if known.is_some() {
-            // A retried open: the channel is there; its voucher pays.
-            let applied = self.pay(id, Some(voucher), 1, cost).await?;
-            return Ok(Done {
-                id,
-                channel: applied.channel,
-                tx: None,
-            });
+            // A retried open: the channel is there; its voucher pays, as
+            // any voucher does.
+            return self.open_known(id, voucher, cost).await;
         }
         let (client_tx, payer, enveloped) = self.decode(transaction)?;
         let sponsored = self.sponsorship(&client_tx, enveloped, expires)?;
@@ -99,15 +95,22 @@ impl Inner {
                 "The first voucher is above the deposit.",
             ));
         }
+        // An open the escrow already has (mined before, and presented
+        // again to a store that forgot it) is not a fresh open: the
+        // channel is recovered from the escrow, and its voucher is worth
+        // nothing beyond what it already authorized.
+        let before = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        if before.exists() || before.finalized {
+            if sponsored.is_some() {
+                return Err(VerifyError::failed(
+                    "The escrow already has this channel: the open would fail at the sponsor's cost.",
+                ));
+            }
+            return self.open_known(id, voucher, cost).await;
+        }
         let raw = match sponsored {
             None => encode(&client_tx),
             Some(sponsored) => {
-                let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
-                if on.exists() || on.finalized {
-                    return Err(VerifyError::failed(
-                        "The escrow already has this channel: the open would fail at the sponsor's cost.",
-                    ));
-                }
                 self.co_sign(sponsored, client_tx, payer, call.deposit)
                     .await?
             }
@@ -134,6 +137,24 @@ impl Inner {
         })
     }
 
+    /// An `open` of a channel that exists already: its voucher pays as any
+    /// voucher does (held to the minimum delta), and nothing is broadcast.
+    async fn open_known(
+        &self,
+        id: B256,
+        voucher: SignedVoucher,
+        cost: u128,
+    ) -> Result<Done, VerifyError> {
+        let applied = self
+            .pay(id, Some(voucher), self.min_voucher_delta, cost)
+            .await?;
+        Ok(Done {
+            id,
+            channel: applied.channel,
+            tx: None,
+        })
+    }
+
     /// `action="topUp"`: more deposit by `transaction`, then `cost`
     /// debited from what the vouchers already allow.
     pub(super) async fn top_up(
@@ -146,7 +167,7 @@ impl Inner {
     ) -> Result<Done, VerifyError> {
         let stored = match self.store.get(id).await.map_err(store_unavailable)? {
             Some(channel) => channel,
-            None => self.recover(id).await?,
+            None => self.recover(id, None).await?,
         };
         let (client_tx, payer, enveloped) = self.decode(transaction)?;
         let sponsored = self.sponsorship(&client_tx, enveloped, expires)?;
@@ -228,7 +249,7 @@ impl Inner {
         }
         let channel = match self.store.get(id).await.map_err(store_unavailable)? {
             Some(channel) => channel,
-            None => self.recover(id).await?,
+            None => self.recover(id, None).await?,
         };
         if voucher.signer != channel.signer {
             return Err(refused(id, &AccountingError::SignerMismatch));
@@ -236,31 +257,24 @@ impl Inner {
         if channel.state.finalized {
             return Err(finalized(id));
         }
-        let channel = self
+        // One atomic step checks the voucher against what was consumed and
+        // stops service: a voucher too low changes nothing, and no request
+        // can spend past the amount being captured.
+        let until = unix_now().saturating_add(self.receipt_timeout.as_secs() + CLOSE_MARGIN_SECS);
+        let applied = self
             .store
-            .update(id, ChannelUpdate::CloseRequested)
+            .update(id, ChannelUpdate::Close { amount, until })
             .await
             .map_err(store_unavailable)?
-            .ok_or_else(|| not_found(id))?
-            .channel;
-        let state = channel.state;
-        let least = state.spent.max(state.settled);
-        if amount < least {
-            return Err(VerifyError::problem(
-                ProblemType::SessionDeltaTooSmall,
-                format!(
-                    "The close voucher ({amount}) is below what was spent or settled ({least})."
+            .ok_or_else(|| not_found(id))?;
+        if let Err(refusal) = applied.outcome {
+            return Err(match refusal {
+                AccountingError::CloseBelowConsumed { .. } => VerifyError::problem(
+                    ProblemType::SessionDeltaTooSmall,
+                    format!("Channel {id}: {refusal}."),
                 ),
-            ));
-        }
-        if amount > state.deposit {
-            return Err(refused(
-                id,
-                &AccountingError::AboveDeposit {
-                    amount,
-                    deposit: state.deposit,
-                },
-            ));
+                refusal => refused(id, &refusal),
+            });
         }
         let hash = match self.close_on_chain(id, amount, signature).await {
             Ok(hash) => hash,
@@ -293,16 +307,42 @@ impl Inner {
             .ok_or_else(|| not_found(id))
     }
 
-    /// A channel the store does not know but the escrow does (a store
-    /// shared late, or one that forgot): stored as the escrow has it, with
-    /// nothing accepted beyond what is settled.
-    pub(super) async fn recover(&self, id: B256) -> Result<Channel, VerifyError> {
+    /// A channel the store does not know but the escrow does (a restart of
+    /// a memory store, lost Redis data, another store for the same payee):
+    /// stored as the escrow has it, with everything up to the `voucher`
+    /// that brought it here counted as already spent.
+    ///
+    /// What the payer vouched before this store learned of the channel is
+    /// unknown, and may have been served already (elsewhere, or before the
+    /// store forgot): none of it is credit. The payer's first voucher here
+    /// is kept for settlement (the payee is owed it) but buys nothing; the
+    /// next, higher one pays.
+    pub(super) async fn recover(
+        &self,
+        id: B256,
+        voucher: Option<&SignedVoucher>,
+    ) -> Result<Channel, VerifyError> {
         let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
         self.check_ours(id, &on)?;
         let mut channel =
             Channel::opened(on.payer, on.signer(), on.deposit, on.settled, Bytes::new());
-        channel.state.spent = on.settled;
         channel.state.settled = on.settled;
+        if let Some(voucher) = voucher.filter(|v| {
+            v.signer == channel.signer && v.amount > on.settled && v.amount <= on.deposit
+        }) {
+            channel.state.accepted_cumulative = voucher.amount;
+            channel.voucher_signature = voucher.signature.clone();
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                channel = %id,
+                settled = %on.settled,
+                vouched = %voucher.amount,
+                "a channel this store never saw arrived with value vouched beyond what is settled; \
+                 it is counted as spent. If several instances serve this payee, they must share \
+                 one channel store"
+            );
+        }
+        channel.state.spent = channel.state.accepted_cumulative;
         channel.state.close_requested = on.close_requested_at != 0;
         self.store
             .insert(id, channel)
@@ -373,6 +413,16 @@ impl Inner {
         }
         Ok(hash)
     }
+}
+
+/// How long past the receipt timeout a close counts as in flight.
+const CLOSE_MARGIN_SECS: u64 = 30;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 fn encode(signed: &AASigned) -> Bytes {

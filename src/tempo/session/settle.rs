@@ -5,10 +5,13 @@
 //! channel: the watcher), stops serving a channel whose payer requested a
 //! forced close (and settles it at once: the payer may withdraw after the
 //! grace period), records channels closed on chain, and settles every
-//! channel whose accepted vouchers exceed what is settled by at least the
-//! threshold. A settlement that fails stays due: the voucher is still in
-//! the store, and the next pass tries again. [`TempoSession::settler`] runs
-//! passes on a schedule; spawn it on the runtime.
+//! channel whose consumed value exceeds what is settled by at least the
+//! threshold, at the highest voucher that captures no more than was
+//! consumed (vouchers ahead of the payer's use wait). A channel whose
+//! cooperative close is in flight is left alone. A settlement that fails
+//! stays due: the voucher is still in the store, and the next pass tries
+//! again. [`TempoSession::settler`] runs passes on a schedule; spawn it on
+//! the runtime.
 
 use std::future::Future;
 use std::time::Duration;
@@ -28,6 +31,9 @@ pub struct SettleReport {
     pub close_requested: Vec<B256>,
     /// Channels found closed on chain.
     pub finalized: Vec<B256>,
+    /// Channels left alone because this server's close of them may be in
+    /// flight.
+    pub closing: Vec<B256>,
     /// Channels whose settlement (or reading) failed, with why; retried by
     /// the next pass.
     pub failed: Vec<(B256, String)>,
@@ -49,7 +55,24 @@ impl TempoSession {
                 return report;
             }
         };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         for id in ids {
+            match inner.store.get(id).await {
+                // The payee's close is in flight: a settlement now would
+                // race it, revert, and cost its fee for nothing.
+                Ok(Some(channel)) if channel.state.closing_until > now => {
+                    report.closing.push(id);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    report.failed.push((id, format!("the store: {error}")));
+                    continue;
+                }
+            }
             let on = match inner.read_channel(id).await {
                 Ok(on) => on,
                 Err(fault) => {
@@ -82,16 +105,17 @@ impl TempoSession {
             let Some(channel) = channel else {
                 continue;
             };
-            let amount = channel.state.accepted_cumulative;
+            // Only what was consumed is captured: a voucher above it (a
+            // payer vouching ahead, a stream's hold) waits.
+            let Some((amount, signature)) = channel.settleable() else {
+                continue;
+            };
             let unsettled = amount.saturating_sub(on.settled);
             let due = unsettled > 0 && (unsettled >= threshold || on.close_requested_at != 0);
-            if !due || channel.voucher_signature.is_empty() {
+            if !due {
                 continue;
             }
-            match inner
-                .settle_on_chain(id, amount, channel.voucher_signature.clone())
-                .await
-            {
+            match inner.settle_on_chain(id, amount, signature.clone()).await {
                 Ok(hash) => {
                     let _ = inner.store.update(id, ChannelUpdate::Settled(amount)).await;
                     report.settled.push((id, amount, hash));
