@@ -202,11 +202,13 @@ async fn the_mpp_crates_session_client_opens_pays_and_closes() {
     let lines = run(command, "mpp-client session").await;
     let (id, close) = check_receipts(&lines, requests);
     check_settled(&chain, &app, id, &close, requests, 1_000_000).await;
-    // The open's broadcast and read-back, then the close: the three
-    // vouchers between them made no call.
+    // The open's check that the escrow does not have the channel yet, its
+    // broadcast and read-back, then the close: the three vouchers between
+    // them made no call.
     assert_eq!(
         proxy.take_calls(),
         [
+            "eth_call",
             "eth_sendRawTransactionSync",
             "eth_call",
             "eth_sendRawTransactionSync"
