@@ -12,6 +12,7 @@ mod flow;
 mod refusals;
 mod replays;
 mod settlement;
+mod sponsor_limits;
 mod sponsored;
 mod streaming;
 
