@@ -96,7 +96,7 @@ async fn sponsor(
     sponsor::simulate(&ctx.method.rpc, sender, tx, fee_payer.limits.max_gas).await?;
     fee_payer
         .budget
-        .admit(tx, fee_payer.signer.address())
+        .admit(&signed, sender, fee_payer.signer.address())
         .await?;
     co_sign(ctx, fee_payer, signed, sender)
 }

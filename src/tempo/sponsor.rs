@@ -9,15 +9,19 @@
 //! refused before anything is signed or sent. The same estimates size the
 //! gas limit the sponsor accepts, and every co-signed transaction's worst
 //! fee (`gas_limit x max_fee_per_gas`) is counted against a budget per
-//! window.
+//! window, once: a transaction is known by its expiring-nonce hash (the
+//! identity the chain mines at most once, whatever its signatures), which
+//! is claimed before its fee is counted, so a replayed credential does not
+//! count again.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
-use tempo_alloy::primitives::transaction::TempoTransaction;
+use tempo_alloy::primitives::transaction::{AASigned, TempoTransaction};
 
 use super::rpc::{Rpc, RpcFault};
 use crate::method::VerifyError;
@@ -109,8 +113,19 @@ impl Default for SponsorBudget {
 pub(crate) struct BudgetTracker {
     budget: SponsorBudget,
     spent: Mutex<(Instant, u128)>,
+    /// The transactions counted in this instance, until they expire (Unix
+    /// seconds): a replay is not counted twice.
+    counted: Mutex<HashMap<B256, u64>>,
     shared: Option<SharedStore>,
 }
+
+/// How long a counted transaction is remembered past its `valid_before`
+/// (for clocks that differ), and at most when it names none.
+const COUNTED_MARGIN: Duration = Duration::from_secs(60);
+/// Past this many remembered transactions, the expired ones are dropped...
+const COUNTED_PRUNE: usize = 1024;
+/// ...and no more than this many are remembered.
+const COUNTED_CAP: usize = 65_536;
 
 const BUDGET_SPENT: &str = "This server's fee sponsorship budget is spent for now; retry later.";
 
@@ -119,48 +134,127 @@ impl BudgetTracker {
         Self {
             budget,
             spent: Mutex::new((Instant::now(), 0)),
+            counted: Mutex::new(HashMap::new()),
             shared,
         }
     }
 
-    /// Counts `tx`'s worst fee against the budget of `fee_payer` (in the
-    /// shared store when there is one: one budget for every instance
+    /// Counts `signed`'s worst fee against the budget of `fee_payer` (in
+    /// the shared store when there is one: one budget for every instance
     /// sponsoring with that key, in windows aligned on the Unix epoch), or
     /// answers `503` with the wait until the window ends.
+    ///
+    /// A transaction is counted once: it is known by its expiring-nonce
+    /// hash (from `sender`), and one already counted passes without
+    /// counting again (the chain mines it at most once).
     pub(crate) async fn admit(
         &self,
-        tx: &TempoTransaction,
+        signed: &AASigned,
+        sender: Address,
         fee_payer: Address,
     ) -> Result<(), VerifyError> {
+        let tx = signed.tx();
+        let hash = signed.expiring_nonce_hash(sender);
+        let now = unix_now();
+        // Remembered while the chain could still mine it.
+        let until = tx
+            .valid_before
+            .map_or(now, std::num::NonZeroU64::get)
+            .max(now)
+            .saturating_add(COUNTED_MARGIN.as_secs());
         let Some(store) = &self.shared else {
-            return self.reserve(tx).map_err(|wait| {
+            return self.admit_here(tx, hash, until, now).map_err(|wait| {
                 VerifyError::unavailable(wait.max(Duration::from_secs(1)), BUDGET_SPENT)
             });
         };
+        self.admit_shared(store, tx, (fee_payer, hash), until, now)
+            .await
+    }
+
+    /// [`admit`](Self::admit) in this instance: the transaction is
+    /// remembered and counted under one lock.
+    fn admit_here(
+        &self,
+        tx: &TempoTransaction,
+        hash: B256,
+        until: u64,
+        now: u64,
+    ) -> Result<(), Duration> {
+        let mut counted = self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counted.get(&hash).is_some_and(|&end| end > now) {
+            return Ok(());
+        }
+        self.reserve(tx)?;
+        if counted.len() >= COUNTED_PRUNE {
+            counted.retain(|_, end| *end > now);
+        }
+        // Past the cap a replay is counted again: the budget errs on the
+        // sponsor's side.
+        if counted.len() < COUNTED_CAP {
+            counted.insert(hash, until);
+        }
+        Ok(())
+    }
+
+    /// [`admit`](Self::admit) in the shared store. A transaction's mark
+    /// there is a small counter: 1 while one instance counts its fee, 2
+    /// once counted; a failed count removes it. A duplicate that finds it
+    /// being counted waits (`503`) rather than pass uncounted.
+    async fn admit_shared(
+        &self,
+        store: &SharedStore,
+        tx: &TempoTransaction,
+        (fee_payer, hash): (Address, B256),
+        until: u64,
+        now: u64,
+    ) -> Result<(), VerifyError> {
+        let unavailable =
+            |detail: &'static str| VerifyError::unavailable(Duration::from_secs(1), detail);
+        let store_down = "The fee sponsorship budget's store is unavailable; retry later.";
+        let mark = format!("sponsored:{fee_payer}:{hash}");
+        let mark_ttl = Duration::from_secs(until.saturating_sub(now));
+        match store.add_within(&mark, 1, 1, mark_ttl).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return match store.add_within(&mark, 0, 1, mark_ttl).await {
+                    // Counted: the same transaction again.
+                    Ok(None) => Ok(()),
+                    Ok(Some(_)) => Err(unavailable(
+                        "This transaction's sponsorship is being counted; retry shortly.",
+                    )),
+                    Err(_) => Err(unavailable(store_down)),
+                };
+            }
+            Err(_) => return Err(unavailable(store_down)),
+        }
         let window = self.budget.window.as_secs().max(1);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
         let index = now / window;
         let key = format!("sponsor-budget:{fee_payer}:{window}:{index}");
         let fee = u64::try_from(worst_fee(tx)).unwrap_or(u64::MAX);
         let max = u64::try_from(self.budget.max_fees).unwrap_or(u64::MAX);
         // The counter outlives its window a little, for clocks that differ.
         let ttl = Duration::from_secs(window.saturating_add(60));
-        match store.add_within(&key, fee, max, ttl).await {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => {
+        let counted = store.add_within(&key, fee, max, ttl).await;
+        if matches!(counted, Ok(Some(_))) {
+            // Best effort: a mark left at 1 makes duplicates wait until it
+            // expires, never pass uncounted.
+            let _ = store.add_within(&mark, 1, 2, mark_ttl).await;
+            return Ok(());
+        }
+        // Not counted: a retry may count it.
+        let _ = store.release(&mark).await;
+        match counted {
+            Ok(_) => {
                 let wait = (index + 1).saturating_mul(window).saturating_sub(now);
                 Err(VerifyError::unavailable(
                     Duration::from_secs(wait.max(1)),
                     BUDGET_SPENT,
                 ))
             }
-            Err(_) => Err(VerifyError::unavailable(
-                Duration::from_secs(1),
-                "The fee sponsorship budget's store is unavailable; retry later.",
-            )),
+            Err(_) => Err(unavailable(store_down)),
         }
     }
 
@@ -185,6 +279,13 @@ impl BudgetTracker {
             _ => Err(self.budget.window.saturating_sub(started.elapsed())),
         }
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 /// `tx`'s highest possible fee, in fee-token base units (rounded up).

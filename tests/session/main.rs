@@ -13,6 +13,7 @@ mod refusals;
 mod replays;
 mod robbery;
 mod settlement;
+mod sponsor_limits;
 mod sponsored;
 mod streaming;
 

@@ -18,7 +18,10 @@ type Bend = Box<dyn FnOnce(&mut tempo_alloy::primitives::transaction::TempoTrans
 
 /// An app whose session sponsors open and top-up fees with a funded key of
 /// its own; the key.
-async fn sponsoring_app(chain: &Chain, budget: SponsorBudget) -> (App, PrivateKeySigner) {
+pub(crate) async fn sponsoring_app(
+    chain: &Chain,
+    budget: SponsorBudget,
+) -> (App, PrivateKeySigner) {
     let fee_payer = PrivateKeySigner::random();
     chain
         .anvil

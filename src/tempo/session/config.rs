@@ -93,6 +93,8 @@ pub struct TempoSessionBuilder {
     escrow: Option<String>,
     suggested_deposit: Option<u128>,
     min_voucher_delta: u128,
+    min_deposit: Option<u128>,
+    min_top_up: Option<u128>,
     unit_type: Option<String>,
     store: Option<SharedChannelStore>,
     volatile_store: bool,
@@ -118,6 +120,8 @@ impl Default for TempoSessionBuilder {
             escrow: None,
             suggested_deposit: None,
             min_voucher_delta: 0,
+            min_deposit: None,
+            min_top_up: None,
             unit_type: None,
             store: None,
             volatile_store: false,
@@ -210,6 +214,25 @@ impl TempoSessionBuilder {
     /// rise).
     pub fn min_voucher_delta(mut self, base_units: u128) -> Self {
         self.min_voucher_delta = base_units;
+        self
+    }
+
+    /// The least deposit an `open` may make, in base units (default: a
+    /// thousandth of a token, 1,000 base units at 6 decimals). A smaller
+    /// open is refused before anything is signed or broadcast: each open
+    /// costs a fee (the sponsor's, when fees are sponsored) and a channel
+    /// the payee settles and closes at its own cost.
+    pub fn min_deposit(mut self, base_units: u128) -> Self {
+        self.min_deposit = Some(base_units);
+        self
+    }
+
+    /// The least a `topUp` may add, in base units (default as for
+    /// [`min_deposit`](Self::min_deposit)); a smaller one is refused before
+    /// anything is signed or broadcast. With a fee payer, consider minimums
+    /// above the fee each sponsored transaction costs.
+    pub fn min_top_up(mut self, base_units: u128) -> Self {
+        self.min_top_up = Some(base_units);
         self
     }
 
@@ -363,6 +386,8 @@ impl TempoSessionBuilder {
         if !store.is_durable() && !self.volatile_store {
             return Err(SessionConfigError::VolatileChannelStore);
         }
+        // A thousandth of a token.
+        let least = 10u128.pow(u32::from(self.decimals.saturating_sub(3)));
         let fee_payer = match &self.fee_payer_key {
             None => None,
             Some(key) => Some(FeePayer {
@@ -389,6 +414,8 @@ impl TempoSessionBuilder {
                 vouchers: VoucherHasher::new(chain_id, escrow),
                 suggested_deposit: self.suggested_deposit,
                 min_voucher_delta: self.min_voucher_delta,
+                min_deposit: self.min_deposit.unwrap_or(least).max(1),
+                min_top_up: self.min_top_up.unwrap_or(least).max(1),
                 unit_type: self.unit_type,
                 store,
                 fee_token,

@@ -54,6 +54,10 @@ pub(super) struct Inner {
     pub(super) vouchers: VoucherHasher,
     pub(super) suggested_deposit: Option<u128>,
     pub(super) min_voucher_delta: u128,
+    /// The least deposit an `open` makes, in base units.
+    pub(super) min_deposit: u128,
+    /// The least a `topUp` adds, in base units.
+    pub(super) min_top_up: u128,
     pub(super) unit_type: Option<String>,
     pub(super) store: SharedChannelStore,
     pub(super) fee_token: Address,

@@ -64,6 +64,7 @@ impl Inner {
                 "The open deposits nothing, or more than it approves.",
             ));
         }
+        self.check_min_deposit(call.deposit)?;
         let computed = channel_id(
             payer,
             self.recipient,
@@ -196,12 +197,16 @@ impl Inner {
                 "The top-up transaction adds another amount or to another channel.",
             ));
         }
+        self.check_min_top_up(additional)?;
         if stored.state.finalized || stored.state.close_requested {
             return Err(finalized(id));
         }
         let raw = match sponsored {
             None => encode(&client_tx),
             Some(sponsored) => {
+                let approves = client_tx.tx().calls.len() == 2;
+                self.check_sponsored_top_up(id, payer, additional, approves)
+                    .await?;
                 self.co_sign(sponsored, client_tx, payer, additional)
                     .await?
             }
@@ -352,7 +357,7 @@ impl Inner {
 
     /// The escrow's channel exists, pays this payee in this currency, and
     /// is neither closed nor closing.
-    fn check_ours(&self, id: B256, on: &OnChain) -> Result<(), VerifyError> {
+    pub(super) fn check_ours(&self, id: B256, on: &OnChain) -> Result<(), VerifyError> {
         if !on.exists() || on.payee != self.recipient || on.token != self.currency {
             return Err(not_found(id));
         }

@@ -10,11 +10,17 @@
 //! caller has checked that). The signed bytes must stay valid only until
 //! the challenge expires (an expiring nonce and `valid_before`), the gas
 //! and fee cap stay within [`FeeLimits`](crate::tempo::FeeLimits), and each
-//! co-signed transaction's worst fee is counted against the budget.
+//! co-signed transaction's worst fee is counted against the budget, once.
+//!
+//! A `topUp` is read against the escrow before co-signing: the channel
+//! must be this payee's and neither closed nor closing, and a top-up
+//! without its own `approve` needs the allowance it spends. Deposits and
+//! top-ups below the configured minimums are refused before anything is
+//! signed or sent, sponsored or not (each costs a fee for little money).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_sol_types::SolCall;
 use tempo_alloy::contracts::precompiles::ITIP20;
 use tempo_alloy::primitives::transaction::AASigned;
@@ -112,8 +118,67 @@ impl Inner {
         sponsored
             .fee_payer
             .budget
-            .admit(signed.tx(), sponsored.fee_payer.signer.address())
+            .admit(&signed, payer, sponsored.fee_payer.signer.address())
             .await?;
         crate::tempo::pull::co_sign_with(sponsored.fee_payer, signed, payer, self.currency)
+    }
+
+    /// Before co-signing a sponsored `topUp` of channel `id` by `payer`:
+    /// the escrow's channel is this payee's, open and not closing, and,
+    /// when the transaction does not `approve` (`approves`), the payer's
+    /// allowance to the escrow covers `additional`. Else the top-up would
+    /// revert at the sponsor's cost.
+    pub(super) async fn check_sponsored_top_up(
+        &self,
+        id: B256,
+        payer: Address,
+        additional: u128,
+        approves: bool,
+    ) -> Result<(), VerifyError> {
+        let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        self.check_ours(id, &on)?;
+        if approves {
+            return Ok(());
+        }
+        let data = ITIP20::allowanceCall {
+            owner: payer,
+            spender: self.escrow,
+        }
+        .abi_encode();
+        let raw = self
+            .rpc
+            .eth_call(self.currency, data.into())
+            .await
+            .map_err(rpc_unavailable)?;
+        let allowance = ITIP20::allowanceCall::abi_decode_returns(&raw)
+            .map_err(|_| VerifyError::failed("The token's allowance could not be read."))?;
+        if allowance < U256::from(additional) {
+            return Err(VerifyError::failed(format!(
+                "The top-up approves nothing and the payer allows the escrow {allowance} of the {additional} base units: it would fail at the sponsor's cost."
+            )));
+        }
+        Ok(())
+    }
+
+    /// An `open`'s deposit is at least the configured minimum.
+    pub(super) fn check_min_deposit(&self, deposit: u128) -> Result<(), VerifyError> {
+        if deposit < self.min_deposit {
+            return Err(VerifyError::failed(format!(
+                "The deposit {deposit} is below this server's minimum of {} base units.",
+                self.min_deposit
+            )));
+        }
+        Ok(())
+    }
+
+    /// A `topUp` adds at least the configured minimum.
+    pub(super) fn check_min_top_up(&self, additional: u128) -> Result<(), VerifyError> {
+        if additional < self.min_top_up {
+            return Err(VerifyError::failed(format!(
+                "The top-up {additional} is below this server's minimum of {} base units.",
+                self.min_top_up
+            )));
+        }
+        Ok(())
     }
 }
