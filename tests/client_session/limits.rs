@@ -95,7 +95,7 @@ async fn a_streams_vouchers_stay_within_the_policy_per_request_and_in_total() {
 }
 
 /// What the escrow transferred to `to` in `PathUSD` since block `from`.
-async fn paid_by_escrow(chain: &Chain, to: Address, from: &str) -> u128 {
+pub(crate) async fn paid_by_escrow(chain: &Chain, to: Address, from: &str) -> u128 {
     let topic = |address: Address| format!("0x{:0>64}", hex::encode(address));
     let logs: Vec<Value> = chain
         .anvil

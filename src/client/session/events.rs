@@ -336,7 +336,8 @@ impl TempoSessionProvider {
             && let Ok(Some(mut record)) = self.inner.book.get(&key)
             && spent > record.spent
         {
-            record.spent = spent;
+            // At most the highest voucher: a receipt is the server's word.
+            record.spent = spent.min(record.cumulative);
             let _ = self.inner.book.put(&key, &record);
         }
     }

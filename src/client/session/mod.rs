@@ -291,7 +291,11 @@ impl PaymentProvider for TempoSessionProvider {
             .and_then(Value::as_str)
             .and_then(|t| t.parse::<u128>().ok());
         if let Ok(Some(mut record)) = self.inner.book.get(&key) {
-            let spent = spent.unwrap_or(record.spent).max(record.spent);
+            // At most the highest voucher: a receipt is the server's word.
+            let spent = spent
+                .unwrap_or(record.spent)
+                .max(record.spent)
+                .min(record.cumulative);
             if !record.confirmed || spent != record.spent {
                 record.confirmed = true;
                 record.spent = spent;
