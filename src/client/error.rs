@@ -219,6 +219,16 @@ pub enum ClientError {
     /// The `402` asks for a payment but the request's body is a stream that
     /// cannot be sent twice. Nothing was paid.
     BodyNotReplayable,
+    /// A metered stream asked for a voucher on another channel than the
+    /// one its request paid with (channel ids are public: a server could
+    /// name a channel the client has with someone else). Nothing was
+    /// signed; the stream ends.
+    ForeignChannel {
+        /// The channel the stream asked for.
+        asked: String,
+        /// The channel its request paid with, if the client knows it.
+        paid_with: Option<String>,
+    },
 }
 
 impl ClientError {
@@ -263,6 +273,13 @@ impl fmt::Display for ClientError {
             Self::BodyNotReplayable => f.write_str(
                 "payment required, but the request body is a stream that cannot be resent",
             ),
+            Self::ForeignChannel { asked, paid_with } => {
+                write!(f, "the stream asked for a voucher on channel {asked}, ")?;
+                match paid_with {
+                    Some(paid) => write!(f, "but its request paid with channel {paid}"),
+                    None => f.write_str("but its request paid with no channel the client knows"),
+                }
+            }
         }
     }
 }

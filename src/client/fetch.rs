@@ -89,7 +89,7 @@ impl PaymentExt for RequestBuilder {
                     }
                     (Err(error), _) => return Err(ClientError::http(error)),
                 };
-                let answer = check_retry(response).await;
+                let answer = check_retry(response, &credential).await;
                 report(provider, &credential, &answer);
                 answer
             }
@@ -246,9 +246,22 @@ pub(crate) fn report<P: PaymentProvider>(
     }
 }
 
+/// The credential a response was paid with, in the response's extensions:
+/// a metered stream answers need-vouchers only for the channel that paid
+/// it.
+#[derive(Debug, Clone)]
+pub(crate) struct PaidWith(pub(crate) Credential);
+
 /// The answer to the paid retry: a `402` means the credential was refused.
-pub(crate) async fn check_retry(response: Response) -> Result<Response, ClientError> {
+/// Another answer carries the credential in its extensions ([`PaidWith`]).
+pub(crate) async fn check_retry(
+    mut response: Response,
+    credential: &Credential,
+) -> Result<Response, ClientError> {
     if response.status() != StatusCode::PAYMENT_REQUIRED {
+        response
+            .extensions_mut()
+            .insert(PaidWith(credential.clone()));
         return Ok(response);
     }
     let status = response.status();

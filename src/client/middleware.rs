@@ -75,7 +75,7 @@ impl<P: PaymentProvider + 'static> Middleware for PaymentMiddleware<P> {
                     }
                     (Err(error), _) => return Err(error),
                 };
-                let answer = check_retry(response).await;
+                let answer = check_retry(response, &credential).await;
                 report(&self.provider, &credential, &answer);
                 answer.map_err(reqwest_middleware::Error::middleware)
             }

@@ -69,3 +69,149 @@ async fn a_receipt_claiming_the_deposit_does_not_raise_the_close() {
         "the close pays what the client vouched, not what the server claimed"
     );
 }
+
+/// Server B (another payee, another origin) is paid for a stream, then
+/// asks in it for a voucher on the client's channel with server A (ids
+/// are public on chain): the stream ends with a typed error, nothing is
+/// signed on A's channel or sent to B for it, and `close_all` still
+/// closes A's channel at A.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_cannot_ask_for_a_voucher_on_another_servers_channel() {
+    use tower_mpp::client::{ClientError, SessionEvent};
+
+    let chain = Chain::start().await;
+    let app_a = chain.app();
+    let base_a = app_a.serve().await;
+    let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
+        .with_deposit(10 * PRICE);
+    let paying = provider
+        .clone()
+        .with_policy(SpendingPolicy::new().allow_realm(REALM));
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let response = client
+            .get(format!("{base_a}/paid"))
+            .send_with_payment(&paying)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let a = provider
+        .channel(&app_a.challenge("/paid").await)
+        .unwrap()
+        .expect("A's channel");
+
+    let need = json!({
+        "channelId": a.channel_id.to_string(),
+        "requiredCumulative": (a.cumulative + PRICE).to_string(),
+        "acceptedCumulative": a.cumulative.to_string(),
+        "deposit": a.deposit.to_string(),
+    });
+    let (base_b, named) = serve_asking(&another_payee(&chain).await.app(), need).await;
+    let response = client
+        .get(format!("{base_b}/stream?n=5&wait=5"))
+        .send_with_payment(&paying)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = provider.events(response);
+    let mut ended = None;
+    while let Some(event) = futures_util::StreamExt::next(&mut events).await {
+        match event {
+            Ok(SessionEvent::Paid { channel_id, .. }) => {
+                panic!("paid a voucher on {channel_id}")
+            }
+            Ok(_) => {}
+            Err(error) => ended = Some(error),
+        }
+    }
+    let error = ended.expect("the stream ends with an error");
+    assert!(
+        matches!(&error, ClientError::ForeignChannel { asked, .. } if *asked == a.channel_id.to_string()),
+        "{error:?}"
+    );
+    let after = provider
+        .channel(&app_a.challenge("/paid").await)
+        .unwrap()
+        .expect("A's channel is still in the book");
+    assert_eq!(
+        after.cumulative, a.cumulative,
+        "nothing signed on A's channel"
+    );
+    let a_id = a.channel_id.to_string();
+    assert!(
+        !named.lock().unwrap().contains(&a_id),
+        "B never got a credential on A's channel"
+    );
+    let closed = provider.close_all().await;
+    let closed_a = closed
+        .iter()
+        .find(|(id, _)| *id == a.channel_id)
+        .expect("close_all closes A's channel");
+    assert!(closed_a.1.is_ok(), "{closed_a:?}");
+    let on_chain = chain.read(a.channel_id).await;
+    assert!(
+        on_chain.finalized || on_chain.payer.is_zero(),
+        "A's channel closed"
+    );
+}
+
+/// The same chain and escrow with another (funded) payee.
+async fn another_payee(chain: &Chain) -> Chain {
+    let other = Chain {
+        anvil: chain.anvil.clone(),
+        escrow: chain.escrow,
+        payee: tower_mpp::client::PrivateKeySigner::random(),
+    };
+    chain
+        .anvil
+        .fund(
+            other.payee.address(),
+            crate::support::anvil::PATH_USD,
+            10_000_000,
+        )
+        .await;
+    other
+}
+
+/// Serves `app` with each stream's body replaced by one
+/// `payment-need-voucher` carrying `need`; its base URL and the channel
+/// each credential it received named.
+async fn serve_asking(
+    app: &App,
+    need: serde_json::Value,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let named = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = named.clone();
+    let router = app.router.clone().layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let seen = seen.clone();
+            let need = need.clone();
+            async move {
+                if let Some(credential) = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| tower_mpp::protocol::Credential::parse(v.to_str().ok()?).ok())
+                    && let Some(id) = credential.payload.get("channelId").and_then(|v| v.as_str())
+                {
+                    seen.lock().unwrap().push(id.to_owned());
+                }
+                let response = next.run(request).await;
+                let streaming = response
+                    .headers()
+                    .get("content-type")
+                    .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+                if !streaming {
+                    return response;
+                }
+                let (parts, _) = response.into_parts();
+                let body = format!("event: payment-need-voucher\ndata: {need}\n\n");
+                axum::response::Response::from_parts(parts, axum::body::Body::from(body))
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (base, named)
+}

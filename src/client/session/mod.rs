@@ -258,7 +258,12 @@ impl TempoSessionProvider {
 
     /// Reads a paid response as a metered stream: its events, answering
     /// each `payment-need-voucher` with a voucher posted to the response's
-    /// URL (see [`SessionEvents`]); within the deposit caps only, where
+    /// URL (see [`SessionEvents`]). Only a need for the channel that paid
+    /// the response (through [`send_with_payment`](crate::client::PaymentExt::send_with_payment)
+    /// or the middleware), at the origin it paid, is answered: any other
+    /// ends the stream with [`ClientError::ForeignChannel`](crate::client::ClientError::ForeignChannel)
+    /// or [`ClientError::CrossOriginRedirect`](crate::client::ClientError::CrossOriginRedirect),
+    /// nothing signed. Within the deposit caps only, where
     /// [`Limited::events`](crate::client::Limited::events) also holds the
     /// vouchers to a [`SpendingPolicy`](crate::client::SpendingPolicy).
     pub fn events(&self, response: reqwest::Response) -> SessionEvents {
