@@ -130,6 +130,19 @@ pub enum PolicyViolation {
         /// The maximum total, in base units.
         max: u128,
     },
+    /// The deposits of session channels (opens and top-ups) would pass
+    /// the policy's total: money locked in an escrow counts, whether or
+    /// not it is spent later.
+    Deposits {
+        /// The currency.
+        currency: String,
+        /// The deposit asked, in base units.
+        amount: u128,
+        /// Already deposited in this currency under the policy, in base units.
+        deposited: u128,
+        /// The maximum total, in base units.
+        max: u128,
+    },
     /// A session channel's deposit (with its top-ups) would pass the
     /// provider's maximum per channel.
     Deposit {
@@ -167,6 +180,16 @@ impl fmt::Display for PolicyViolation {
                 f,
                 "{amount} more base units of {currency} would pass the total of {max} \
                  ({spent} already spent)"
+            ),
+            Self::Deposits {
+                currency,
+                amount,
+                deposited,
+                max,
+            } => write!(
+                f,
+                "a deposit of {amount} base units of {currency} would pass the total of {max} \
+                 ({deposited} already deposited)"
             ),
             Self::Deposit { deposit, max } => write!(
                 f,

@@ -3,6 +3,7 @@
 
 use axum::extract::Request;
 use axum::middleware::Next;
+use axum::response::IntoResponse as _;
 use serde_json::json;
 use tower_mpp::client::{PaymentExt, SpendingPolicy, TempoSessionProvider, WithPolicy};
 use tower_mpp::protocol::Receipt;
@@ -214,4 +215,65 @@ async fn serve_asking(
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     (base, named)
+}
+
+/// A server that takes each open (the transaction is broadcast) and then
+/// answers `410`, four times, under a policy of 1.5 deposits in total:
+/// the client locks up one deposit, and its next open is refused unsigned
+/// (the deposits count against the total).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_answering_410_cannot_make_the_client_deposit_past_its_policy() {
+    use tower_mpp::client::{ClientError, PolicyViolation};
+
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let router = app.router.clone().layer(axum::middleware::from_fn(
+        |request: Request, next: Next| async move {
+            let paid = request.headers().contains_key("authorization");
+            let response = next.run(request).await;
+            if paid {
+                axum::http::StatusCode::GONE.into_response()
+            } else {
+                response
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/paid", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let payer = chain.anvil.funded_payer(100_000_000).await;
+    let before = chain.balance(payer.address()).await;
+    let deposit = 1_000_000;
+    let provider = TempoSessionProvider::new(payer.clone()).with_deposit(deposit);
+    let policy = SpendingPolicy::new()
+        .allow_realm(REALM)
+        .max_total(crate::support::anvil::PATH_USD.to_string(), deposit * 3 / 2);
+    let paying = provider.clone().with_policy(policy);
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(
+            reqwest::Client::new()
+                .get(&url)
+                .send_with_payment(&paying)
+                .await
+                .map(|response| response.status()),
+        );
+    }
+    let after = chain.balance(payer.address()).await;
+    let locked: u128 = (before - after).to();
+    assert!(
+        locked < 2 * deposit,
+        "one deposit (and fees) left the payer, not {locked}"
+    );
+    assert_eq!(answers[0].as_ref().unwrap(), &axum::http::StatusCode::GONE);
+    for answer in &answers[1..] {
+        assert!(
+            matches!(
+                answer,
+                Err(ClientError::PolicyRefused(PolicyViolation::Deposits { .. }))
+            ),
+            "{answer:?}"
+        );
+    }
 }

@@ -332,11 +332,21 @@ impl TempoSessionProvider {
                 .admit(&paid, required.saturating_sub(record.cumulative))
                 .map_err(ClientError::PolicyRefused)?;
         }
-        record.deposit = record.deposit.max(deposit);
+        // The deposit is what the book says: the event's word does not
+        // raise it (a server could claim any).
+        let _ = deposit;
         let mut topped = None;
         if required > record.deposit {
+            let policy = limit.as_deref().map(|limit| &limit.policy);
             let added = self
-                .top_up(url, &paid.challenge, &paid.key, &mut record, required)
+                .top_up(
+                    url,
+                    &paid.challenge,
+                    &paid.key,
+                    &mut record,
+                    required,
+                    policy,
+                )
                 .await?;
             topped = Some(added);
         }
