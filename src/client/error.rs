@@ -130,6 +130,19 @@ pub enum PolicyViolation {
         /// The maximum total, in base units.
         max: u128,
     },
+    /// The deposits of session channels (opens and top-ups) would pass
+    /// the policy's total: money locked in an escrow counts, whether or
+    /// not it is spent later.
+    Deposits {
+        /// The currency.
+        currency: String,
+        /// The deposit asked, in base units.
+        amount: u128,
+        /// Already deposited in this currency under the policy, in base units.
+        deposited: u128,
+        /// The maximum total, in base units.
+        max: u128,
+    },
     /// A session channel's deposit (with its top-ups) would pass the
     /// provider's maximum per channel.
     Deposit {
@@ -167,6 +180,16 @@ impl fmt::Display for PolicyViolation {
                 f,
                 "{amount} more base units of {currency} would pass the total of {max} \
                  ({spent} already spent)"
+            ),
+            Self::Deposits {
+                currency,
+                amount,
+                deposited,
+                max,
+            } => write!(
+                f,
+                "a deposit of {amount} base units of {currency} would pass the total of {max} \
+                 ({deposited} already deposited)"
             ),
             Self::Deposit { deposit, max } => write!(
                 f,
@@ -219,6 +242,16 @@ pub enum ClientError {
     /// The `402` asks for a payment but the request's body is a stream that
     /// cannot be sent twice. Nothing was paid.
     BodyNotReplayable,
+    /// A metered stream asked for a voucher on another channel than the
+    /// one its request paid with (channel ids are public: a server could
+    /// name a channel the client has with someone else). Nothing was
+    /// signed; the stream ends.
+    ForeignChannel {
+        /// The channel the stream asked for.
+        asked: String,
+        /// The channel its request paid with, if the client knows it.
+        paid_with: Option<String>,
+    },
 }
 
 impl ClientError {
@@ -263,6 +296,13 @@ impl fmt::Display for ClientError {
             Self::BodyNotReplayable => f.write_str(
                 "payment required, but the request body is a stream that cannot be resent",
             ),
+            Self::ForeignChannel { asked, paid_with } => {
+                write!(f, "the stream asked for a voucher on channel {asked}, ")?;
+                match paid_with {
+                    Some(paid) => write!(f, "but its request paid with channel {paid}"),
+                    None => f.write_str("but its request paid with no channel the client knows"),
+                }
+            }
         }
     }
 }

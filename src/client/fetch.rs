@@ -52,8 +52,13 @@ pub trait PaymentExt {
     /// when it was not a `402`); [`ReceiptExt::payment_receipt`] reads its
     /// receipt. Any answer to the retry but a `402` is returned as it is:
     /// a `503` with `Retry-After` means the server could not settle yet
-    /// (its node was unavailable), not that the credential was refused. reqwest drops the `Authorization` header on redirects to
-    /// another origin, so the credential never follows one.
+    /// (its node was unavailable), not that the credential was refused.
+    ///
+    /// The credential never follows a redirect to another origin: reqwest
+    /// drops `Authorization` on one, and a retry whose challenge names
+    /// another header (`Payment-Authorization`) is sent by a client of
+    /// reqwest's defaults that follows no redirect (its `3xx` is the
+    /// answer).
     ///
     /// # Errors
     ///
@@ -82,6 +87,11 @@ impl PaymentExt for RequestBuilder {
                 // credential and Idempotency-Key sign nothing more, and a
                 // server keeping responses answers with the paid one.
                 let again = retry.try_clone();
+                let client = if follows_redirects_safely(&credential) {
+                    &client
+                } else {
+                    redirect_free()
+                };
                 let response = match (client.execute(retry).await, again) {
                     (Ok(response), _) => response,
                     (Err(error), Some(again)) if is_lost_answer(&error) => {
@@ -89,7 +99,7 @@ impl PaymentExt for RequestBuilder {
                     }
                     (Err(error), _) => return Err(ClientError::http(error)),
                 };
-                let answer = check_retry(response).await;
+                let answer = check_retry(response, &credential).await;
                 report(provider, &credential, &answer);
                 answer
             }
@@ -223,6 +233,28 @@ fn credential_header(challenge: &Challenge) -> HeaderName {
     }
 }
 
+/// Whether the paid retry carrying `credential` may follow the client's
+/// redirects: only when the credential is in `Authorization`, which
+/// reqwest drops on a redirect to another origin (it keeps any other
+/// header, `Payment-Authorization` included).
+pub(crate) fn follows_redirects_safely(credential: &Credential) -> bool {
+    credential_header(&credential.challenge) == AUTHORIZATION
+}
+
+/// The client of paid retries whose credential is in another header than
+/// `Authorization`: it follows no redirect (a `3xx` is the answer), so
+/// the credential reaches only the origin that asked for it. It has
+/// reqwest's defaults, not the caller's client's settings.
+pub(crate) fn redirect_free() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
 /// Tells `provider` how the server answered `credential`: accepted (a
 /// success, with its receipt) or refused (`402`, `410`). Other answers (a
 /// `503`, say) say nothing of the payment.
@@ -246,9 +278,22 @@ pub(crate) fn report<P: PaymentProvider>(
     }
 }
 
+/// The credential a response was paid with, in the response's extensions:
+/// a metered stream answers need-vouchers only for the channel that paid
+/// it.
+#[derive(Debug, Clone)]
+pub(crate) struct PaidWith(pub(crate) Credential);
+
 /// The answer to the paid retry: a `402` means the credential was refused.
-pub(crate) async fn check_retry(response: Response) -> Result<Response, ClientError> {
+/// Another answer carries the credential in its extensions ([`PaidWith`]).
+pub(crate) async fn check_retry(
+    mut response: Response,
+    credential: &Credential,
+) -> Result<Response, ClientError> {
     if response.status() != StatusCode::PAYMENT_REQUIRED {
+        response
+            .extensions_mut()
+            .insert(PaidWith(credential.clone()));
         return Ok(response);
     }
     let status = response.status();

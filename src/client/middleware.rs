@@ -5,13 +5,18 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use super::fetch::{Attempt, Step, check_retry, is_lost_answer, report};
+use super::error::ClientError;
+use super::fetch::{
+    Attempt, Step, check_retry, follows_redirects_safely, is_lost_answer, redirect_free, report,
+};
 use super::provider::PaymentProvider;
 
 /// A `reqwest_middleware::Middleware` that does what
 /// [`send_with_payment`](super::PaymentExt::send_with_payment) does, for
 /// every request of the client: on `402`, pay one challenge with the
-/// provider and retry once. Failures are
+/// provider and retry once. A retry whose challenge names another
+/// credential header than `Authorization` goes out on its own, redirects
+/// not followed, past the middlewares after this one. Failures are
 /// `reqwest_middleware::Error::Middleware` wrapping a
 /// [`ClientError`](super::ClientError) (downcast to read it).
 ///
@@ -65,6 +70,16 @@ impl<P: PaymentProvider + 'static> Middleware for PaymentMiddleware<P> {
             Step::Retry(retry, credential) => {
                 // Sent again once if its answer is lost (see
                 // `send_with_payment`).
+                if !follows_redirects_safely(&credential) {
+                    // The client within would follow a redirect with the
+                    // credential (see `send_with_payment`).
+                    let answer = match redirect_free().execute(retry).await {
+                        Ok(response) => check_retry(response, &credential).await,
+                        Err(error) => Err(ClientError::http(error)),
+                    };
+                    report(&self.provider, &credential, &answer);
+                    return answer.map_err(reqwest_middleware::Error::middleware);
+                }
                 let again = retry.try_clone();
                 let response = match (next.clone().run(retry, extensions).await, again) {
                     (Ok(response), _) => response,
@@ -75,7 +90,7 @@ impl<P: PaymentProvider + 'static> Middleware for PaymentMiddleware<P> {
                     }
                     (Err(error), _) => return Err(error),
                 };
-                let answer = check_retry(response).await;
+                let answer = check_retry(response, &credential).await;
                 report(&self.provider, &credential, &answer);
                 answer.map_err(reqwest_middleware::Error::middleware)
             }

@@ -62,8 +62,8 @@ pub use policy::{Limited, Reservation, SpendingPolicy, WithPolicy};
 pub use provider::{MultiProvider, PaymentProvider};
 #[cfg(feature = "tempo")]
 pub use session::{
-    ChannelBook, ChannelRecord, FileBook, MemoryBook, SessionEvent, SessionEvents,
-    TempoSessionProvider,
+    ChannelBook, ChannelRecord, DEFAULT_MAX_DEPOSIT, FileBook, MemoryBook, SessionEvent,
+    SessionEvents, TempoSessionProvider,
 };
 #[cfg(feature = "tempo")]
 pub use tempo::TempoProvider;

@@ -21,8 +21,10 @@ use crate::protocol::{Challenge, Credential, parse_base_units};
 /// request adds that much, and a metered stream read through the policy
 /// (`Limited<TempoSessionProvider>::events`) counts each voucher it asks
 /// for, toward the total and, with the request's price, toward the
-/// per-request limit (a session's deposit is capped by its provider, see
-/// `TempoSessionProvider::with_max_deposit`). It refuses other
+/// per-request limit. A session's deposits (opens and top-ups) count
+/// against the total too, apart from what is spent: `max_total` bounds
+/// what is locked in escrows (each channel's deposit is also capped by
+/// its provider, see `TempoSessionProvider::with_max_deposit`). It refuses other
 /// intents, whose cost it cannot read. With no rules it allows every
 /// charge. Each rule narrows it:
 ///
@@ -54,6 +56,8 @@ use crate::protocol::{Challenge, Credential, parse_base_units};
 pub struct SpendingPolicy {
     rules: Arc<Rules>,
     spent: Arc<Mutex<HashMap<String, u128>>>,
+    /// Session deposits (opens and top-ups) by currency.
+    deposited: Arc<Mutex<HashMap<String, u128>>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,11 +82,13 @@ impl SpendingPolicy {
 
     fn with_rules(self, edit: impl FnOnce(&mut Rules)) -> Self {
         let spent = Arc::clone(&self.spent);
+        let deposited = Arc::clone(&self.deposited);
         let mut rules = self.rules();
         edit(&mut rules);
         Self {
             rules: Arc::new(rules),
             spent,
+            deposited,
         }
     }
 
@@ -191,6 +197,37 @@ impl SpendingPolicy {
         self.admit(challenge, Some(amount), in_request)
     }
 
+    /// Counts a session deposit (an open or a top-up) of `amount` in
+    /// `challenge`'s currency against the total, which bounds what is
+    /// locked in escrows as well as what is spent: a server that forgets
+    /// channels (`410`) cannot have the client lock up more than the total.
+    #[cfg(feature = "tempo")]
+    pub(crate) fn reserve_deposit(
+        &self,
+        challenge: &Challenge,
+        amount: u128,
+    ) -> Result<(), PolicyViolation> {
+        let currency = Charge::read(challenge.request.object())?.currency;
+        let Some(&max) = self.rules.total.get(&currency) else {
+            return Ok(());
+        };
+        let mut deposited = self
+            .deposited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let so_far = deposited.get(&currency).copied().unwrap_or(0);
+        if so_far.checked_add(amount).is_none_or(|t| t > max) {
+            return Err(PolicyViolation::Deposits {
+                currency,
+                amount,
+                deposited: so_far,
+                max,
+            });
+        }
+        deposited.insert(currency, so_far + amount);
+        Ok(())
+    }
+
     fn admit(
         &self,
         challenge: &Challenge,
@@ -272,6 +309,13 @@ impl fmt::Debug for SpendingPolicy {
         f.debug_struct("SpendingPolicy")
             .field("rules", &self.rules)
             .field("spent", &*self.lock())
+            .field(
+                "deposited",
+                &*self
+                    .deposited
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            )
             .finish()
     }
 }
@@ -366,7 +410,10 @@ impl<P: PaymentProvider> PaymentProvider for Limited<P> {
 
     async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
         let reservation = self.policy.reserve(challenge)?;
-        let paid = self.provider.pay(challenge).await;
+        let paid = self
+            .provider
+            .pay_within(challenge, None, &self.policy)
+            .await;
         // A refusal signed nothing. After a failure the money may have
         // moved (a push transaction broadcast, then a lost receipt): it
         // stays counted, erring on the side of spending less.
@@ -378,7 +425,10 @@ impl<P: PaymentProvider> PaymentProvider for Limited<P> {
 
     async fn pay_for(&self, challenge: &Challenge, url: &Url) -> Result<Credential, PayError> {
         let reservation = self.policy.reserve(challenge)?;
-        let paid = self.provider.pay_for(challenge, url).await;
+        let paid = self
+            .provider
+            .pay_within(challenge, Some(url), &self.policy)
+            .await;
         if paid.as_ref().is_err_and(PayError::is_refusal) {
             self.policy.release(reservation);
         }

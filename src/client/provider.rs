@@ -72,6 +72,27 @@ pub trait PaymentProvider: Send + Sync {
         self.pay(challenge)
     }
 
+    /// Pays `challenge` (for a request to `url`, when known) under
+    /// `policy`, which has admitted the challenge's amount already: what a
+    /// [`Limited`](super::Limited) provider calls. By default
+    /// [`pay_for`](Self::pay_for) or [`pay`](Self::pay); a provider that
+    /// commits more than the amount (a session's deposit) holds that to
+    /// the policy too.
+    fn pay_within(
+        &self,
+        challenge: &Challenge,
+        url: Option<&Url>,
+        policy: &super::SpendingPolicy,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        let _ = policy;
+        async move {
+            match url {
+                Some(url) => self.pay_for(challenge, url).await,
+                None => self.pay(challenge).await,
+            }
+        }
+    }
+
     /// The server accepted `credential` (the paid request succeeded), with
     /// this receipt if it sent one readable. Nothing by default; a provider
     /// that keeps state (a session's channel) learns from it.

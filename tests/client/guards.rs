@@ -47,9 +47,28 @@ async fn a_402_from_another_origin_is_not_paid() {
 /// does not follow it.
 #[tokio::test]
 async fn the_credential_does_not_follow_a_cross_origin_redirect() {
+    let (response, leaked) = redirected_retry(None).await;
+    assert_eq!(response.text().await.unwrap(), "sink");
+    assert_eq!(leaked, [false]);
+}
+
+/// Nor when the challenge asks for it in `Payment-Authorization`, a header
+/// that reqwest keeps on redirects: that retry is not redirected at all
+/// (the `307` comes back as the answer).
+#[tokio::test]
+async fn a_payment_authorization_credential_does_not_follow_a_cross_origin_redirect() {
+    let (response, leaked) = redirected_retry(Some("Payment-Authorization")).await;
+    assert!(leaked.iter().all(|carried| !carried), "{leaked:?}");
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+}
+
+/// A trap answers `402` with our server's real challenge (naming the
+/// credential header `header`, if any), then redirects the paid retry to
+/// a sink at another origin: the answer, and whether each request the
+/// sink got carried a credential.
+async fn redirected_retry(header: Option<&str>) -> (reqwest::Response, Vec<bool>) {
     let server = Server::start().await;
     let provider = server.provider(server.payer(1_000_000).await);
-    // Another origin that records whether an Authorization header came.
     let leaked = Arc::new(Mutex::new(Vec::new()));
     let sink = serve(
         Router::new()
@@ -57,10 +76,10 @@ async fn the_credential_does_not_follow_a_cross_origin_redirect() {
                 "/sink",
                 get(
                     |State(leaked): State<Arc<Mutex<Vec<bool>>>>, headers: HeaderMap| async move {
-                        leaked
-                            .lock()
-                            .unwrap()
-                            .push(headers.contains_key("authorization"));
+                        leaked.lock().unwrap().push(
+                            headers.contains_key("authorization")
+                                || headers.contains_key("payment-authorization"),
+                        );
                         "sink"
                     },
                 ),
@@ -68,14 +87,17 @@ async fn the_credential_does_not_follow_a_cross_origin_redirect() {
             .with_state(leaked.clone()),
     )
     .await;
-    // A trap: answers 402 with our server's real challenge, then sends the
-    // paid retry to the sink.
     let challenges = http().get(server.at("/paid")).send().await.unwrap();
-    let challenge = challenges.headers()["www-authenticate"].clone();
+    let mut challenge =
+        Challenge::parse(challenges.headers()["www-authenticate"].to_str().unwrap()).unwrap();
+    challenge.header = header.map(str::to_owned);
+    let challenge = challenge.to_header().unwrap();
     let trap = serve(Router::new().route(
         "/trap",
         get(move |headers: HeaderMap| async move {
-            if headers.contains_key("authorization") {
+            if headers.contains_key("authorization")
+                || headers.contains_key("payment-authorization")
+            {
                 Redirect::temporary(&format!("{sink}/sink")).into_response()
             } else {
                 (
@@ -93,9 +115,8 @@ async fn the_credential_does_not_follow_a_cross_origin_redirect() {
         .send_with_payment(&provider)
         .await
         .unwrap();
-
-    assert_eq!(response.text().await.unwrap(), "sink");
-    assert_eq!(*leaked.lock().unwrap(), [false]);
+    let leaked = leaked.lock().unwrap().clone();
+    (response, leaked)
 }
 
 /// The retry resends the same body, so a challenge bound to its digest

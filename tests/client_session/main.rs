@@ -3,7 +3,9 @@
 //! requests paid with vouchers and no transaction, an automatic top-up, a
 //! close settling exactly what was vouched, a restart from a file book,
 //! deposit caps refused before anything is signed, and metered streams
-//! paid as they are read.
+//! paid as they are read; and servers that lie to the client (receipts
+//! claiming more than was vouched, another server's channel, endless
+//! `410`s) get no more than the client vouched and its policy allowed.
 
 #![cfg(all(
     feature = "tempo",
@@ -16,6 +18,7 @@
 #[allow(dead_code)]
 mod common;
 mod flows;
+mod hostile;
 mod limits;
 
 #[path = "../support/anvil.rs"]

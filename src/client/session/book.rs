@@ -34,7 +34,8 @@ pub struct ChannelRecord {
     #[serde(with = "decimal_u128")]
     pub cumulative: u128,
     /// What the server last said was spent, in base units (a stream's
-    /// final receipt): the close pays this much when it is known.
+    /// final receipt), at most `cumulative`: the close pays this much when
+    /// it is known, and never more than the highest voucher.
     #[serde(default, with = "decimal_u128")]
     pub spent: u128,
     /// The salt the channel was opened with (its id derives from it).

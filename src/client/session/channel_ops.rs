@@ -10,7 +10,11 @@ use tempo_alloy::contracts::precompiles::ITIP20;
 use tempo_alloy::primitives::transaction::Call;
 
 use super::book::ChannelRecord;
-use super::{CHANNEL_GAS, Paid, TempoSessionProvider, book_key, management, session_request};
+use super::{
+    CHANNEL_GAS, DEFAULT_MAX_DEPOSIT, Paid, TempoSessionProvider, book_key, management,
+    session_request,
+};
+use crate::client::SpendingPolicy;
 use crate::client::error::{ClientError, PayError, PolicyViolation};
 use crate::client::tempo::Fees;
 use crate::protocol::{Challenge, Credential};
@@ -45,12 +49,18 @@ impl TempoSessionProvider {
         key: &str,
         record: &mut ChannelRecord,
         required: u128,
+        policy: Option<&SpendingPolicy>,
     ) -> Result<u128, ClientError> {
         let missing = required - record.deposit;
         let added = missing.max(self.inner.deposit.unwrap_or(0));
         let deposit = record.deposit.saturating_add(added);
         self.check_deposit(deposit)
             .map_err(ClientError::PaymentFailed)?;
+        if let Some(policy) = policy {
+            policy
+                .reserve_deposit(challenge, added)
+                .map_err(ClientError::PolicyRefused)?;
+        }
         let calls = vec![
             approve(record.token, record.escrow, added),
             call(
@@ -80,13 +90,18 @@ impl TempoSessionProvider {
         Ok(added)
     }
 
+    /// The most one channel may hold: [`with_max_deposit`](TempoSessionProvider::with_max_deposit),
+    /// else [`DEFAULT_MAX_DEPOSIT`].
+    pub(super) fn max_deposit(&self) -> u128 {
+        self.inner.max_deposit.unwrap_or(DEFAULT_MAX_DEPOSIT)
+    }
+
     pub(super) fn check_deposit(&self, deposit: u128) -> Result<(), PayError> {
-        match self.inner.max_deposit {
-            Some(max) if deposit > max => {
-                Err(PayError::Policy(PolicyViolation::Deposit { deposit, max }))
-            }
-            _ => Ok(()),
+        let max = self.max_deposit();
+        if deposit > max {
+            return Err(PayError::Policy(PolicyViolation::Deposit { deposit, max }));
         }
+        Ok(())
     }
 
     /// A signed `0x76` transaction making `calls`, valid until the
@@ -157,6 +172,7 @@ impl TempoSessionProvider {
         request: &SessionRequest,
         key: &str,
         again: Option<&ChannelRecord>,
+        policy: Option<&SpendingPolicy>,
     ) -> Result<Map<String, Value>, PayError> {
         let chain_id = request
             .method_details
@@ -164,14 +180,20 @@ impl TempoSessionProvider {
             .ok_or_else(|| PayError::invalid("the session request names no chain"))?;
         let deposit = match again {
             Some(record) => record.deposit,
+            // A server's suggestion is taken up to the cap only.
             None => self
                 .inner
                 .deposit
-                .or(request.suggested_deposit)
+                .or(request
+                    .suggested_deposit
+                    .map(|suggested| suggested.min(self.max_deposit())))
                 .ok_or_else(|| PayError::invalid("no deposit is configured or suggested"))?
                 .max(request.amount),
         };
         self.check_deposit(deposit)?;
+        if let (None, Some(policy)) = (again, policy) {
+            policy.reserve_deposit(challenge, deposit)?;
+        }
         let escrow = request.method_details.escrow_contract;
         let payer = self.address();
         let salt = again.map_or_else(B256::random, |record| record.salt);
@@ -233,6 +255,7 @@ impl TempoSessionProvider {
         &self,
         challenge: &Challenge,
         url: Option<&Url>,
+        policy: Option<&SpendingPolicy>,
     ) -> Result<Credential, PayError> {
         let request = session_request(challenge)?;
         let key = book_key(challenge, &request);
@@ -240,7 +263,7 @@ impl TempoSessionProvider {
         let known = self.inner.book.get(&key).map_err(PayError::failed)?;
         let (payload, id) = match known {
             None => {
-                let payload = self.open(challenge, &request, &key, None)?;
+                let payload = self.open(challenge, &request, &key, None, policy)?;
                 let id = payload["channelId"]
                     .as_str()
                     .and_then(|t| t.parse().ok())
@@ -248,7 +271,7 @@ impl TempoSessionProvider {
                 (payload, id)
             }
             Some(record) if !record.confirmed && record.salt != B256::ZERO => {
-                let payload = self.open(challenge, &request, &key, Some(&record))?;
+                let payload = self.open(challenge, &request, &key, Some(&record), policy)?;
                 let id = payload["channelId"]
                     .as_str()
                     .and_then(|t| t.parse().ok())
@@ -266,10 +289,11 @@ impl TempoSessionProvider {
                             "the channel needs a top-up, which needs the paid URL",
                         ));
                     };
-                    self.top_up(url, challenge, &key, &mut record, next)
+                    self.top_up(url, challenge, &key, &mut record, next, policy)
                         .await
                         .map_err(|e| match e {
                             ClientError::PaymentFailed(e) => e,
+                            ClientError::PolicyRefused(v) => PayError::Policy(v),
                             other => PayError::failed(other.to_string()),
                         })?;
                 }

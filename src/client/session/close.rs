@@ -41,8 +41,11 @@ impl TempoSessionProvider {
         // What was spent, when a receipt said so: vouched and unspent is
         // not owed (the server accepts any close covering what it served
         // and settled). If it settled more already, the highest voucher.
+        // Never above that voucher, whatever a receipt claimed: every
+        // voucher was within the caps and the policy, a receipt is only
+        // the server's word.
         let amount = if record.spent > 0 {
-            record.spent
+            record.spent.min(record.cumulative)
         } else {
             record.cumulative
         };

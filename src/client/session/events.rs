@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::{Paid, TempoSessionProvider, management};
 use crate::client::error::{ClientError, PayError, PolicyViolation};
+use crate::client::fetch::PaidWith;
 use crate::client::policy::{Limited, SpendingPolicy};
 use crate::protocol::{Receipt, parse_base_units};
 
@@ -52,6 +53,9 @@ pub struct SessionEvents {
 struct Reader {
     provider: TempoSessionProvider,
     limit: Option<Limit>,
+    /// The channel the stream's request paid with: the only one its
+    /// need-vouchers are answered for.
+    channel: Option<B256>,
     url: Url,
     body: reqwest::Response,
     buffer: String,
@@ -66,8 +70,16 @@ impl SessionEvents {
         response: reqwest::Response,
     ) -> Self {
         let receipt = Arc::new(Mutex::new(None));
+        let channel = response
+            .extensions()
+            .get::<PaidWith>()
+            .filter(|paid| {
+                paid.0.challenge.method == "tempo" && paid.0.challenge.intent == "session"
+            })
+            .and_then(|paid| paid.0.payload.get("channelId")?.as_str()?.parse().ok());
         let reader = Reader {
             provider,
+            channel,
             limit: policy.map(|policy| Limit {
                 policy,
                 in_request: None,
@@ -180,6 +192,12 @@ impl Reader {
                 "a need for a voucher without channelId, requiredCumulative or deposit",
             )));
         };
+        if self.channel != Some(id) {
+            return Err(ClientError::ForeignChannel {
+                asked: id.to_string(),
+                paid_with: self.channel.map(|c| c.to_string()),
+            });
+        }
         let paid = self
             .provider
             .pay_more(&self.url, id, required, deposit, self.limit.as_mut())
@@ -284,16 +302,28 @@ impl TempoSessionProvider {
         mut limit: Option<&mut Limit>,
     ) -> Result<Option<Option<u128>>, ClientError> {
         let _paying = self.inner.paying.lock().await;
-        // Where the stream was paid from now on (`close_all` closes there).
-        let known = self.paid().get_mut(&id).map(|paid| {
-            paid.url = Some(url.clone());
-            paid.clone()
-        });
-        let Some(paid) = known else {
-            return Err(ClientError::PaymentFailed(PayError::invalid(format!(
-                "the server asks for a voucher on channel {id}, which this provider did not pay"
-            ))));
+        let known = self.paid().get(&id).cloned();
+        let Some(mut paid) = known else {
+            return Err(ClientError::ForeignChannel {
+                asked: id.to_string(),
+                paid_with: None,
+            });
         };
+        // Only at the origin the channel paid: a stream redirected
+        // elsewhere is not paid from it, and never moves its URL.
+        if let Some(paid_url) = &paid.url
+            && paid_url.origin() != url.origin()
+        {
+            return Err(ClientError::CrossOriginRedirect {
+                requested: paid_url.to_string(),
+                answered: url.to_string(),
+            });
+        }
+        // Where the stream was paid from now on (`close_all` closes there).
+        paid.url = Some(url.clone());
+        if let Some(entry) = self.paid().get_mut(&id) {
+            entry.url = Some(url.clone());
+        }
         let mut record = self.record(&paid.key)?.ok_or_else(|| {
             ClientError::PaymentFailed(PayError::invalid("the channel is not in the book"))
         })?;
@@ -302,11 +332,21 @@ impl TempoSessionProvider {
                 .admit(&paid, required.saturating_sub(record.cumulative))
                 .map_err(ClientError::PolicyRefused)?;
         }
-        record.deposit = record.deposit.max(deposit);
+        // The deposit is what the book says: the event's word does not
+        // raise it (a server could claim any).
+        let _ = deposit;
         let mut topped = None;
         if required > record.deposit {
+            let policy = limit.as_deref().map(|limit| &limit.policy);
             let added = self
-                .top_up(url, &paid.challenge, &paid.key, &mut record, required)
+                .top_up(
+                    url,
+                    &paid.challenge,
+                    &paid.key,
+                    &mut record,
+                    required,
+                    policy,
+                )
                 .await?;
             topped = Some(added);
         }
@@ -336,7 +376,8 @@ impl TempoSessionProvider {
             && let Ok(Some(mut record)) = self.inner.book.get(&key)
             && spent > record.spent
         {
-            record.spent = spent;
+            // At most the highest voucher: a receipt is the server's word.
+            record.spent = spent.min(record.cumulative);
             let _ = self.inner.book.put(&key, &record);
         }
     }

@@ -35,6 +35,7 @@ mod events;
 mod management;
 
 pub use book::{ChannelBook, ChannelRecord, FileBook, MemoryBook};
+
 pub use events::{SessionEvent, SessionEvents};
 
 use std::collections::HashMap;
@@ -48,6 +49,7 @@ use reqwest::Url;
 use serde_json::Value;
 
 use super::error::PayError;
+use super::policy::SpendingPolicy;
 use super::provider::PaymentProvider;
 use http::StatusCode;
 
@@ -56,6 +58,11 @@ use crate::tempo::session::SessionRequest;
 
 /// Gas for an open (approve ~530k, open ~1.32M) or a top-up.
 const CHANNEL_GAS: u64 = 3_000_000;
+
+/// The most one channel holds unless
+/// [`with_max_deposit`](TempoSessionProvider::with_max_deposit) says
+/// otherwise: 10 units of a 6-decimal stablecoin (10 USD in `PathUSD`).
+pub const DEFAULT_MAX_DEPOSIT: u128 = 10_000_000;
 
 /// Pays Tempo `session` challenges from payment channels; cheap to clone
 /// (clones share channels).
@@ -182,8 +189,10 @@ impl TempoSessionProvider {
         self.edit(|inner| inner.deposit = Some(base_units))
     }
 
-    /// The most one channel may hold, top-ups included: above it the
-    /// provider refuses to pay ([`PolicyViolation::Deposit`](crate::client::PolicyViolation::Deposit)).
+    /// The most one channel may hold, top-ups included (default
+    /// [`DEFAULT_MAX_DEPOSIT`]): above it the provider refuses to pay
+    /// ([`PolicyViolation::Deposit`](crate::client::PolicyViolation::Deposit)).
+    /// A server's `suggestedDeposit` is taken up to it only.
     #[must_use]
     pub fn with_max_deposit(self, base_units: u128) -> Self {
         self.edit(|inner| inner.max_deposit = Some(base_units))
@@ -258,7 +267,12 @@ impl TempoSessionProvider {
 
     /// Reads a paid response as a metered stream: its events, answering
     /// each `payment-need-voucher` with a voucher posted to the response's
-    /// URL (see [`SessionEvents`]); within the deposit caps only, where
+    /// URL (see [`SessionEvents`]). Only a need for the channel that paid
+    /// the response (through [`send_with_payment`](crate::client::PaymentExt::send_with_payment)
+    /// or the middleware), at the origin it paid, is answered: any other
+    /// ends the stream with [`ClientError::ForeignChannel`](crate::client::ClientError::ForeignChannel)
+    /// or [`ClientError::CrossOriginRedirect`](crate::client::ClientError::CrossOriginRedirect),
+    /// nothing signed. Within the deposit caps only, where
     /// [`Limited::events`](crate::client::Limited::events) also holds the
     /// vouchers to a [`SpendingPolicy`](crate::client::SpendingPolicy).
     pub fn events(&self, response: reqwest::Response) -> SessionEvents {
@@ -272,11 +286,21 @@ impl PaymentProvider for TempoSessionProvider {
     }
 
     async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
-        self.pay_session(challenge, None).await
+        self.pay_session(challenge, None, None).await
     }
 
     async fn pay_for(&self, challenge: &Challenge, url: &Url) -> Result<Credential, PayError> {
-        self.pay_session(challenge, Some(url)).await
+        self.pay_session(challenge, Some(url), None).await
+    }
+
+    /// Deposits (opens, top-ups) count against the policy's total.
+    async fn pay_within(
+        &self,
+        challenge: &Challenge,
+        url: Option<&Url>,
+        policy: &SpendingPolicy,
+    ) -> Result<Credential, PayError> {
+        self.pay_session(challenge, url, Some(policy)).await
     }
 
     /// The channel is open with the server; its receipt says what was
@@ -291,7 +315,11 @@ impl PaymentProvider for TempoSessionProvider {
             .and_then(Value::as_str)
             .and_then(|t| t.parse::<u128>().ok());
         if let Ok(Some(mut record)) = self.inner.book.get(&key) {
-            let spent = spent.unwrap_or(record.spent).max(record.spent);
+            // At most the highest voucher: a receipt is the server's word.
+            let spent = spent
+                .unwrap_or(record.spent)
+                .max(record.spent)
+                .min(record.cumulative);
             if !record.confirmed || spent != record.spent {
                 record.confirmed = true;
                 record.spent = spent;
@@ -301,7 +329,10 @@ impl PaymentProvider for TempoSessionProvider {
     }
 
     /// A `410`: the server has no such channel (never opened, or closed):
-    /// it is forgotten, and the next payment opens a new one.
+    /// the next payment opens a new one. The channel stays in the book
+    /// under a key of its own (its server's key, then `|retired|` and its
+    /// id): its deposit may still be in the escrow, to close or withdraw
+    /// later.
     fn refused(&self, credential: &Credential, status: StatusCode, _: Option<&ProblemDetails>) {
         if status != StatusCode::GONE {
             return;
@@ -313,6 +344,11 @@ impl PaymentProvider for TempoSessionProvider {
         let named = credential.payload.get("channelId").and_then(Value::as_str);
         if let Ok(Some(record)) = self.inner.book.get(&key)
             && named.and_then(|t| t.parse::<B256>().ok()) == Some(record.channel_id)
+            && self
+                .inner
+                .book
+                .put(&retired_key(&key, record.channel_id), &record)
+                .is_ok()
         {
             let _ = self.inner.book.remove(&key);
         }
@@ -344,6 +380,12 @@ fn session_request(challenge: &Challenge) -> Result<SessionRequest, PayError> {
         .request
         .deserialize()
         .map_err(|e| PayError::invalid(format!("not a Tempo session request: {e}")))
+}
+
+/// Where a channel the server forgot (`410`) is kept: beside its server's
+/// key, by its id.
+fn retired_key(key: &str, channel_id: B256) -> String {
+    format!("{key}|retired|{channel_id}")
 }
 
 /// The server and channel terms a channel is kept under.

@@ -10,8 +10,10 @@
 //! 0x78 envelope when the challenge asks for a fee payer) for a positive
 //! amount, a proof for zero. It has no push mode.
 //!
-//! `mpp-client session ...` runs the session client instead (see session.rs).
+//! `mpp-client session ...` runs the session client instead (see session.rs),
+//! `mpp-client serve-session ...` the session server (see serve.rs).
 
+mod serve;
 mod session;
 
 use std::process::ExitCode;
@@ -37,6 +39,10 @@ async fn main() -> ExitCode {
     if args.peek().map(String::as_str) == Some("session") {
         args.next();
         return session::run(args).await;
+    }
+    if args.peek().map(String::as_str) == Some("serve-session") {
+        args.next();
+        return serve::run(args).await;
     }
     while let Some(flag) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
