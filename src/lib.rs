@@ -34,6 +34,8 @@ pub mod store;
 pub mod stream;
 #[cfg(feature = "tempo")]
 pub mod tempo;
+#[cfg(feature = "tempo")]
+mod tls;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

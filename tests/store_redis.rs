@@ -227,35 +227,6 @@ fn traits() {
     assert_traits::<RedisStore>();
 }
 
-#[tokio::test]
-async fn rediss_urls_speak_tls_verified_against_the_given_authority() {
-    let server = RedisServer::start_tls();
-    assert!(server.url().starts_with("rediss://"));
-    let ca = std::fs::read(format!("{}/ca.pem", redis_server::TLS_FIXTURES)).unwrap();
-    let store = RedisStore::builder(server.url())
-        .root_certificate(ca)
-        .connect()
-        .await
-        .expect("a TLS connection");
-    assert!(store.claim("k", HOUR).await.unwrap());
-    assert!(!store.claim("k", HOUR).await.unwrap());
-
-    // The system's roots do not know the test authority: refused.
-    let error = RedisStore::connect(&server.url()).await.unwrap_err();
-    assert_eq!(error.kind(), StoreErrorKind::Unavailable);
-    // Nor does a plain-text client get an answer from a TLS port.
-    let plain = server.url().replace("rediss://", "redis://");
-    let error = RedisStore::builder(plain)
-        .connect_timeout(Duration::from_secs(2))
-        .connect()
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error.kind(),
-        StoreErrorKind::Unavailable | StoreErrorKind::Timeout
-    ));
-}
-
 /// Counters (failed attempts, free proofs) are shared by every instance,
 /// expire from their first increment, and count concurrent increments
 /// exactly.

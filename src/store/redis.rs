@@ -37,9 +37,12 @@ const MAX_TTL_MS: u64 = 100 * 366 * 24 * 3600 * 1000;
 /// against the system's root certificates, or the authority given to
 /// [`RedisStoreBuilder::root_certificate`]), `redis://user:password@host`
 /// or `redis://:password@host` for a password, `/2` for database 2.
-/// `Debug` never shows the credentials. For TLS, rustls needs a process-wide
-/// crypto provider: if none is installed when a `rediss://` store connects,
-/// the store installs rustls' `ring` provider.
+/// `Debug` never shows the credentials. For TLS, the redis crate's rustls
+/// takes the process-wide crypto provider, which this library never
+/// installs: the application installs the one it wants before a
+/// `rediss://` store connects (`rustls::crypto::aws_lc_rs::default_provider()
+/// .install_default()`, or `ring`'s), else [`connect`](RedisStoreBuilder::connect)
+/// fails with [`StoreErrorKind::InvalidConfig`].
 ///
 /// Times to live are rounded up to whole milliseconds (at least one) and
 /// capped at a century.
@@ -308,7 +311,8 @@ impl RedisStoreBuilder {
     /// # Errors
     ///
     /// [`StoreErrorKind::InvalidConfig`] for a malformed URL or root
-    /// certificate or a zero timeout, [`StoreErrorKind::Timeout`] or
+    /// certificate, a zero timeout, or a `rediss://` URL while no rustls
+    /// crypto provider is installed, [`StoreErrorKind::Timeout`] or
     /// [`StoreErrorKind::Unavailable`] when Redis cannot be reached or
     /// refuses the credentials (the store checks them with a `PING`).
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
@@ -326,13 +330,18 @@ impl RedisStoreBuilder {
             ),
         }
         .map_err(|e| StoreError::with_source(StoreErrorKind::InvalidConfig, e))?;
+        // The redis crate's rustls takes the process-wide provider, and
+        // would install one itself: a choice for the application, which
+        // may want another (installing a second one fails).
         if matches!(
             client.get_connection_info().addr(),
             ConnectionAddr::TcpTls { .. }
         ) && rustls::crypto::CryptoProvider::get_default().is_none()
         {
-            // Losing a race with another installer leaves a provider too.
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            return Err(StoreError::with_source(
+                StoreErrorKind::InvalidConfig,
+                NoCryptoProvider,
+            ));
         }
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
@@ -388,6 +397,23 @@ impl fmt::Debug for RedisStoreBuilder {
             .finish()
     }
 }
+
+/// A `rediss://` store was connected before the application installed a
+/// process-wide rustls crypto provider.
+#[derive(Debug)]
+pub(super) struct NoCryptoProvider;
+
+impl fmt::Display for NoCryptoProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "rediss:// needs a process-wide rustls crypto provider, which this library \
+             does not install: call `rustls::crypto::aws_lc_rs::default_provider()\
+             .install_default()` (or ring's) at the start of main",
+        )
+    }
+}
+
+impl std::error::Error for NoCryptoProvider {}
 
 /// Redis answered with a reply of an unexpected type.
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use super::rpc::Rpc;
 use super::sponsor::{BudgetTracker, FeeLimits, FeePayer, SponsorBudget};
 use super::{Inner, TempoCharge};
 use crate::store::{SharedStore, Store};
+use crate::tls::ExtraRoots;
 
 /// `PathUSD`, the default currency.
 pub const PATH_USD: Address = address!("20c0000000000000000000000000000000000000");
@@ -50,6 +51,7 @@ pub struct TempoChargeBuilder {
     description: Option<String>,
     rpc_timeout: Duration,
     receipt_timeout: Duration,
+    root_certificates: ExtraRoots,
 }
 
 impl Default for TempoChargeBuilder {
@@ -74,6 +76,7 @@ impl Default for TempoChargeBuilder {
             description: None,
             rpc_timeout: Duration::from_secs(10),
             receipt_timeout: Duration::from_secs(30),
+            root_certificates: ExtraRoots::default(),
         }
     }
 }
@@ -100,6 +103,14 @@ impl TempoChargeBuilder {
     /// The node's JSON-RPC URL (default [`MAINNET_RPC_URL`]).
     pub fn rpc_url(mut self, url: impl Into<String>) -> Self {
         self.rpc_url = Some(RedactedUrl(url.into()));
+        self
+    }
+
+    /// Trusts the certificate authority in `pem` (PEM) for an https RPC
+    /// URL, besides the platform's roots: for a node whose certificate a
+    /// private authority signed. May be called more than once.
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
         self
     }
 
@@ -286,26 +297,32 @@ impl TempoChargeBuilder {
         self.finish(chain_id)
     }
 
-    /// Like [`build`](Self::build), asking the node for the chain id
-    /// (once) when none was set and the RPC URL is not the default one.
+    /// Like [`build`](Self::build), then asks the node for its chain id
+    /// (once): the node must answer, over TLS for an https URL, and with
+    /// the chain id set (or [`MAINNET_CHAIN_ID`] for the default URL), or
+    /// any chain id when a URL was set without one. Use it at start-up: a
+    /// node that cannot work is then an error naming its host and why,
+    /// not a `503` on every credential later.
     ///
     /// # Errors
     ///
     /// As [`build`](Self::build), and
-    /// [`TempoConfigError::ChainIdUnavailable`] when the node does not
-    /// answer.
+    /// [`TempoConfigError::ChainIdUnavailable`] (the host and the cause:
+    /// unreachable, a TLS failure, a bad answer) when the node does not
+    /// answer, [`TempoConfigError::ChainIdMismatch`] when it answers
+    /// another chain id.
     pub async fn connect(self) -> Result<TempoCharge, TempoConfigError> {
-        if self.chain_id.is_some() || self.rpc_url.is_none() || self.deferred.is_some() {
+        if self.deferred.is_some() {
             return self.build();
         }
+        let expected = match (self.chain_id, &self.rpc_url) {
+            (Some(id), _) => Some(id),
+            (None, None) => Some(MAINNET_CHAIN_ID),
+            (None, Some(_)) => None,
+        };
         // Every other setting is checked before the node is asked.
-        let mut method = self.finish(0)?;
-        let id = method
-            .inner
-            .rpc
-            .chain_id()
-            .await
-            .map_err(|e| TempoConfigError::ChainIdUnavailable(e.to_string()))?;
+        let mut method = self.finish(expected.unwrap_or(0))?;
+        let id = method.inner.rpc.check_chain_id(expected).await?;
         Arc::get_mut(&mut method.inner)
             .expect("a method just built is not shared")
             .chain_id = id;
@@ -354,7 +371,7 @@ impl TempoChargeBuilder {
                 currency,
                 decimals: self.decimals,
                 chain_id,
-                rpc: Rpc::new(url, self.rpc_timeout),
+                rpc: Rpc::new(url, self.rpc_timeout, &self.root_certificates)?,
                 receipt_timeout: self.receipt_timeout,
                 fee_payer,
                 memo,

@@ -38,8 +38,24 @@ pub enum TempoConfigError {
     /// No chain id was set and the RPC URL is not the default one: use
     /// [`TempoChargeBuilder::connect`](super::TempoChargeBuilder::connect) to ask the node.
     ChainIdUnknown,
-    /// Asking the node for its chain id failed.
+    /// Asking the node for its chain id failed: the node's host, then why
+    /// (unreachable, a TLS failure, a bad answer).
     ChainIdUnavailable(String),
+    /// The node answers another chain id than the one configured.
+    ChainIdMismatch {
+        /// The node's host (and port).
+        host: String,
+        /// The chain id configured.
+        configured: u64,
+        /// The chain id the node answered.
+        node: u64,
+    },
+    /// The RPC URL (of this host) is https, and this build has no TLS:
+    /// enable the `rustls` or `native-tls` feature.
+    TlsUnavailable(String),
+    /// A root certificate given to the builder cannot be used, or the HTTP
+    /// client cannot be made with it.
+    InvalidRootCertificate(String),
 }
 
 impl fmt::Display for TempoConfigError {
@@ -61,7 +77,23 @@ impl fmt::Display for TempoConfigError {
             Self::ChainIdUnknown => {
                 f.write_str("no chain id: set one, or build with `connect().await` to ask the node")
             }
-            Self::ChainIdUnavailable(why) => write!(f, "could not read the chain id: {why}"),
+            Self::ChainIdUnavailable(why) => {
+                write!(f, "could not read the chain id of the node at {why}")
+            }
+            Self::ChainIdMismatch {
+                host,
+                configured,
+                node,
+            } => write!(
+                f,
+                "the node at {host} is on chain {node}, not the configured chain {configured}"
+            ),
+            Self::TlsUnavailable(host) => write!(
+                f,
+                "the RPC URL of {host} is https, and this build has no TLS: \
+                 enable the `rustls` or `native-tls` feature"
+            ),
+            Self::InvalidRootCertificate(why) => write!(f, "root certificate: {why}"),
         }
     }
 }

@@ -13,6 +13,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::config_error::TempoConfigError;
+use crate::tls::{ExtraRoots, HAS_TLS, causes};
+
 /// How often a broadcast transaction's receipt is polled for, on nodes
 /// without `eth_sendRawTransactionSync`.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -107,22 +110,74 @@ pub(crate) struct Rpc {
     /// The parts of the URL that may hold a secret (an API key in the
     /// path, the query or the user info), cut out of every fault's text.
     secrets: Vec<String>,
+    /// The node's host and port (never a secret), for start-up errors.
+    host: String,
+    /// The node's URL, to make the client again with other roots.
+    #[cfg(feature = "client")]
+    url: Url,
 }
 
 impl fmt::Debug for Rpc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rpc")
+            .field("host", &self.host)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
 impl Rpc {
-    pub(crate) fn new(url: Url, timeout: Duration) -> Self {
-        Self {
+    /// A client of the node at `url` (http or https), trusting `roots`
+    /// besides the platform's.
+    ///
+    /// # Errors
+    ///
+    /// [`TempoConfigError::TlsUnavailable`] for an https URL in a build
+    /// without TLS, [`TempoConfigError::InvalidRootCertificate`] when the
+    /// HTTP client cannot be made with `roots`.
+    pub(crate) fn new(
+        url: Url,
+        timeout: Duration,
+        roots: &ExtraRoots,
+    ) -> Result<Self, TempoConfigError> {
+        if url.scheme() == "https" && !HAS_TLS {
+            return Err(TempoConfigError::TlsUnavailable(host_of(&url)));
+        }
+        let http = roots
+            .client()
+            .map_err(|e| TempoConfigError::InvalidRootCertificate(e.to_string()))?;
+        Ok(Self {
             secrets: url_secrets(&url),
-            client: ClientBuilder::default().http(url),
+            host: host_of(&url),
+            #[cfg(feature = "client")]
+            url: url.clone(),
+            client: ClientBuilder::default().http_with_client(http, url),
             timeout,
+        })
+    }
+
+    /// Asks the node for its chain id at start-up, and checks it against
+    /// `expected` when one was configured.
+    ///
+    /// # Errors
+    ///
+    /// [`TempoConfigError::ChainIdUnavailable`] naming the node's host and
+    /// why (unreachable, a TLS failure, a bad answer), or
+    /// [`TempoConfigError::ChainIdMismatch`].
+    pub(crate) async fn check_chain_id(
+        &self,
+        expected: Option<u64>,
+    ) -> Result<u64, TempoConfigError> {
+        let node = self.chain_id().await.map_err(|fault| {
+            TempoConfigError::ChainIdUnavailable(format!("{}: {fault}", self.host))
+        })?;
+        match expected {
+            Some(configured) if configured != node => Err(TempoConfigError::ChainIdMismatch {
+                host: self.host.clone(),
+                configured,
+                node,
+            }),
+            _ => Ok(node),
         }
     }
 
@@ -144,6 +199,12 @@ impl Rpc {
             },
             RpcFault::Unavailable(why) => RpcFault::Unavailable(cut(why)),
         }
+    }
+
+    /// The same node, trusting `roots` besides the platform's.
+    #[cfg(feature = "client")]
+    pub(crate) fn with_roots(self, roots: &ExtraRoots) -> Result<Self, TempoConfigError> {
+        Self::new(self.url, self.timeout, roots)
     }
 
     /// The same node with another time limit per call.
@@ -281,6 +342,15 @@ impl Rpc {
     }
 }
 
+/// `host:port` of `url` (the port when it is not the scheme's default).
+fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
 /// The texts of `url` that may carry a secret, longest first: the whole
 /// URL, then what follows the host, the query and the user info.
 fn url_secrets(url: &Url) -> Vec<String> {
@@ -321,7 +391,9 @@ fn classify(error: RpcError<TransportErrorKind>) -> RpcFault {
         }
         RpcError::NullResp => RpcFault::Unavailable("an empty answer".to_owned()),
         RpcError::DeserError { .. } => RpcFault::Unavailable("an unreadable answer".to_owned()),
-        RpcError::Transport(kind) => RpcFault::Unavailable(kind.to_string()),
+        // The sources say why a request failed (a TLS failure, a refused
+        // connection): the transport's own text does not.
+        RpcError::Transport(kind) => RpcFault::Unavailable(causes(&kind)),
         other => RpcFault::Unavailable(other.to_string()),
     }
 }

@@ -142,36 +142,50 @@ async fn pay_three(app: &App, provider: &TempoSessionProvider) -> B256 {
 }
 
 /// A provider made to close on drop closes the channels it paid from when
-/// its last clone goes: from a multi-threaded runtime (in place) and from
-/// a thread with no runtime (on a thread of its own). The escrow pays the
-/// payee exactly what was spent.
+/// its last clone goes: from a multi-threaded runtime (on that runtime),
+/// from a current-thread runtime and from a thread with no runtime (on a
+/// thread of its own). The escrow pays the payee exactly what was spent.
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_the_provider_closes_its_channels() {
     let chain = Chain::start().await;
     let app = chain.app();
-    for in_runtime in [true, false] {
+    for dropped_in in [
+        "a multi-thread runtime",
+        "a current-thread runtime",
+        "no runtime",
+    ] {
         let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
             .with_deposit(10 * PRICE)
             .with_close_on_drop(Duration::from_secs(60));
         let id = pay_three(&app, &provider).await;
         let from: String = chain.anvil.rpc("eth_blockNumber", json!([])).await;
-        if in_runtime {
-            drop(provider);
-        } else {
+        match dropped_in {
+            "a multi-thread runtime" => drop(provider),
             // The worker hands its work on while this thread waits.
-            tokio::task::block_in_place(|| {
+            "a current-thread runtime" => tokio::task::block_in_place(|| {
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(async move { drop(provider) });
+                })
+                .join()
+                .unwrap();
+            }),
+            _ => tokio::task::block_in_place(|| {
                 std::thread::spawn(move || drop(provider)).join().unwrap();
-            });
+            }),
         }
         let on_chain = chain.read(id).await;
         assert!(
             on_chain.finalized || on_chain.payer.is_zero(),
-            "closed (in a runtime: {in_runtime}): {on_chain:?}"
+            "closed (dropped in {dropped_in}): {on_chain:?}"
         );
         assert_eq!(
             paid_by_escrow(&chain, chain.payee.address(), &from).await,
             3 * PRICE,
-            "the payee got what was spent (in a runtime: {in_runtime})"
+            "the payee got what was spent (dropped in {dropped_in})"
         );
     }
 }

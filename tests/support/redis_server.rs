@@ -6,6 +6,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -17,11 +18,6 @@ pub(crate) struct RedisServer {
     args: Vec<String>,
     tls: bool,
 }
-
-/// The test-only certificate authority and server certificate (for
-/// 127.0.0.1) of a TLS server; see `tests/fixtures/redis-tls/make.sh`.
-pub(crate) const TLS_FIXTURES: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/redis-tls");
 
 impl RedisServer {
     /// Starts a server without persistence on a free port.
@@ -35,14 +31,16 @@ impl RedisServer {
         Self::start_on(args.iter().map(ToString::to_string).collect(), false)
     }
 
-    /// Starts a server that speaks only TLS, with the certificate of
-    /// [`TLS_FIXTURES`]; its URL is `rediss://127.0.0.1:<port>`.
-    pub(crate) fn start_tls() -> Self {
-        let file = |name: &str| format!("{TLS_FIXTURES}/{name}");
+    /// Starts a server that speaks only TLS, presenting the certificate
+    /// `cert` (key `key`, signed by the authority `ca`: files, such as
+    /// tests/support/tls.rs makes at run time); its URL is
+    /// `rediss://127.0.0.1:<port>`.
+    pub(crate) fn start_tls(cert: &Path, key: &Path, ca: &Path) -> Self {
+        let file = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
         let args = [
-            ("--tls-cert-file", file("server.pem")),
-            ("--tls-key-file", file("server.key")),
-            ("--tls-ca-cert-file", file("ca.pem")),
+            ("--tls-cert-file", file(cert)),
+            ("--tls-key-file", file(key)),
+            ("--tls-ca-cert-file", file(ca)),
             ("--tls-auth-clients", "no".into()),
         ];
         let args = args

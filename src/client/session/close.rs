@@ -3,6 +3,7 @@
 //! when the provider's last clone is dropped
 //! ([`TempoSessionProvider::with_close_on_drop`]).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use http::StatusCode;
 use reqwest::Url;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::{Inner, TempoSessionProvider, book_key, management, session_request};
+use super::{Inner, Paid, TempoSessionProvider, book_key, management, session_request};
 use crate::client::error::{ClientError, PayError};
 use crate::protocol::Receipt;
 
@@ -141,9 +142,19 @@ impl Drop for Inner {
             }
         };
         let results = match Handle::try_current() {
+            // Other workers drive this client's connections while this one
+            // waits for a thread that runs the closes on the same runtime
+            // (`block_in_place` would need tokio's `rt-multi-thread`
+            // feature: the application picks the runtime, not us).
             Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
                 let provider = provider_with(self.http.clone());
-                tokio::task::block_in_place(|| handle.block_on(closes(provider)))
+                std::thread::scope(|scope| {
+                    scope
+                        .spawn(|| handle.block_on(closes(provider)))
+                        .join()
+                        .ok()
+                })
+                .unwrap_or_else(|| failed(&paid))
             }
             // A current-thread runtime would wait on itself; without one
             // there is none to run on: a thread of its own, with a client
@@ -159,18 +170,22 @@ impl Drop for Inner {
                 };
                 match std::thread::spawn(run).join() {
                     Ok(Ok(results)) => results,
-                    _ => paid
-                        .keys()
-                        .map(|id| {
-                            let why = PayError::failed("no runtime could be started for the close");
-                            (*id, Err(ClientError::PaymentFailed(why)))
-                        })
-                        .collect(),
+                    _ => failed(&paid),
                 }
             }
         };
         report(&results);
     }
+}
+
+/// Every channel of `paid`, failed: the closes could not run.
+fn failed(paid: &HashMap<B256, Paid>) -> Vec<(B256, Result<Receipt, ClientError>)> {
+    paid.keys()
+        .map(|id| {
+            let why = PayError::failed("no runtime could run the close");
+            (*id, Err(ClientError::PaymentFailed(why)))
+        })
+        .collect()
 }
 
 fn timed_out(timeout: Duration) -> ClientError {

@@ -234,10 +234,10 @@ impl TempoSessionProvider {
     /// waiting at most `timeout` for the server's answers.
     ///
     /// The drop blocks until the closes are answered: in a multi-threaded
-    /// Tokio runtime through [`block_in_place`](tokio::task::block_in_place)
+    /// Tokio runtime on a thread of its own that runs them on that runtime
     /// with this provider's HTTP client; anywhere else (a current-thread
-    /// runtime, or none) on a thread of its own with a default
-    /// `reqwest::Client`. A close that fails leaves its channel in the book
+    /// runtime, or none) on a thread with a runtime of its own and a
+    /// default `reqwest::Client`. A close that fails leaves its channel in the book
     /// (a [`FileBook`] keeps it for the next process) and, with the
     /// `tracing` feature, logs a warning (target `tower_mpp::client`); call
     /// [`close_all`](Self::close_all) to see each result.

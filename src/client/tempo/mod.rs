@@ -21,6 +21,7 @@ use crate::tempo::rpc::{Rpc, RpcFault};
 use crate::tempo::{
     Mode, TempoConfigError, did_pkh, encode_fee_payer_envelope, proof_signing_hash,
 };
+use crate::tls::ExtraRoots;
 
 /// Tempo's base fee is 20 gwei: twice that plus the tip leaves room for
 /// the base fee to rise while the transaction waits.
@@ -78,6 +79,7 @@ pub struct TempoProvider<S = PrivateKeySigner> {
     max_fee_per_gas: u128,
     max_priority_fee_per_gas: u128,
     receipt_timeout: Duration,
+    roots: ExtraRoots,
 }
 
 impl<S: Signer + Send + Sync> TempoProvider<S> {
@@ -86,12 +88,13 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
     /// # Errors
     ///
     /// [`TempoConfigError::InvalidRpcUrl`] if `rpc_url` is not an http(s)
-    /// URL.
+    /// URL, [`TempoConfigError::TlsUnavailable`] if it is https in a build
+    /// without TLS.
     pub fn new(signer: S, rpc_url: impl AsRef<str>) -> Result<Self, TempoConfigError> {
         let url = crate::tempo::config::parse_url(Some(rpc_url.as_ref()))?;
         Ok(Self {
             signer,
-            rpc: Rpc::new(url, Duration::from_secs(10)),
+            rpc: Rpc::new(url, Duration::from_secs(10), &ExtraRoots::default())?,
             chain_id: OnceCell::new(),
             client_id: None,
             mode: Mode::Pull,
@@ -100,6 +103,7 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
             max_fee_per_gas: MAX_FEE_PER_GAS,
             max_priority_fee_per_gas: MAX_PRIORITY_FEE_PER_GAS,
             receipt_timeout: Duration::from_secs(30),
+            roots: ExtraRoots::default(),
         })
     }
 
@@ -146,6 +150,23 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
         self.max_fee_per_gas = max_fee;
         self.max_priority_fee_per_gas = priority_fee;
         self
+    }
+
+    /// Trusts the certificate authority in `pem` (PEM) for an https RPC
+    /// URL, besides the platform's roots: for a node whose certificate a
+    /// private authority signed. May be called more than once.
+    ///
+    /// # Errors
+    ///
+    /// [`TempoConfigError::InvalidRootCertificate`] if `pem` holds no
+    /// certificate or the HTTP client cannot be made with it.
+    pub fn with_root_certificate(
+        mut self,
+        pem: impl Into<Vec<u8>>,
+    ) -> Result<Self, TempoConfigError> {
+        self.roots.push(pem.into());
+        self.rpc = self.rpc.with_roots(&self.roots)?;
+        Ok(self)
     }
 
     /// How long one RPC call may take (default 10 s).

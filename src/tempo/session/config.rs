@@ -15,6 +15,7 @@ use crate::tempo::config::{parse_address, parse_url};
 use crate::tempo::rpc::Rpc;
 use crate::tempo::sponsor::{BudgetTracker, FeePayer};
 use crate::tempo::{FeeLimits, MAINNET_CHAIN_ID, PATH_USD, SponsorBudget, TempoConfigError};
+use crate::tls::ExtraRoots;
 
 /// Tempo's testnet (Moderato) chain id.
 pub const TESTNET_CHAIN_ID: u64 = 42431;
@@ -106,6 +107,7 @@ pub struct TempoSessionBuilder {
     fee_limits: FeeLimits,
     sponsor_budget: SponsorBudget,
     sponsor_budget_store: Option<SharedStore>,
+    root_certificates: ExtraRoots,
 }
 
 impl Default for TempoSessionBuilder {
@@ -136,6 +138,7 @@ impl Default for TempoSessionBuilder {
             },
             sponsor_budget: SponsorBudget::default(),
             sponsor_budget_store: None,
+            root_certificates: ExtraRoots::default(),
         }
     }
 }
@@ -279,6 +282,31 @@ impl TempoSessionBuilder {
         self
     }
 
+    /// Trusts the certificate authority in `pem` (PEM) for an https RPC
+    /// URL, besides the platform's roots: for a node whose certificate a
+    /// private authority signed. May be called more than once.
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Like [`build`](Self::build), then asks the node for its chain id
+    /// (once): it must answer, over TLS for an https URL, with the chain id
+    /// configured. Use it at start-up: a node that cannot work is then an
+    /// error naming its host and why, not a `503` on every credential.
+    ///
+    /// # Errors
+    ///
+    /// As [`build`](Self::build), and [`TempoConfigError::ChainIdUnavailable`]
+    /// or [`TempoConfigError::ChainIdMismatch`] (in
+    /// [`SessionConfigError::Tempo`]).
+    pub async fn connect(self) -> Result<TempoSession, SessionConfigError> {
+        let session = self.build()?;
+        let chain_id = session.inner.chain_id;
+        session.inner.rpc.check_chain_id(Some(chain_id)).await?;
+        Ok(session)
+    }
+
     /// The time limit of one RPC call (default 10 s).
     pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
         self.rpc_timeout = timeout;
@@ -420,7 +448,7 @@ impl TempoSessionBuilder {
                 store,
                 fee_token,
                 max_fee_per_gas: self.max_fee_per_gas,
-                rpc: Rpc::new(url, self.rpc_timeout),
+                rpc: Rpc::new(url, self.rpc_timeout, &self.root_certificates)?,
                 receipt_timeout: self.receipt_timeout,
                 fee_payer,
             }),
