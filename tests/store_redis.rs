@@ -300,3 +300,59 @@ async fn a_bounded_counter_adds_within_its_maximum_atomically() {
     }
     assert_eq!(added, 150);
 }
+
+/// Kept responses stay within the cache's bound: a thousand of them in a
+/// cache of about 20 KB leave the newest kept, the oldest evicted, and the
+/// kept bytes within the bound.
+#[tokio::test]
+async fn the_response_cache_stays_within_its_bound() {
+    use tower_mpp::store::{Begun, CachedResponse, RedisResponseCache, ResponseCache};
+
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    let bound = 20_000;
+    let cache = RedisResponseCache::new(&store).max_bytes(bound);
+    let response = CachedResponse::new(
+        200,
+        vec![("payment-receipt".into(), "r".repeat(100))],
+        bytes::Bytes::from("b".repeat(100)),
+    );
+    for i in 0..1000 {
+        let key = format!("key-{i}");
+        assert_eq!(cache.begin(&key, HOUR).await.unwrap(), Begun::New);
+        cache.finish(&key, &response, HOUR).await.unwrap();
+    }
+    assert_eq!(
+        cache.begin("key-999", HOUR).await.unwrap(),
+        Begun::Done(response.clone()),
+        "the newest is kept"
+    );
+    assert_eq!(
+        cache.begin("key-0", HOUR).await.unwrap(),
+        Begun::New,
+        "the oldest was evicted"
+    );
+    cache.abandon("key-0").await.unwrap();
+
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("mpp:replay:*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let mut kept = 0;
+    for key in &keys {
+        let len: usize = redis::cmd("STRLEN")
+            .arg(key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        kept += len;
+    }
+    assert!(kept <= bound, "{kept} bytes kept in {} keys", keys.len());
+    assert!(keys.len() > 10, "the cache is used: {} keys", keys.len());
+}

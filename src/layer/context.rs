@@ -17,11 +17,28 @@ use crate::protocol::{AcceptPayment, Credential, CredentialError, ProblemType, R
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyDigest(pub String);
 
+/// In the extensions of a `2xx` response whose request the
+/// [`PaymentLayer`](super::PaymentLayer) debited for: a price above zero
+/// (not a free, zero-amount payment, nor a management request's `204`,
+/// which buys nothing).
+///
+/// [`IdempotencyLayer`](super::IdempotencyLayer) keeps only responses
+/// that carry it, so free requests cannot push paid responses out of its
+/// cache.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PaidResponse {
+    /// The receipt the response carries.
+    pub receipt: Receipt,
+}
+
 /// A settled payment, waiting for the response.
 #[derive(Debug)]
 pub(crate) struct Settled {
     pub(crate) receipt: Receipt,
     pub(crate) header: HeaderValue,
+    /// Whether it debited anything (a price above zero).
+    pub(crate) debited: bool,
 }
 
 /// What the service learned about the request, shared with extractors.
@@ -176,6 +193,7 @@ impl PaymentContext {
             .set(Settled {
                 receipt: receipt.clone(),
                 header,
+                debited: price.unit_count() > 0 && price.amount().to_base_units(38) != Ok(0),
             })
             .map_err(|_| payments.misconfigured("This request was already charged once."))?;
         Ok(receipt)

@@ -10,7 +10,7 @@ use http::{HeaderMap, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::context::PaymentContext;
+use super::context::{PaidResponse, PaymentContext};
 use crate::method::{PaymentRejection, RefundCandidate};
 
 /// The `Payment-Receipt` header name.
@@ -153,6 +153,11 @@ fn finish<B>(context: &PaymentContext, response: &mut Response<B>) {
         let headers = response.headers_mut();
         headers.insert(PAYMENT_RECEIPT, settled.header.clone());
         make_private(headers);
+        if settled.debited {
+            response.extensions_mut().insert(PaidResponse {
+                receipt: settled.receipt.clone(),
+            });
+        }
     } else {
         context
             .payments()

@@ -50,13 +50,16 @@ pub const DEFAULT_REPLAY_BODY: usize = 1 << 20;
 ///   credential and key: only the holder of that exact credential gets
 ///   its response;
 /// - the first such request is marked in flight, then served; a `2xx`
-///   response with a `Payment-Receipt` and a body of known size within
-///   [`max_body`](IdempotencyLayer::max_body) is kept for
-///   [`ttl`](IdempotencyLayer::ttl);
+///   response that was paid for (the payment layer debited a price above
+///   zero and marked it [`PaidResponse`](super::PaidResponse)) with a body
+///   of known size within [`max_body`](IdempotencyLayer::max_body) is kept
+///   for [`ttl`](IdempotencyLayer::ttl). A management request's `204` and
+///   a free (zero-amount) payment are not kept: they cost nothing to
+///   repeat, and must not push paid responses out of the cache;
 /// - a retry gets the kept response (status, headers, body, receipt) with
 ///   `Idempotent-Replayed: true`, and the handler does not run;
 /// - a retry while the first is still served gets `409 Conflict`;
-/// - a response not kept (an error, a stream, a body too large) frees the
+/// - a response not kept (unpaid, an error, a stream, a body too large) frees the
 ///   key: a retry of it is served and paid as a new request.
 ///
 /// A cache failure answers `503` with `Retry-After`, as the stores do.

@@ -83,9 +83,21 @@ fn paid(
             response
                 .headers_mut()
                 .insert(PAYMENT_RECEIPT, HeaderValue::from_static("receipt"));
+            response.extensions_mut().insert(paid_for());
             Ok(response)
         }
     })
+}
+
+/// What the payment layer puts on a response it debited for.
+fn paid_for() -> crate::layer::PaidResponse {
+    crate::layer::PaidResponse {
+        receipt: crate::protocol::Receipt::new(
+            "unpaid".to_owned(),
+            crate::protocol::Timestamp::now(),
+            "ref".to_owned(),
+        ),
+    }
 }
 
 fn request(credential: &str, key: Option<&str>) -> Request<()> {
@@ -187,6 +199,9 @@ async fn failures_streams_and_large_bodies_are_not_kept() {
             response
                 .headers_mut()
                 .insert(PAYMENT_RECEIPT, HeaderValue::from_static("receipt"));
+            if kind != "/free" {
+                response.extensions_mut().insert(paid_for());
+            }
             match kind.as_str() {
                 "/failed" => *response.status_mut() = StatusCode::BAD_GATEWAY,
                 "/stream" => {
@@ -203,7 +218,7 @@ async fn failures_streams_and_large_bodies_are_not_kept() {
         }
     });
     let service = layer().max_body(50).layer(inner);
-    for path in ["/failed", "/stream", "/unpaid", "/large"] {
+    for path in ["/failed", "/stream", "/unpaid", "/large", "/free"] {
         for _ in 0..2 {
             let mut retry = request(&a, Some("k"));
             *retry.uri_mut() = path.parse().unwrap();
@@ -214,7 +229,54 @@ async fn failures_streams_and_large_bodies_are_not_kept() {
             );
         }
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 8, "each served twice");
+    assert_eq!(calls.load(Ordering::SeqCst), 10, "each served twice");
+}
+
+/// A thousand free answers (a receipt, no debit: a management request's
+/// `204`) with distinct keys do not fill the cache: a paid response after
+/// them is kept and answers its retry.
+#[tokio::test]
+async fn free_responses_do_not_push_paid_ones_out() {
+    let a = issued();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let inner = tower::service_fn(move |request: Request<()>| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut response = Response::new(Full::from(format!("call {n}")));
+            response.headers_mut().insert(
+                PAYMENT_RECEIPT,
+                HeaderValue::from_static("a receipt of some length, as a session's is"),
+            );
+            if request.uri().path() == "/free" {
+                *response.status_mut() = StatusCode::NO_CONTENT;
+            } else {
+                response.extensions_mut().insert(paid_for());
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let cache = MemoryResponseCache::with_max_bytes(20_000);
+    let service = IdempotencyLayer::new(payments(), cache).layer(inner);
+    for i in 0..1000 {
+        let mut free = request(&a, Some(&format!("free-{i}")));
+        *free.uri_mut() = "/free".parse().unwrap();
+        service.clone().oneshot(free).await.unwrap();
+    }
+    let first = service
+        .clone()
+        .oneshot(request(&a, Some("paid")))
+        .await
+        .unwrap();
+    assert_eq!(text(first).await, "call 1000");
+    let retry = service
+        .clone()
+        .oneshot(request(&a, Some("paid")))
+        .await
+        .unwrap();
+    assert_eq!(retry.headers()[IDEMPOTENT_REPLAYED], "true");
+    assert_eq!(text(retry).await, "call 1000");
+    assert_eq!(calls.load(Ordering::SeqCst), 1001);
 }
 
 #[test]
@@ -224,6 +286,7 @@ fn a_body_of_unknown_size_is_not_kept() {
     response
         .headers_mut()
         .insert(PAYMENT_RECEIPT, HeaderValue::from_static("receipt"));
+    response.extensions_mut().insert(paid_for());
     assert!(!keepable(&response, usize::MAX));
     let known = response.map(|_| Full::new(Bytes::from_static(b"known")));
     assert!(keepable(&known, 5));

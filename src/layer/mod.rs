@@ -66,7 +66,7 @@ mod replay;
 mod service;
 
 pub use body::{BodyDigestFuture, BodyDigestLayer, BodyDigestService, DEFAULT_BODY_LIMIT};
-pub use context::BodyDigest;
+pub use context::{BodyDigest, PaidResponse};
 pub use future::{PAYMENT_RECEIPT, ResponseFuture};
 pub use idempotency::{
     DEFAULT_PENDING_TTL, DEFAULT_REPLAY_BODY, DEFAULT_REPLAY_TTL, IDEMPOTENCY_KEY,

@@ -11,7 +11,7 @@ use http_body::Body;
 use sha2::{Digest as _, Sha256};
 
 use super::PAYMENT_RECEIPT;
-use super::context::ParsedCredential;
+use super::context::{PaidResponse, ParsedCredential};
 use super::idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::method::Payments;
 use crate::protocol::{Credential, PROBLEM_JSON, ProblemDetails};
@@ -79,8 +79,10 @@ pub(super) fn replay_key<B>(
     Ok(Some(crate::protocol::base64url::encode(hash.finalize())))
 }
 
-/// Whether a response is kept: a paid `2xx` (it carries a receipt) that is
-/// not a stream, with a body of known size within `max_body`.
+/// Whether a response is kept: a `2xx` the payment layer marked paid for
+/// ([`PaidResponse`]: a real debit, not a free payment or a management
+/// request's `204`), not a stream, with a body of known size within
+/// `max_body`.
 pub(super) fn keepable<B: Body>(response: &Response<B>, max_body: usize) -> bool {
     let streamed = response
         .headers()
@@ -88,6 +90,7 @@ pub(super) fn keepable<B: Body>(response: &Response<B>, max_body: usize) -> bool
         .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
     response.status().is_success()
         && response.headers().contains_key(PAYMENT_RECEIPT)
+        && response.extensions().get::<PaidResponse>().is_some()
         && !streamed
         && response
             .body()

@@ -167,3 +167,36 @@ async fn a_charge_retried_with_its_key_gets_its_response_instead_of_a_refusal() 
     assert_ne!(refused.status, 200, "single use without a key");
     assert_eq!(app.handled(), 2);
 }
+
+/// A thousand free management requests (vouchers sent as `HEAD`, answered
+/// `204` with a receipt) with distinct keys keep nothing: a paid request
+/// after them is kept, and its retry is answered, not charged again.
+#[tokio::test]
+async fn free_management_requests_do_not_push_a_paid_response_out() {
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let router = replaying(&app, MemoryResponseCache::with_max_bytes(200_000));
+    let channel = chain.channel().await;
+    let challenge = session_challenge(&app.send(Method::GET, "/paid", None).await);
+    let open = session_payer::credential(&challenge, channel.open_payload(100 * PRICE, PRICE));
+    assert_eq!(get(&router, "/paid", &open, None).await.status, 200);
+    let voucher = session_payer::credential(&challenge, channel.voucher_payload(PRICE));
+    for i in 0..1000 {
+        let request = Request::builder()
+            .method(Method::HEAD)
+            .uri("/paid")
+            .header("authorization", &voucher)
+            .header("idempotency-key", format!("free-{i}"))
+            .body(Body::empty())
+            .unwrap();
+        let reply = send(&router, request).await;
+        assert_eq!(reply.status, 204, "{}", reply.text());
+    }
+    let paid = session_payer::credential(&challenge, channel.voucher_payload(2 * PRICE));
+    let first = get(&router, "/paid", &paid, Some("paid")).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let retried = get(&router, "/paid", &paid, Some("paid")).await;
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    assert_eq!(retried.headers["idempotent-replayed"], "true");
+    assert_eq!(app.handled(), 2, "the retry was not served again");
+}
