@@ -47,15 +47,18 @@ async fn two_instances_settle_a_credential_presented_to_both_at_once_once() {
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
         let mut statuses = [ra.status.as_u16(), rb.status.as_u16()];
         statuses.sort_unstable();
-        assert_eq!(
-            statuses,
-            [200, 402],
+        // The other is refused: used (402), or still settling (503: its
+        // retry finds it used).
+        assert!(
+            statuses == [200, 402] || statuses == [200, 503],
             "round {round}: {} / {}",
             ra.text(),
             rb.text()
         );
-        let refused = if ra.status == 402 { &ra } else { &rb };
-        refused.assert_rejected(402, "invalid-challenge");
+        let refused = if ra.status == 200 { &rb } else { &ra };
+        if refused.status == 402 {
+            refused.assert_rejected(402, "invalid-challenge");
+        }
     }
     assert_eq!(
         a.runs.load(Ordering::SeqCst) + b.runs.load(Ordering::SeqCst),

@@ -329,3 +329,47 @@ async fn a_bounded_counter_adds_within_its_maximum_atomically() {
     }
     assert_eq!(added, 150);
 }
+
+#[tokio::test]
+async fn a_claimed_value_moves_on_by_compare_and_set_and_lapses() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    assert_eq!(store.claim_value("k", "lease:a", HOUR).await.unwrap(), None);
+    let held = store.claim_value("k", "lease:b", HOUR).await.unwrap();
+    assert_eq!(held.as_deref(), Some("lease:a"));
+    assert!(
+        !store
+            .replace("k", "lease:b", Some("x"), HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace("k", "lease:a", Some("settled:r"), HOUR)
+            .await
+            .unwrap()
+    );
+    let held = store.claim_value("k", "lease:b", HOUR).await.unwrap();
+    assert_eq!(held.as_deref(), Some("settled:r"));
+    assert!(
+        store
+            .replace("k", "settled:r", Some("1"), HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(!store.claim("k", HOUR).await.unwrap());
+    assert!(store.replace("k", "1", None, HOUR).await.unwrap());
+    assert!(!store.replace("k", "1", None, HOUR).await.unwrap());
+    // A lease lapses.
+    let short = Duration::from_millis(50);
+    assert_eq!(
+        store.claim_value("k", "lease:c", short).await.unwrap(),
+        None
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(store.claim_value("k", "lease:d", HOUR).await.unwrap(), None);
+    // A plain claim reads as the used mark.
+    assert!(store.claim("p", HOUR).await.unwrap());
+    let held = store.claim_value("p", "lease:e", HOUR).await.unwrap();
+    assert_eq!(held.as_deref(), Some("1"));
+}

@@ -20,7 +20,9 @@ macro_rules! trace_event {
 }
 
 mod charge;
+mod claim;
 mod config_error;
+mod detach;
 mod hooks;
 mod limits;
 mod manage;

@@ -253,6 +253,25 @@ impl Store for RedisStore {
 
     /// Redis keeps the claims of every instance across their restarts (and
     /// its own, with persistence: see "Configuring Redis").
+    fn claim_value(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        super::redis_record::claim_value(self, key, value, ttl)
+    }
+
+    fn replace(
+        &self,
+        key: &str,
+        expected: &str,
+        new: Option<&str>,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        super::redis_record::replace(self, key, expected, new, ttl)
+    }
+
     fn is_durable(&self) -> bool {
         true
     }
