@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
-use tower_mpp::store::{RedisStore, SharedStore, Store, StoreErrorKind};
+use tower_mpp::store::{Persistence, RedisStore, SharedStore, Store, StoreErrorKind};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -372,4 +372,32 @@ async fn a_claimed_value_moves_on_by_compare_and_set_and_lapses() {
     assert!(store.claim("p", HOUR).await.unwrap());
     let held = store.claim_value("p", "lease:e", HOUR).await.unwrap();
     assert_eq!(held.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn the_store_tells_how_redis_persists() {
+    let dir = std::env::temp_dir().join(format!("tower-mpp-aof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.to_str().unwrap();
+    for (args, expected) in [
+        (&[][..], Persistence::None),
+        (
+            &["--appendonly", "yes", "--dir", dir][..],
+            Persistence::AppendOnly,
+        ),
+        (
+            &["--save", "900 1", "--dir", dir][..],
+            Persistence::Snapshots,
+        ),
+        // A managed Redis that hides CONFIG: unknown, not an error.
+        (
+            &["--rename-command", "CONFIG", "\"\""][..],
+            Persistence::Unknown,
+        ),
+    ] {
+        let server = RedisServer::start_with(args);
+        let store = connect(&server).await;
+        assert_eq!(store.persistence(), expected, "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -35,13 +35,23 @@ pub(super) async fn detach<T: Send + 'static>(
     work: impl Future<Output = T> + Send + 'static,
 ) -> Option<T> {
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => match runtime.spawn(work).await {
+        Ok(runtime) => match runtime.spawn(in_span(work)).await {
             Ok(output) => Some(output),
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(_) => None,
         },
         Err(_) => Some(work.await),
     }
+}
+
+#[cfg(feature = "tracing")]
+fn in_span<F: Future>(work: F) -> impl Future<Output = F::Output> {
+    tracing::Instrument::in_current_span(work)
+}
+
+#[cfg(not(feature = "tracing"))]
+fn in_span<F: Future>(work: F) -> F {
+    work
 }
 
 /// The error of a settlement whose task ended without an answer.
@@ -111,7 +121,8 @@ impl Settling {
             Ok(receipt)
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            drop(runtime.spawn(task));
+            // The task's events belong to the request's span.
+            drop(runtime.spawn(in_span(task)));
             waiter.await
         } else {
             join(task, waiter).await.1

@@ -46,6 +46,8 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
+mod redis_persistence;
+#[cfg(feature = "redis")]
 mod redis_record;
 mod replay;
 #[cfg(feature = "redis")]
@@ -53,6 +55,8 @@ mod replay_redis;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "redis")]
+pub use self::redis_persistence::Persistence;
 #[cfg(feature = "tempo")]
 pub use channel::{
     Applied, Channel, ChannelStore, ChannelUpdate, MemoryChannelStore, SharedChannelStore,
