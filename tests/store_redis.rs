@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use redis_server::RedisServer;
-use tower_mpp::store::{RedisStore, SharedStore, Store, StoreErrorKind};
+use tower_mpp::store::{Persistence, RedisStore, SharedStore, Store, StoreErrorKind};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -355,4 +355,76 @@ async fn the_response_cache_stays_within_its_bound() {
     }
     assert!(kept <= bound, "{kept} bytes kept in {} keys", keys.len());
     assert!(keys.len() > 10, "the cache is used: {} keys", keys.len());
+}
+
+#[tokio::test]
+async fn a_claimed_value_moves_on_by_compare_and_set_and_lapses() {
+    let server = RedisServer::start();
+    let store = connect(&server).await;
+    assert_eq!(store.claim_value("k", "lease:a", HOUR).await.unwrap(), None);
+    let held = store.claim_value("k", "lease:b", HOUR).await.unwrap();
+    assert_eq!(held.as_deref(), Some("lease:a"));
+    assert!(
+        !store
+            .replace("k", "lease:b", Some("x"), HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace("k", "lease:a", Some("settled:r"), HOUR)
+            .await
+            .unwrap()
+    );
+    let held = store.claim_value("k", "lease:b", HOUR).await.unwrap();
+    assert_eq!(held.as_deref(), Some("settled:r"));
+    assert!(
+        store
+            .replace("k", "settled:r", Some("1"), HOUR)
+            .await
+            .unwrap()
+    );
+    assert!(!store.claim("k", HOUR).await.unwrap());
+    assert!(store.replace("k", "1", None, HOUR).await.unwrap());
+    assert!(!store.replace("k", "1", None, HOUR).await.unwrap());
+    // A lease lapses.
+    let short = Duration::from_millis(50);
+    assert_eq!(
+        store.claim_value("k", "lease:c", short).await.unwrap(),
+        None
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(store.claim_value("k", "lease:d", HOUR).await.unwrap(), None);
+    // A plain claim reads as the used mark.
+    assert!(store.claim("p", HOUR).await.unwrap());
+    let held = store.claim_value("p", "lease:e", HOUR).await.unwrap();
+    assert_eq!(held.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn the_store_tells_how_redis_persists() {
+    let dir = std::env::temp_dir().join(format!("tower-mpp-aof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.to_str().unwrap();
+    for (args, expected) in [
+        (&[][..], Persistence::None),
+        (
+            &["--appendonly", "yes", "--dir", dir][..],
+            Persistence::AppendOnly,
+        ),
+        (
+            &["--save", "900 1", "--dir", dir][..],
+            Persistence::Snapshots,
+        ),
+        // A managed Redis that hides CONFIG: unknown, not an error.
+        (
+            &["--rename-command", "CONFIG", "\"\""][..],
+            Persistence::Unknown,
+        ),
+    ] {
+        let server = RedisServer::start_with(args);
+        let store = connect(&server).await;
+        assert_eq!(store.persistence(), expected, "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use common::{SECRET, app, challenge_for, pay, send_auth};
 
+#[cfg(feature = "redis")]
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
 #[derive(Clone, Default)]
 struct Buffer(Arc<Mutex<Vec<u8>>>);
 
@@ -55,4 +59,28 @@ async fn traces_name_payments_but_never_carry_secrets() {
     ] {
         assert!(!output.contains(secret), "{secret} leaked into traces");
     }
+}
+
+/// Connecting to a Redis that keeps nothing on disk warns the operator:
+/// a restart would let payments already served be served again.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_redis_without_persistence_is_a_warning_at_connect_time() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = redis_server::RedisServer::start();
+    tower_mpp::store::RedisStore::connect(&server.url())
+        .await
+        .unwrap();
+    let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(output.contains("WARN"), "{output}");
+    assert!(output.contains("does not persist"), "{output}");
+    assert!(output.contains("appendonly yes"), "{output}");
 }

@@ -4,16 +4,21 @@
 //! challenge and the method. The claim comes before the method (and is
 //! released when the method fails) rather than after it: a method that
 //! settles (broadcasts a transaction) must never be run twice for one
-//! challenge, or the second payer would pay and be refused.
+//! challenge, or the second payer would pay and be refused. The method
+//! runs to its end even if the request goes away (see `detach`), and the
+//! claim records its outcome (see `claim`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
-use super::hooks::{ChallengeIssued, PaymentFailed, PaymentSettled};
+use super::claim::Claimed;
+use super::detach::Settling;
+use super::hooks::{ChallengeIssued, PaymentFailed};
 use super::offers::{EncodedOffer, EncodedOffers};
-use super::payment_method::{Verification, VerifyErrorKind};
+use super::payment_method::VerifyErrorKind;
 use super::price::Price;
 use super::registry::{DynMethod, Payments};
 use super::rejection::{PaymentRejection, RejectionKind};
@@ -198,106 +203,44 @@ impl Payments {
 
         // A method whose challenges are answered many times (a session:
         // each credential carries a higher voucher) guards replays itself.
-        let single_use = method.single_use_challenges();
-        let claim_key = format!("challenge:{}", echo.id);
-        let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
-        if single_use {
-            self.claim_challenge(price, ctx, &claim_key, ttl).await?;
-        }
+        let claim = if method.single_use_challenges() {
+            let key = format!("challenge:{}", echo.id);
+            let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
+            match self.claim_challenge(price, ctx, key, ttl).await? {
+                Claimed::Held(claim) => Some(claim),
+                // Settled for a request that went away: served now, once.
+                Claimed::Settled(receipt) => return Ok(receipt),
+            }
+        } else {
+            None
+        };
 
         let validity = price.expiry_override().unwrap_or(inner.expiry);
-        let verification = Verification {
-            credential,
-            request: &expected,
-            price,
+        let settling = Settling {
+            payments: self.clone(),
+            method,
+            credential: credential.clone(),
+            expected,
+            price: price.clone(),
             expires,
             issued: expires.checked_sub(validity).unwrap_or(expires),
-            claims: &inner.store,
-            units: price.unit_count(),
+            scope: ctx.scope.to_owned(),
+            claim,
         };
-        let settlement = match method.verify(&verification).await {
-            Ok(settlement) => settlement,
-            Err(error) => {
-                if single_use {
-                    self.after_failure(&error, &echo.id, &claim_key, ttl).await;
+        settling.run().await.map_err(|error| {
+            let rejection = match error.kind() {
+                VerifyErrorKind::Client(problem) => self.resumed(
+                    self.failed(price, ctx, problem, error.detail().to_owned()),
+                    &echo.method,
+                    &echo.intent,
+                    &error,
+                ),
+                VerifyErrorKind::Unavailable(after) => {
+                    self.rejection(RejectionKind::Unavailable(after), error.detail().to_owned())
                 }
-                let rejection = match error.kind() {
-                    VerifyErrorKind::Client(problem) => self.resumed(
-                        self.failed(price, ctx, problem, error.detail().to_owned()),
-                        &echo.method,
-                        &echo.intent,
-                        &error,
-                    ),
-                    VerifyErrorKind::Unavailable(after) => {
-                        self.rejection(RejectionKind::Unavailable(after), error.detail().to_owned())
-                    }
-                };
-                return Err(rejection.with_source(error));
-            }
-        };
-
-        let (reference, mut fields) = settlement.into_parts();
-        fields.retain(|name, _| !RESERVED_RECEIPT_FIELDS.contains(&name.as_str()));
-        let mut receipt = Receipt::new(echo.method.clone(), Timestamp::now(), reference);
-        // The price's reference, or the one the method put in its request.
-        receipt.external_id = price.external_id_text().map(str::to_owned).or_else(|| {
-            expected
-                .object()
-                .get("externalId")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
-        receipt.extra = fields;
-        trace_event!(
-            scope = ctx.scope,
-            challenge_id = %echo.id,
-            method = %receipt.method,
-            reference = %receipt.reference,
-            "payment settled"
-        );
-        inner.hooks.payment_settled(&PaymentSettled {
-            scope: ctx.scope,
-            challenge_id: &echo.id,
-            payer: credential.source.as_deref(),
-            receipt: &receipt,
-        });
-        Ok(receipt)
-    }
-
-    /// Claims a single-use challenge before its method runs.
-    async fn claim_challenge(
-        &self,
-        price: &Price,
-        ctx: &ChargeContext<'_>,
-        claim_key: &str,
-        ttl: Duration,
-    ) -> Result<(), PaymentRejection> {
-        let inner = &self.inner;
-        // The challenge is claimed before the method runs, so that two
-        // payments can never be made for one challenge (the second would be
-        // refused after paying); a method failure releases it, so the client
-        // can retry with the same challenge.
-        self.check_free_budget(price).await?;
-        match inner.store.claim(claim_key, ttl).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(self.failed(
-                    price,
-                    ctx,
-                    ProblemType::InvalidChallenge,
-                    "This challenge is being paid or was already used.",
-                ));
-            }
-            Err(error) => {
-                return Err(self
-                    .rejection(
-                        RejectionKind::Unavailable(Duration::from_secs(1)),
-                        "Payments are temporarily unavailable.",
-                    )
-                    .with_source(error));
-            }
-        }
-        Ok(())
+            };
+            rejection.with_source(error)
+        })
     }
 
     /// Every check before the method, cheapest first: the binding (no I/O
@@ -309,7 +252,7 @@ impl Payments {
         ctx: &ChargeContext<'_>,
         echo: &Challenge,
         now: SystemTime,
-    ) -> Result<Checked<'_>, Refusal> {
+    ) -> Result<Checked, Refusal> {
         use ProblemType::{
             InvalidChallenge, MethodUnsupported, PaymentExpired, VerificationFailed,
         };
@@ -393,7 +336,7 @@ impl Payments {
             ));
         }
         Ok(Checked {
-            method: method.as_ref(),
+            method: Arc::clone(method),
             expected,
             expires: expires.to_system_time(),
         })
@@ -493,8 +436,8 @@ impl Payments {
 }
 
 /// A credential whose challenge passed every check before the method.
-struct Checked<'a> {
-    method: &'a dyn DynMethod,
+struct Checked {
+    method: Arc<dyn DynMethod>,
     expected: Base64Json,
     expires: SystemTime,
 }

@@ -12,6 +12,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::claim::ChallengeClaim;
 use super::payment_method::VerifyError;
 use super::price::Price;
 use super::registry::Payments;
@@ -124,27 +125,29 @@ impl Payments {
         }
     }
 
-    /// After the method refused challenge `id`: the claim `claim_key` stays
+    /// After the method refused challenge `id`: its claim stays
     /// when the failure used the challenge up (a revert on chain) or was
     /// its last allowed attempt; else it is released, so the client can
     /// retry. Best effort: a claim that cannot be released expires with the
     /// challenge.
-    pub(crate) async fn after_failure(
+    pub(super) async fn after_failure(
         &self,
         error: &VerifyError,
         id: &str,
-        claim_key: &str,
-        ttl: Duration,
+        claim: &ChallengeClaim,
     ) {
         let inner = &self.inner;
+        let ttl = claim.ttl();
         let keep = error.is_challenge_spent()
             || (!error.is_unavailable()
                 && matches!(
                     inner.limits.count_failure(&inner.store, id, ttl).await,
                     Attempts::Exhausted
                 ));
-        if !keep {
-            let _ = inner.store.release(claim_key).await;
+        if keep {
+            claim.keep().await;
+        } else {
+            claim.give_back().await;
         }
     }
 }

@@ -10,11 +10,13 @@
 //! fresh challenge like the echoed one (same request and route scope), so a
 //! client can retry at once.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::charge::{RESERVED_RECEIPT_FIELDS, bind_opaque};
+use super::detach::{detach, lost};
 use super::payment_method::{Management, VerifyErrorKind};
 use super::registry::Payments;
 use super::rejection::{PaymentRejection, RejectionKind};
@@ -75,11 +77,18 @@ impl Payments {
                 ));
             }
         };
-        let management = Management {
-            credential,
-            expires,
-        };
-        let settlement = match method.manage(&management).await {
+        // A top-up broadcasts a transaction: it runs to its end and its
+        // outcome reaches the method's store even if the client goes away.
+        let (method, owned) = (Arc::clone(method), credential.clone());
+        let managing = detach(async move {
+            let management = Management {
+                credential: &owned,
+                expires,
+            };
+            method.manage(&management).await
+        });
+        let outcome = managing.await.unwrap_or_else(|| Err(lost()));
+        let settlement = match outcome {
             Ok(Some(settlement)) => settlement,
             Ok(None) => return Ok(None),
             Err(error) => {

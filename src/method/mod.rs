@@ -22,7 +22,9 @@ macro_rules! trace_event {
 #[cfg(feature = "tempo")]
 pub(crate) mod channel_meter;
 mod charge;
+mod claim;
 mod config_error;
+mod detach;
 mod hooks;
 mod limits;
 mod manage;

@@ -134,6 +134,10 @@ struct Entries {
     sweep_at: usize,
     /// Keys inserted since the last sweep.
     inserted: usize,
+    /// The values of the live keys in `map` that hold one other than a
+    /// plain claim's `"1"` (a challenge's lease or settled receipt): few,
+    /// and short-lived.
+    values: HashMap<Fingerprint, Box<str>, BuildHasherDefault<PassThrough>>,
 }
 
 impl MemoryStore {
@@ -210,8 +214,35 @@ impl Store for MemoryStore {
 
     fn release(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
         let (shard, key) = self.inner.locate(key);
-        shard.lock().map.remove(&key);
+        let mut entries = shard.lock();
+        entries.map.remove(&key);
+        entries.values.remove(&key);
         ready(Ok(()))
+    }
+
+    fn claim_value(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let now = self.inner.now();
+        let expiry = now.saturating_add(saturating_nanos(ttl));
+        let (shard, key) = self.inner.locate(key);
+        ready(shard.lock().claim_value(key, value, now, expiry))
+    }
+
+    fn replace(
+        &self,
+        key: &str,
+        expected: &str,
+        new: Option<&str>,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let now = self.inner.now();
+        let expiry = now.saturating_add(saturating_nanos(ttl));
+        let (shard, key) = self.inner.locate(key);
+        ready(Ok(shard.lock().replace(key, expected, new, now, expiry)))
     }
 
     fn increment(
@@ -283,6 +314,63 @@ impl Entries {
             earliest: u64::MAX,
             sweep_at: MIN_SWEEP,
             inserted: 0,
+            values: HashMap::default(),
+        }
+    }
+
+    /// The value `key` holds at `now`, if it is live.
+    fn value(&self, key: Fingerprint, now: u64) -> Option<&str> {
+        let held = self.map.get(&key)?;
+        (held.expiry > now).then(|| self.values.get(&key).map_or(CLAIMED, |v| &**v))
+    }
+
+    /// Claims `key` holding `value` until `expiry`; see `Store::claim_value`.
+    fn claim_value(
+        &mut self,
+        key: Fingerprint,
+        value: &str,
+        now: u64,
+        expiry: u64,
+    ) -> Result<Option<String>, StoreError> {
+        if let Some(current) = self.value(key, now) {
+            return Ok(Some(current.to_owned()));
+        }
+        self.add(key, 1, u64::MAX, now, expiry)?;
+        self.set_value(key, value);
+        Ok(None)
+    }
+
+    /// Compare-and-set of `key`'s value; see `Store::replace`.
+    fn replace(
+        &mut self,
+        key: Fingerprint,
+        expected: &str,
+        new: Option<&str>,
+        now: u64,
+        expiry: u64,
+    ) -> bool {
+        if self.value(key, now) != Some(expected) {
+            return false;
+        }
+        match new {
+            None => {
+                self.map.remove(&key);
+                self.values.remove(&key);
+            }
+            Some(new) => {
+                self.map.insert(key, Slot { expiry, count: 1 });
+                self.earliest = self.earliest.min(expiry);
+                self.set_value(key, new);
+            }
+        }
+        true
+    }
+
+    fn set_value(&mut self, key: Fingerprint, value: &str) {
+        if value == CLAIMED {
+            self.values.remove(&key);
+        } else {
+            self.values.insert(key, value.into());
         }
     }
 
@@ -325,6 +413,7 @@ impl Entries {
             if amount > max {
                 return Ok(None);
             }
+            self.values.remove(&key);
             *held = Slot {
                 expiry,
                 count: amount,
@@ -370,11 +459,18 @@ impl Entries {
                 live
             });
             self.earliest = earliest;
+            if !self.values.is_empty() {
+                let map = &self.map;
+                self.values.retain(|key, _| map.contains_key(key));
+            }
         }
         self.sweep_at = self.map.len().saturating_mul(2).max(MIN_SWEEP);
         self.inserted = 0;
     }
 }
+
+/// The value of a key taken by a plain claim.
+const CLAIMED: &str = "1";
 
 /// A key's expiry and count.
 #[derive(Clone, Copy)]

@@ -50,12 +50,18 @@ mod channel_watch;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_persistence;
+#[cfg(feature = "redis")]
+mod redis_record;
 mod replay;
 #[cfg(feature = "redis")]
 mod replay_redis;
 
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "redis")]
+pub use self::redis_persistence::Persistence;
 #[cfg(feature = "tempo")]
 pub use accounting::{AccountingError, ChannelState, VoucherOutcome};
 #[cfg(feature = "tempo")]
@@ -143,6 +149,44 @@ pub trait Store: Send + Sync + 'static {
         std::future::ready(Err(StoreError::new(StoreErrorKind::Unsupported)))
     }
 
+    /// Claims `key` holding `value` for `ttl`: `Ok(None)` if this caller
+    /// won it, else `Ok(Some(current))`, the value the key holds (`"1"`
+    /// for a key taken with [`claim`](Store::claim)). `value` is never
+    /// empty. The registry keeps a challenge's state in it: a short lease
+    /// while its payment settles, then the settled receipt or the used
+    /// mark.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`]; the registry
+    /// then claims challenges with [`claim`](Store::claim) for their whole
+    /// lifetime, and cannot hand a settled payment whose response was lost
+    /// to the client's retry.
+    fn claim_value(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let _ = (key, value, ttl);
+        std::future::ready(Err(StoreError::new(StoreErrorKind::Unsupported)))
+    }
+
+    /// Replaces the value of `key` by `new`, living `ttl` from now, if it
+    /// holds `expected` (and has not expired); with `new` `None`, deletes
+    /// it. Whether it did: one atomic compare-and-set, so that of two
+    /// instances moving a challenge on from one state only one succeeds.
+    ///
+    /// The default answers [`StoreErrorKind::Unsupported`].
+    fn replace(
+        &self,
+        key: &str,
+        expected: &str,
+        new: Option<&str>,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (key, expected, new, ttl);
+        std::future::ready(Err(StoreError::new(StoreErrorKind::Unsupported)))
+    }
+
     /// Whether claims survive a restart of this server process (a shared
     /// Redis does; memory does not). Payment methods whose proofs could be
     /// presented again after a restart (a transfer with a fixed memo names
@@ -171,6 +215,19 @@ trait DynStore: Send + Sync + 'static {
         max: u64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<Option<u64>, StoreError>>;
+    fn claim_value<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        new: Option<&'a str>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn is_durable(&self) -> bool;
 }
 
@@ -199,6 +256,25 @@ impl<S: Store> DynStore for S {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(Store::increment(self, key, ttl))
+    }
+
+    fn claim_value<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(Store::claim_value(self, key, value, ttl))
+    }
+
+    fn replace<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        new: Option<&'a str>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(Store::replace(self, key, expected, new, ttl))
     }
 
     fn is_durable(&self) -> bool {
@@ -262,6 +338,35 @@ impl SharedStore {
         ttl: Duration,
     ) -> Result<Option<u64>, StoreError> {
         self.inner.add_within(key, amount, max, ttl).await
+    }
+
+    /// Claims `key` holding `value`; see [`Store::claim_value`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer, or keeps no values.
+    pub async fn claim_value(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        self.inner.claim_value(key, value, ttl).await
+    }
+
+    /// Compare-and-set of a claimed key's value; see [`Store::replace`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the store cannot answer, or keeps no values.
+    pub async fn replace(
+        &self,
+        key: &str,
+        expected: &str,
+        new: Option<&str>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.inner.replace(key, expected, new, ttl).await
     }
 
     /// Whether claims survive a restart; see [`Store::is_durable`].

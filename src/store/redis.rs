@@ -10,6 +10,7 @@ use redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionAddr, RedisError, TlsCertificates, Value,
 };
 
+use super::redis_persistence::Persistence;
 use super::{Store, StoreError, StoreErrorKind};
 
 /// Redis refuses expiries past the year 292 million; a century is forever.
@@ -80,6 +81,7 @@ pub struct RedisStore {
     prefix: Arc<str>,
     timeout: Duration,
     server: Arc<str>,
+    persistence: Persistence,
 }
 
 /// Configures and connects a [`RedisStore`].
@@ -139,6 +141,14 @@ impl RedisStore {
             Ok(Err(error)) => Err(redis_error(error)),
             Err(elapsed) => Err(StoreError::with_source(StoreErrorKind::Timeout, elapsed)),
         }
+    }
+
+    /// How the server keeps its data, as it said at connect time (a
+    /// warning is logged, feature `tracing`, unless it writes an
+    /// append-only file): claims a server forgets let payments already
+    /// served be served again.
+    pub fn persistence(&self) -> Persistence {
+        self.persistence
     }
 
     #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
@@ -256,6 +266,25 @@ impl Store for RedisStore {
 
     /// Redis keeps the claims of every instance across their restarts (and
     /// its own, with persistence: see "Configuring Redis").
+    fn claim_value(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        super::redis_record::claim_value(self, key, value, ttl)
+    }
+
+    fn replace(
+        &self,
+        key: &str,
+        expected: &str,
+        new: Option<&str>,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        super::redis_record::replace(self, key, expected, new, ttl)
+    }
+
     fn is_durable(&self) -> bool {
         true
     }
@@ -366,12 +395,16 @@ impl RedisStoreBuilder {
             Ok(Err(error)) => return Err(redis_error(error)),
             Err(elapsed) => return Err(StoreError::with_source(StoreErrorKind::Timeout, elapsed)),
         };
+        let server = redact(&self.url);
+        let persistence = Persistence::of(&mut connection.clone()).await;
+        persistence.warn(&server);
         Ok(RedisStore {
             connection,
             client,
             prefix: self.prefix.into(),
             timeout: self.timeout,
-            server: redact(&self.url).into(),
+            server: server.into(),
+            persistence,
         })
     }
 }

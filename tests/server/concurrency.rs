@@ -1,4 +1,5 @@
-//! The same credential sent many times at once settles once.
+//! The same credential sent many times at once settles once; the others
+//! are refused as used (402) or told to retry while it settles (503).
 
 use std::sync::atomic::Ordering;
 
@@ -31,6 +32,12 @@ async fn the_same_credential_sent_200_times_at_once_settles_once() {
             }
             402 => {
                 reply.assert_rejected(402, "invalid-challenge");
+                refused += 1;
+            }
+            // Still settling for another request: retry (no receipt).
+            503 => {
+                assert!(reply.receipt().is_none());
+                assert!(reply.headers.contains_key("retry-after"));
                 refused += 1;
             }
             other => panic!("unexpected status {other}: {}", reply.text()),

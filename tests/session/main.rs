@@ -9,6 +9,7 @@
 mod common;
 mod concurrency;
 mod flow;
+mod hangup;
 mod refusals;
 mod replays;
 mod robbery;

@@ -86,6 +86,26 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (`SIGSTOP`): it accepts connections and reads
+    /// nothing until [`thaw`](Self::thaw), when it runs what it was sent.
+    pub(crate) fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Wakes a frozen server (`SIGCONT`).
+    pub(crate) fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running server").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// Starts the server again on the same port.
     pub(crate) fn restart(&mut self) {
         self.stop();

@@ -16,6 +16,7 @@ use tower_mpp::axum::{Charge, Payment};
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{Payments, Price, StaticPrice};
 use tower_mpp::protocol::{Challenge, Receipt};
+use tower_mpp::store::{MemoryStore, Store};
 use tower_mpp::tempo::{TempoCharge, TempoChargeBuilder};
 
 pub(crate) use crate::server_common::Reply;
@@ -89,11 +90,33 @@ impl Env {
         Self::build(self.anvil.clone(), &self.rpc_url, self.recipient, configure)
     }
 
+    /// Another instance of this server (same chain, node URL, recipient
+    /// and secret) keeping its claims in `store`; this one keeps its own.
+    pub(crate) fn instance_on<S: Store>(&self, store: S) -> Self {
+        Self::build_on(
+            self.anvil.clone(),
+            &self.rpc_url,
+            self.recipient,
+            |b| b,
+            Some(store),
+        )
+    }
+
     fn build(
         anvil: Arc<Anvil>,
         rpc_url: &str,
         recipient: Address,
         configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+    ) -> Self {
+        Self::build_on::<MemoryStore>(anvil, rpc_url, recipient, configure, None)
+    }
+
+    fn build_on<S: Store>(
+        anvil: Arc<Anvil>,
+        rpc_url: &str,
+        recipient: Address,
+        configure: impl FnOnce(TempoChargeBuilder) -> TempoChargeBuilder,
+        store: Option<S>,
     ) -> Self {
         let builder = TempoCharge::builder()
             .recipient(recipient.to_string())
@@ -107,7 +130,11 @@ impl Env {
         let method = configure(builder)
             .build()
             .expect("a valid Tempo configuration");
-        let payments = Payments::builder()
+        let mut payments = Payments::builder();
+        if let Some(store) = store {
+            payments = payments.store(store);
+        }
+        let payments = payments
             .realm(REALM)
             .secret(SECRET)
             .method(method)

@@ -8,6 +8,7 @@
 mod abuse;
 mod common;
 mod escrow;
+mod hangup;
 mod proof;
 mod pull;
 mod push;

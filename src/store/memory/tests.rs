@@ -242,3 +242,32 @@ fn a_bounded_counter_adds_within_its_maximum_until_it_expires() {
         "the same counter as increment"
     );
 }
+
+#[test]
+fn a_claimed_value_moves_on_by_compare_and_set_and_lapses() {
+    let store = MemoryStore::with_capacity(MIN_SHARD_CAPACITY);
+    let value = |key, value, ttl| block_on(store.claim_value(key, value, ttl)).unwrap();
+    let replace =
+        |key, expected, new, ttl| block_on(store.replace(key, expected, new, ttl)).unwrap();
+    assert_eq!(value("k", "lease:a", HOUR), None);
+    assert_eq!(value("k", "lease:b", HOUR).as_deref(), Some("lease:a"));
+    assert!(!replace("k", "lease:b", Some("x"), HOUR));
+    assert!(replace("k", "lease:a", Some("settled:r"), HOUR));
+    assert_eq!(value("k", "lease:b", HOUR).as_deref(), Some("settled:r"));
+    assert!(replace("k", "settled:r", Some("1"), HOUR));
+    assert!(!claim(&store, "k", HOUR));
+    assert_eq!(value("k", "lease:b", HOUR).as_deref(), Some("1"));
+    assert!(replace("k", "1", None, HOUR));
+    assert!(!replace("k", "1", None, HOUR));
+    // A lease lapses.
+    assert_eq!(value("k", "lease:c", Duration::from_millis(20)), None);
+    std::thread::sleep(Duration::from_millis(40));
+    assert!(!replace("k", "lease:c", Some("1"), HOUR));
+    assert_eq!(value("k", "lease:d", HOUR), None);
+    // A plain claim reads as the used mark.
+    assert!(claim(&store, "p", HOUR));
+    assert_eq!(value("p", "lease:e", HOUR).as_deref(), Some("1"));
+    // Expired values are swept with their keys.
+    assert!(block_on(store.release("k")).is_ok());
+    assert_eq!(value("k", "lease:f", HOUR), None);
+}
