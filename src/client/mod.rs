@@ -44,6 +44,7 @@ mod error;
 mod fetch;
 #[cfg(feature = "middleware")]
 mod middleware;
+mod multi;
 mod policy;
 mod provider;
 #[cfg(feature = "tempo")]
@@ -58,8 +59,9 @@ pub use error::{ClientError, PayError, PolicyViolation};
 pub use fetch::{PaymentExt, ReceiptExt};
 #[cfg(feature = "middleware")]
 pub use middleware::PaymentMiddleware;
+pub use multi::MultiProvider;
 pub use policy::{Limited, Reservation, SpendingPolicy, WithPolicy};
-pub use provider::{MultiProvider, PaymentProvider};
+pub use provider::PaymentProvider;
 #[cfg(feature = "tempo")]
 pub use session::{
     ChannelBook, ChannelRecord, DEFAULT_MAX_DEPOSIT, FileBook, MemoryBook, SessionEvent,

@@ -1,9 +1,7 @@
-//! [`PaymentProvider`]: what pays a challenge, and [`MultiProvider`], which
-//! routes each challenge to the provider of its method and intent.
+//! [`PaymentProvider`]: what pays a challenge (several are one through
+//! [`MultiProvider`](super::MultiProvider)).
 
-use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use reqwest::Url;
@@ -174,6 +172,15 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for &P {
         (**self).pay_for(challenge, url)
     }
 
+    fn pay_within(
+        &self,
+        challenge: &Challenge,
+        url: Option<&Url>,
+        policy: &super::SpendingPolicy,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        (**self).pay_within(challenge, url, policy)
+    }
+
     fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
         (**self).accepted(credential, receipt);
     }
@@ -216,6 +223,15 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Arc<P> {
         (**self).pay_for(challenge, url)
     }
 
+    fn pay_within(
+        &self,
+        challenge: &Challenge,
+        url: Option<&Url>,
+        policy: &super::SpendingPolicy,
+    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
+        (**self).pay_within(challenge, url, policy)
+    }
+
     fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
         (**self).accepted(credential, receipt);
     }
@@ -235,206 +251,6 @@ impl<P: PaymentProvider + ?Sized> PaymentProvider for Arc<P> {
 
     fn accepts_realm(&self, realm: &str, host: &str) -> bool {
         (**self).accepts_realm(realm, host)
-    }
-}
-
-type PayFuture<'a> = Pin<Box<dyn Future<Output = Result<Credential, PayError>> + Send + 'a>>;
-
-/// [`PaymentProvider`] with its future boxed, so providers of different
-/// types fit in one list.
-trait DynProvider: Send + Sync {
-    fn supports(&self, method: &str, intent: &str) -> bool;
-    fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a>;
-    fn pay_for<'a>(&'a self, challenge: &'a Challenge, url: &'a Url) -> PayFuture<'a>;
-    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>);
-    fn refused(
-        &self,
-        credential: &Credential,
-        status: StatusCode,
-        problem: Option<&ProblemDetails>,
-    );
-    fn accepts(&self) -> Vec<(String, String)>;
-    fn accepts_realm(&self, realm: &str, host: &str) -> bool;
-}
-
-impl<P: PaymentProvider> DynProvider for P {
-    fn supports(&self, method: &str, intent: &str) -> bool {
-        PaymentProvider::supports(self, method, intent)
-    }
-
-    fn pay<'a>(&'a self, challenge: &'a Challenge) -> PayFuture<'a> {
-        Box::pin(PaymentProvider::pay(self, challenge))
-    }
-
-    fn pay_for<'a>(&'a self, challenge: &'a Challenge, url: &'a Url) -> PayFuture<'a> {
-        Box::pin(PaymentProvider::pay_for(self, challenge, url))
-    }
-
-    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
-        PaymentProvider::accepted(self, credential, receipt);
-    }
-
-    fn refused(
-        &self,
-        credential: &Credential,
-        status: StatusCode,
-        problem: Option<&ProblemDetails>,
-    ) {
-        PaymentProvider::refused(self, credential, status, problem);
-    }
-
-    fn accepts(&self) -> Vec<(String, String)> {
-        PaymentProvider::accepts(self)
-    }
-
-    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
-        PaymentProvider::accepts_realm(self, realm, host)
-    }
-}
-
-/// Several providers as one: each challenge goes to the first provider
-/// (in the order added) that supports its method and intent.
-///
-/// ```
-/// # use tower_mpp::client::{PayError, PaymentProvider};
-/// # use tower_mpp::protocol::{Challenge, Credential};
-/// # struct Cards;
-/// # impl PaymentProvider for Cards {
-/// #     fn supports(&self, method: &str, _: &str) -> bool { method == "card" }
-/// #     async fn pay(&self, _: &Challenge) -> Result<Credential, PayError> {
-/// #         Err(PayError::invalid("declined"))
-/// #     }
-/// #     fn accepts(&self) -> Vec<(String, String)> { vec![("card".into(), "charge".into())] }
-/// # }
-/// use tower_mpp::client::MultiProvider;
-///
-/// let provider = MultiProvider::new().with(Cards);
-/// assert!(provider.supports("card", "charge"));
-/// assert!(!provider.supports("tempo", "charge"));
-/// assert_eq!(provider.accepts(), [("card".to_owned(), "charge".to_owned())]);
-/// ```
-#[derive(Clone, Default)]
-pub struct MultiProvider {
-    providers: Vec<Arc<dyn DynProvider>>,
-}
-
-impl MultiProvider {
-    /// No providers: supports nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds `provider` after the ones already added.
-    #[must_use]
-    pub fn with<P: PaymentProvider + 'static>(mut self, provider: P) -> Self {
-        self.providers.push(Arc::new(provider));
-        self
-    }
-
-    /// How many providers there are.
-    pub fn len(&self) -> usize {
-        self.providers.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.providers.is_empty()
-    }
-}
-
-impl fmt::Debug for MultiProvider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MultiProvider")
-            .field("accepts", &PaymentProvider::accepts(self))
-            .field("providers", &self.providers.len())
-            .finish()
-    }
-}
-
-impl PaymentProvider for MultiProvider {
-    fn supports(&self, method: &str, intent: &str) -> bool {
-        self.providers.iter().any(|p| p.supports(method, intent))
-    }
-
-    fn pay(
-        &self,
-        challenge: &Challenge,
-    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
-        let provider = self
-            .providers
-            .iter()
-            .find(|p| p.supports(&challenge.method, &challenge.intent));
-        async move {
-            match provider {
-                Some(provider) => provider.pay(challenge).await,
-                None => Err(PayError::Unsupported {
-                    method: challenge.method.clone(),
-                    intent: challenge.intent.clone(),
-                }),
-            }
-        }
-    }
-
-    fn pay_for(
-        &self,
-        challenge: &Challenge,
-        url: &Url,
-    ) -> impl Future<Output = Result<Credential, PayError>> + Send {
-        let provider = self
-            .providers
-            .iter()
-            .find(|p| p.supports(&challenge.method, &challenge.intent));
-        async move {
-            match provider {
-                Some(provider) => provider.pay_for(challenge, url).await,
-                None => Err(PayError::Unsupported {
-                    method: challenge.method.clone(),
-                    intent: challenge.intent.clone(),
-                }),
-            }
-        }
-    }
-
-    fn accepted(&self, credential: &Credential, receipt: Option<&Receipt>) {
-        let challenge = &credential.challenge;
-        if let Some(provider) = self
-            .providers
-            .iter()
-            .find(|p| p.supports(&challenge.method, &challenge.intent))
-        {
-            provider.accepted(credential, receipt);
-        }
-    }
-
-    fn refused(
-        &self,
-        credential: &Credential,
-        status: StatusCode,
-        problem: Option<&ProblemDetails>,
-    ) {
-        let challenge = &credential.challenge;
-        if let Some(provider) = self
-            .providers
-            .iter()
-            .find(|p| p.supports(&challenge.method, &challenge.intent))
-        {
-            provider.refused(credential, status, problem);
-        }
-    }
-
-    /// Every provider must accept the realm: the strictest rule wins.
-    fn accepts_realm(&self, realm: &str, host: &str) -> bool {
-        self.providers.iter().all(|p| p.accepts_realm(realm, host))
-    }
-
-    fn accepts(&self) -> Vec<(String, String)> {
-        let mut all: Vec<(String, String)> = Vec::new();
-        for pair in self.providers.iter().flat_map(|p| p.accepts()) {
-            if !all.contains(&pair) {
-                all.push(pair);
-            }
-        }
-        all
     }
 }
 

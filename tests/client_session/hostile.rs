@@ -5,11 +5,14 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::IntoResponse as _;
 use serde_json::json;
-use tower_mpp::client::{PaymentExt, SpendingPolicy, TempoSessionProvider, WithPolicy};
+use std::sync::atomic::Ordering::SeqCst;
+
+use tower_mpp::client::{
+    PaymentExt, PaymentProvider, SpendingPolicy, TempoSessionProvider, WithPolicy,
+};
 use tower_mpp::protocol::Receipt;
 
 use crate::common::{App, Chain, PRICE, REALM};
-use crate::limits::paid_by_escrow;
 
 /// Serves `app` behind a layer that rewrites each `Payment-Receipt` to
 /// claim `spent`; its base URL.
@@ -65,7 +68,7 @@ async fn a_receipt_claiming_the_deposit_does_not_raise_the_close() {
     let from: String = chain.anvil.rpc("eth_blockNumber", json!([])).await;
     provider.close(&url).await.unwrap();
     assert_eq!(
-        paid_by_escrow(&chain, chain.payee.address(), &from).await,
+        chain.paid_by_escrow(chain.payee.address(), &from).await,
         3 * PRICE,
         "the close pays what the client vouched, not what the server claimed"
     );
@@ -217,31 +220,63 @@ async fn serve_asking(
     (base, named)
 }
 
-/// A server that takes each open (the transaction is broadcast) and then
-/// answers `410`, four times, under a policy of 1.5 deposits in total:
-/// the client locks up one deposit, and its next open is refused unsigned
-/// (the deposits count against the total).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_answering_410_cannot_make_the_client_deposit_past_its_policy() {
-    use tower_mpp::client::{ClientError, PolicyViolation};
-
-    let chain = Chain::start().await;
-    let app = chain.app();
+/// Serves `app` behind a layer answering `410` to the first `times` paid
+/// requests (after the app took them: an open's transaction is
+/// broadcast); the URL of `/paid`.
+pub(crate) async fn serve_gone(app: &App, times: usize) -> String {
+    let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(times));
     let router = app.router.clone().layer(axum::middleware::from_fn(
-        |request: Request, next: Next| async move {
-            let paid = request.headers().contains_key("authorization");
-            let response = next.run(request).await;
-            if paid {
-                axum::http::StatusCode::GONE.into_response()
-            } else {
-                response
+        move |request: Request, next: Next| {
+            let left = left.clone();
+            async move {
+                let paid = request.headers().contains_key("authorization");
+                let response = next.run(request).await;
+                let take = |n: usize| n.checked_sub(1);
+                if paid && left.fetch_update(SeqCst, SeqCst, take).is_ok() {
+                    axum::http::StatusCode::GONE.into_response()
+                } else {
+                    response
+                }
             }
         },
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/paid", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
 
+/// A server that takes each open (the transaction is broadcast) and then
+/// answers `410`, four times, under a policy of 1.5 deposits in total:
+/// the client locks up one deposit, and its next open is refused unsigned
+/// (the deposits count against the total).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_answering_410_cannot_make_the_client_deposit_past_its_policy() {
+    four_opens_refused_past_the_policy(WithPolicy::with_policy).await;
+}
+
+/// The same through a [`MultiProvider`]: the policy reaches the session
+/// provider inside it, and its deposits count.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multi_provider_holds_session_deposits_to_the_policy() {
+    use tower_mpp::client::MultiProvider;
+    four_opens_refused_past_the_policy(|provider, policy| {
+        MultiProvider::new().with(provider).with_policy(policy)
+    })
+    .await;
+}
+
+/// Four requests to a server answering `410` to each, paid by `wrap`
+/// (the session provider and a policy of 1.5 deposits): one deposit
+/// leaves the payer, the next opens are refused unsigned.
+async fn four_opens_refused_past_the_policy<P: PaymentProvider>(
+    wrap: impl FnOnce(TempoSessionProvider, SpendingPolicy) -> P,
+) {
+    use tower_mpp::client::{ClientError, PolicyViolation};
+
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let url = serve_gone(&app, usize::MAX).await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let before = chain.balance(payer.address()).await;
     let deposit = 1_000_000;
@@ -249,7 +284,7 @@ async fn a_server_answering_410_cannot_make_the_client_deposit_past_its_policy()
     let policy = SpendingPolicy::new()
         .allow_realm(REALM)
         .max_total(crate::support::anvil::PATH_USD.to_string(), deposit * 3 / 2);
-    let paying = provider.clone().with_policy(policy);
+    let paying = wrap(provider, policy);
     let mut answers = Vec::new();
     for _ in 0..4 {
         answers.push(

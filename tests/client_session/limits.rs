@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, hex};
+use alloy::primitives::B256;
 use futures_util::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower_mpp::client::{
     ClientError, PaymentExt, PolicyViolation, SessionEvent, SpendingPolicy, TempoSessionProvider,
     WithPolicy,
@@ -95,31 +95,6 @@ async fn a_streams_vouchers_stay_within_the_policy_per_request_and_in_total() {
     );
 }
 
-/// What the escrow transferred to `to` in `PathUSD` since block `from`.
-pub(crate) async fn paid_by_escrow(chain: &Chain, to: Address, from: &str) -> u128 {
-    let topic = |address: Address| format!("0x{:0>64}", hex::encode(address));
-    let logs: Vec<Value> = chain
-        .anvil
-        .rpc(
-            "eth_getLogs",
-            json!([{
-                "address": PATH_USD,
-                "fromBlock": from,
-                "toBlock": "latest",
-                "topics": [TRANSFER, topic(chain.escrow), topic(to)],
-            }]),
-        )
-        .await;
-    logs.iter()
-        .map(|log| {
-            u128::from_str_radix(log["data"].as_str().unwrap().trim_start_matches("0x"), 16)
-                .unwrap()
-        })
-        .sum()
-}
-
-const TRANSFER: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
-
 /// Pays `/paid` three times from a new channel of `provider`; the channel.
 async fn pay_three(app: &App, provider: &TempoSessionProvider) -> B256 {
     let base = app.serve().await;
@@ -183,7 +158,7 @@ async fn dropping_the_provider_closes_its_channels() {
             "closed (dropped in {dropped_in}): {on_chain:?}"
         );
         assert_eq!(
-            paid_by_escrow(&chain, chain.payee.address(), &from).await,
+            chain.paid_by_escrow(chain.payee.address(), &from).await,
             3 * PRICE,
             "the payee got what was spent (dropped in {dropped_in})"
         );

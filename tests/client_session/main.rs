@@ -20,6 +20,7 @@ mod common;
 mod flows;
 mod hostile;
 mod limits;
+mod retired;
 
 #[path = "../support/anvil.rs"]
 mod anvil;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, U256, hex};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use axum::Router;
@@ -83,6 +83,33 @@ impl Chain {
 
     pub(crate) async fn balance(&self, owner: Address) -> U256 {
         self.anvil.balance(PATH_USD, owner).await
+    }
+
+    /// What the escrow transferred to `to` in `PathUSD` since block `from`
+    /// (a fee the receiver paid does not blur it, as it does a balance).
+    /// Used by the client and peer tests, not by `session`'s own.
+    #[allow(dead_code)]
+    pub(crate) async fn paid_by_escrow(&self, to: Address, from: &str) -> u128 {
+        const TRANSFER: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+        let topic = |address: Address| format!("0x{:0>64}", hex::encode(address));
+        let logs: Vec<serde_json::Value> = self
+            .anvil
+            .rpc(
+                "eth_getLogs",
+                serde_json::json!([{
+                    "address": PATH_USD,
+                    "fromBlock": from,
+                    "toBlock": "latest",
+                    "topics": [TRANSFER, topic(self.escrow), topic(to)],
+                }]),
+            )
+            .await;
+        logs.iter()
+            .map(|log| {
+                u128::from_str_radix(log["data"].as_str().unwrap().trim_start_matches("0x"), 16)
+                    .unwrap()
+            })
+            .sum()
     }
 
     /// The session method on this chain through `rpc_url`, with `store`.

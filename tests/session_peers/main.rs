@@ -15,6 +15,8 @@
 #[path = "../session/common.rs"]
 #[allow(dead_code)]
 mod common;
+#[cfg(feature = "client")]
+mod peer_server;
 mod peers;
 
 #[path = "../support/anvil.rs"]

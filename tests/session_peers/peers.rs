@@ -22,7 +22,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn mpp_client() -> PathBuf {
+pub(crate) fn mpp_client() -> PathBuf {
     let path = std::env::var_os("TOWER_MPP_MPP_CLIENT").map_or_else(
         || root().join("tests/peers/mpp-client/target/debug/mpp-client"),
         PathBuf::from,

@@ -79,6 +79,23 @@ pub trait ChannelBook: Send + Sync + 'static {
     ///
     /// An I/O error when the book cannot be written.
     fn remove(&self, key: &str) -> io::Result<()>;
+
+    /// Every channel recorded, with its key, in no particular order (for
+    /// [`retired_channels`](super::TempoSessionProvider::retired_channels)).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error when the book cannot be read.
+    fn records(&self) -> io::Result<Vec<(String, ChannelRecord)>>;
+}
+
+/// The records of `records`, cloned with their keys.
+fn listed(records: &Mutex<HashMap<String, ChannelRecord>>) -> Vec<(String, ChannelRecord)> {
+    let records = records.lock().unwrap_or_else(PoisonError::into_inner);
+    records
+        .iter()
+        .map(|(key, record)| (key.clone(), record.clone()))
+        .collect()
 }
 
 /// Channels in memory: forgotten when the process ends.
@@ -110,6 +127,10 @@ impl ChannelBook for MemoryBook {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         records.remove(key);
         Ok(())
+    }
+
+    fn records(&self) -> io::Result<Vec<(String, ChannelRecord)>> {
+        Ok(listed(&self.records))
     }
 }
 
@@ -181,6 +202,10 @@ impl ChannelBook for FileBook {
         *records = next;
         Ok(())
     }
+
+    fn records(&self) -> io::Result<Vec<(String, ChannelRecord)>> {
+        Ok(listed(&self.records))
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +238,10 @@ mod tests {
         book.put("a", &record(7)).unwrap();
         book.put("b", &record(u128::MAX - 1)).unwrap();
         book.remove("a").unwrap();
+        assert_eq!(
+            book.records().unwrap(),
+            [("b".to_owned(), record(u128::MAX - 1))]
+        );
         drop(book);
         let reopened = FileBook::open(&path).unwrap();
         assert_eq!(reopened.get("a").unwrap(), None);

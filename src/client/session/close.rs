@@ -1,6 +1,7 @@
-//! Closing channels: one on request ([`TempoSessionProvider::close`]), all
-//! those paid from ([`TempoSessionProvider::close_all`]), and all of them
-//! when the provider's last clone is dropped
+//! Closing channels: one on request ([`TempoSessionProvider::close`]), one
+//! a server forgot ([`TempoSessionProvider::close_retired`]), all those
+//! paid from, retired ones included ([`TempoSessionProvider::close_all`]),
+//! and all of them when the provider's last clone is dropped
 //! ([`TempoSessionProvider::with_close_on_drop`]).
 
 use std::collections::HashMap;
@@ -12,7 +13,10 @@ use http::StatusCode;
 use reqwest::Url;
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::{Inner, Paid, TempoSessionProvider, book_key, management, session_request};
+use super::{
+    ChannelRecord, Inner, Paid, TempoSessionProvider, book_key, management, retired_key,
+    session_request,
+};
 use crate::client::error::{ClientError, PayError};
 use crate::protocol::Receipt;
 
@@ -26,18 +30,75 @@ impl TempoSessionProvider {
     /// [`ClientError`]: no session challenge at `url`, no channel with its
     /// server, or the server refused the close.
     pub async fn close(&self, url: impl AsRef<str>) -> Result<Receipt, ClientError> {
-        let url = Url::parse(url.as_ref()).map_err(ClientError::http)?;
+        self.close_at(url.as_ref(), None).await
+    }
+
+    /// Closes `channel_id`, a channel `url`'s server once forgot (it
+    /// answered `410`: see [`retired_channels`](Self::retired_channels)),
+    /// as [`close`](Self::close) does: the channel is kept under that
+    /// server's terms (realm, chain, escrow, payee, token), so its close is
+    /// sent only to a server whose challenge names the same terms. Its
+    /// deposit is otherwise still the payer's to take back through the
+    /// escrow alone (`requestClose`, then `withdraw`).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`]: no session challenge at `url`, no such retired
+    /// channel with its server, or the server refused the close (the
+    /// channel then stays in the book).
+    pub async fn close_retired(
+        &self,
+        url: impl AsRef<str>,
+        channel_id: B256,
+    ) -> Result<Receipt, ClientError> {
+        self.close_at(url.as_ref(), Some(channel_id)).await
+    }
+
+    /// The channels servers forgot (a `410`) that are still in the book:
+    /// their deposits are in the escrow until they are closed
+    /// ([`close_retired`](Self::close_retired), or
+    /// [`close_all`](Self::close_all) for those paid from in this process).
+    ///
+    /// # Errors
+    ///
+    /// [`PayError::Failed`] when the book cannot be read.
+    pub fn retired_channels(&self) -> Result<Vec<ChannelRecord>, PayError> {
+        let mut retired: Vec<ChannelRecord> = self
+            .inner
+            .book
+            .records()
+            .map_err(PayError::failed)?
+            .into_iter()
+            .filter(|(key, record)| *key == retired_key(key_of(key), record.channel_id))
+            .map(|(_, record)| record)
+            .collect();
+        retired.sort_by_key(|record| record.channel_id);
+        Ok(retired)
+    }
+
+    /// Closes the channel kept under `url`'s server key, or under its
+    /// retired key for `retired`.
+    async fn close_at(&self, url: &str, retired: Option<B256>) -> Result<Receipt, ClientError> {
+        let url = Url::parse(url).map_err(ClientError::http)?;
         let _paying = self.inner.paying.lock().await;
         let challenge = management::fresh_challenge(&self.inner.http, &url).await?;
         let request = session_request(&challenge).map_err(ClientError::PaymentFailed)?;
         let key = book_key(&challenge, &request);
+        let key = match retired {
+            Some(id) => retired_key(&key, id),
+            None => key,
+        };
         let record = self
             .inner
             .book
             .get(&key)
             .map_err(|e| ClientError::PaymentFailed(PayError::failed(e)))?
             .ok_or_else(|| {
-                ClientError::PaymentFailed(PayError::invalid("no channel is open with this server"))
+                ClientError::PaymentFailed(PayError::invalid(if retired.is_some() {
+                    "no such retired channel with this server"
+                } else {
+                    "no channel is open with this server"
+                }))
             })?;
         // What was spent, when a receipt said so: vouched and unspent is
         // not owed (the server accepts any close covering what it served
@@ -71,34 +132,42 @@ impl TempoSessionProvider {
     /// Closes every channel this provider has paid a URL from (through
     /// [`send_with_payment`](crate::client::PaymentExt::send_with_payment),
     /// which names the URL, or a stream's vouchers) and that is still in
-    /// the book, one after the other: each channel's id with the receipt
-    /// of its close or why it failed (the channel then stays in the book).
+    /// the book, those their server forgot (retired) included, one after
+    /// the other: each channel's id with the receipt of its close or why
+    /// it failed (the channel then stays in the book).
     pub async fn close_all(&self) -> Vec<(B256, Result<Receipt, ClientError>)> {
         let mut results = Vec::new();
-        for (id, url) in self.paid_urls() {
-            results.push((id, self.close(url.as_str()).await));
+        for (id, url, retired) in self.paid_urls() {
+            let retired = retired.then_some(id);
+            results.push((id, self.close_at(url.as_str(), retired).await));
         }
         results
     }
 
-    /// The URL each channel still in the book was last paid at, in the
-    /// order of their ids.
-    fn paid_urls(&self) -> Vec<(B256, Url)> {
+    /// The URL each channel still in the book was last paid at, and
+    /// whether it is kept as retired, in the order of their ids.
+    fn paid_urls(&self) -> Vec<(B256, Url, bool)> {
         let paid: Vec<(B256, String, Url)> = self
             .paid()
             .iter()
             .filter_map(|(id, paid)| Some((*id, paid.key.clone(), paid.url.clone()?)))
             .collect();
-        let mut urls: Vec<(B256, Url)> = paid
+        let kept = |key: &str, id: B256| matches!(self.inner.book.get(key), Ok(Some(record)) if record.channel_id == id);
+        let mut urls: Vec<(B256, Url, bool)> = paid
             .into_iter()
-            .filter(|(id, key, _)| {
-                // A channel the server forgot (410) left the book, and one
-                // reopened since is another channel.
-                matches!(self.inner.book.get(key), Ok(Some(record)) if record.channel_id == *id)
+            .filter_map(|(id, key, url)| {
+                // Under its server's key, else retired (the server answered
+                // 410 and another channel may be open there since).
+                if kept(&key, id) {
+                    Some((id, url, false))
+                } else if kept(&retired_key(&key, id), id) {
+                    Some((id, url, true))
+                } else {
+                    None
+                }
             })
-            .map(|(id, _, url)| (id, url))
             .collect();
-        urls.sort_by_key(|(id, _)| *id);
+        urls.sort_by_key(|(id, ..)| *id);
         urls
     }
 }
@@ -137,7 +206,7 @@ impl Drop for Inner {
                 Err(_) => provider
                     .paid_urls()
                     .into_iter()
-                    .map(|(id, _)| (id, Err(timed_out(timeout))))
+                    .map(|(id, ..)| (id, Err(timed_out(timeout))))
                     .collect(),
             }
         };
@@ -186,6 +255,11 @@ fn failed(paid: &HashMap<B256, Paid>) -> Vec<(B256, Result<Receipt, ClientError>
             (*id, Err(ClientError::PaymentFailed(why)))
         })
         .collect()
+}
+
+/// The server key a retired key was made from (`retired_key`'s inverse).
+fn key_of(retired: &str) -> &str {
+    retired.split("|retired|").next().unwrap_or(retired)
 }
 
 fn timed_out(timeout: Duration) -> ClientError {
