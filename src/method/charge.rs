@@ -22,6 +22,7 @@ use super::payment_method::VerifyErrorKind;
 use super::price::Price;
 use super::registry::{DynMethod, Payments};
 use super::rejection::{PaymentRejection, RejectionKind};
+use super::trace::{self, RequestSpan};
 use crate::binding::BindingInput;
 use crate::protocol::push_json_string;
 use crate::protocol::{
@@ -159,18 +160,12 @@ impl Payments {
         credential: &Credential,
     ) -> Result<Receipt, PaymentRejection> {
         let echo = &credential.challenge;
-        let result = self.verify_inner(price, ctx, credential).await;
+        let span = RequestSpan::new(echo, Some(price));
+        let result = span
+            .instrument(self.verify_inner(price, ctx, credential))
+            .await;
+        span.finish(result.as_ref());
         if let Err(rejection) = &result {
-            trace_event!(
-                scope = ctx.scope,
-                challenge_id = %echo.id,
-                status = rejection.status().as_u16(),
-                detail = rejection.detail(),
-                // The cause, for the operator (never a secret: an RPC
-                // fault's text has the node's URL cut out).
-                cause = ?std::error::Error::source(rejection),
-                "payment refused"
-            );
             self.inner.hooks.payment_failed(&PaymentFailed {
                 scope: ctx.scope,
                 challenge_id: Some(&echo.id),
@@ -193,7 +188,7 @@ impl Payments {
             method,
             expected,
             expires,
-        } = match self.check_challenge(price, ctx, echo, now) {
+        } = match trace::verifying(|| self.check_challenge(price, ctx, echo, now)) {
             Ok(checked) => checked,
             Err(Refusal::Client(problem, detail)) => {
                 return Err(self.failed(price, ctx, problem, detail));
@@ -227,7 +222,7 @@ impl Payments {
             scope: ctx.scope.to_owned(),
             claim,
         };
-        settling.run().await.map_err(|error| {
+        trace::settling(settling.run()).await.map_err(|error| {
             let rejection = match error.kind() {
                 VerifyErrorKind::Client(problem) => self.resumed(
                     self.failed(price, ctx, problem, error.detail().to_owned()),

@@ -173,13 +173,6 @@ impl Settling {
                     .map(str::to_owned)
             });
         receipt.extra = fields;
-        trace_event!(
-            scope = self.scope,
-            challenge_id = %echo.id,
-            method = %receipt.method,
-            reference = %receipt.reference,
-            "payment settled"
-        );
         payments.inner.hooks.payment_settled(&PaymentSettled {
             scope: &self.scope,
             challenge_id: &echo.id,

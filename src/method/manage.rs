@@ -18,8 +18,9 @@ use serde_json::Value;
 use super::charge::{RESERVED_RECEIPT_FIELDS, bind_opaque};
 use super::detach::{detach, lost};
 use super::payment_method::{Management, VerifyErrorKind};
-use super::registry::Payments;
+use super::registry::{DynMethod, Payments};
 use super::rejection::{PaymentRejection, RejectionKind};
+use super::trace::RequestSpan;
 use crate::binding::BindingInput;
 use crate::protocol::{Challenge, Credential, ProblemType, Receipt, Timestamp};
 
@@ -48,6 +49,25 @@ impl Payments {
         if method.single_use_challenges() {
             return Ok(None);
         }
+        let span = RequestSpan::new(echo, None);
+        let result = span.instrument(self.manage_with(method, credential)).await;
+        match &result {
+            Ok(Some(receipt)) => span.finish(Ok(receipt)),
+            Err(rejection) => span.finish(Err(rejection)),
+            // Not a management request after all: the handler serves it.
+            Ok(None) => {}
+        }
+        result
+    }
+
+    /// [`manage`](Self::manage) with the credential's method found.
+    async fn manage_with(
+        &self,
+        method: &Arc<dyn DynMethod>,
+        credential: &Credential,
+    ) -> Result<Option<Receipt>, PaymentRejection> {
+        let inner = &self.inner;
+        let echo = &credential.challenge;
         let refuse = |problem: ProblemType, detail: String| {
             self.rejection(RejectionKind::Failed(problem), detail)
                 .with_challenges(self.rechallenge(echo))
@@ -110,12 +130,6 @@ impl Payments {
         fields.retain(|name, _| !RESERVED_RECEIPT_FIELDS.contains(&name.as_str()));
         let mut receipt = Receipt::new(echo.method.clone(), Timestamp::now(), reference);
         receipt.extra = fields;
-        trace_event!(
-            challenge_id = %echo.id,
-            method = %receipt.method,
-            reference = %receipt.reference,
-            "management request answered"
-        );
         Ok(Some(receipt))
     }
 

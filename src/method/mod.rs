@@ -35,6 +35,7 @@ mod price;
 mod registry;
 mod rejection;
 mod resume;
+mod trace;
 
 pub use charge::ChargeContext;
 pub use config_error::ConfigError;
