@@ -28,7 +28,7 @@ pub(crate) type MethodRequest = (String, Map<String, Value>);
 
 /// How long a settled challenge stays claimed after it expires, so that
 /// clock skew between instances cannot reopen it.
-const CLAIM_MARGIN: Duration = Duration::from_secs(60);
+pub(super) const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 
 /// The receipt fields the protocol owns; methods cannot override them.
 pub(super) const RESERVED_RECEIPT_FIELDS: [&str; 5] =
@@ -214,12 +214,15 @@ impl Payments {
             issued: expires.checked_sub(validity).unwrap_or(expires),
             claims: &inner.store,
             units: price.unit_count(),
+            attempts: self.attempts(&echo.id, ttl),
         };
         let settlement = match method.verify(&verification).await {
             Ok(settlement) => settlement,
             Err(error) => {
                 if single_use {
                     self.after_failure(&error, &echo.id, &claim_key, ttl).await;
+                } else {
+                    self.count_failure(&error, &echo.id, ttl).await;
                 }
                 let rejection = match error.kind() {
                     VerifyErrorKind::Client(problem) => self.resumed(

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::charge::{RESERVED_RECEIPT_FIELDS, bind_opaque};
+use super::charge::{CLAIM_MARGIN, RESERVED_RECEIPT_FIELDS, bind_opaque};
 use super::payment_method::{Management, VerifyErrorKind};
 use super::registry::Payments;
 use super::rejection::{PaymentRejection, RejectionKind};
@@ -75,14 +75,17 @@ impl Payments {
                 ));
             }
         };
+        let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
         let management = Management {
             credential,
             expires,
+            attempts: self.attempts(&echo.id, ttl),
         };
         let settlement = match method.manage(&management).await {
             Ok(Some(settlement)) => settlement,
             Ok(None) => return Ok(None),
             Err(error) => {
+                self.count_failure(&error, &echo.id, ttl).await;
                 let rejection = match error.kind() {
                     VerifyErrorKind::Client(problem) => self.resumed(
                         refuse(problem, error.detail().to_owned()),

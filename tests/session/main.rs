@@ -9,6 +9,7 @@
 mod common;
 mod concurrency;
 mod flow;
+mod lookups;
 mod refusals;
 mod replays;
 mod settlement;

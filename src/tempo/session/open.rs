@@ -302,7 +302,7 @@ impl Inner {
     /// shared late, or one that forgot): stored as the escrow has it, with
     /// nothing accepted beyond what is settled.
     pub(super) async fn recover(&self, id: B256) -> Result<Channel, VerifyError> {
-        let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        let on = self.read_unknown(id).await?;
         self.check_ours(id, &on)?;
         let mut channel =
             Channel::opened(on.payer, on.signer(), on.deposit, on.settled, Bytes::new());
