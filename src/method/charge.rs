@@ -34,7 +34,7 @@ pub(crate) type MethodRequest = (String, Map<String, Value>);
 
 /// How long a settled challenge stays claimed after it expires, so that
 /// clock skew between instances cannot reopen it.
-const CLAIM_MARGIN: Duration = Duration::from_secs(60);
+pub(super) const CLAIM_MARGIN: Duration = Duration::from_secs(60);
 
 /// The receipt fields the protocol owns; methods cannot override them.
 pub(super) const RESERVED_RECEIPT_FIELDS: [&str; 5] =
@@ -198,9 +198,9 @@ impl Payments {
 
         // A method whose challenges are answered many times (a session:
         // each credential carries a higher voucher) guards replays itself.
+        let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
         let claim = if method.single_use_challenges() {
             let key = format!("challenge:{}", echo.id);
-            let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
             match self.claim_challenge(price, ctx, key, ttl).await? {
                 Claimed::Held(claim) => Some(claim),
                 // Settled for a request that went away: served now, once.
@@ -221,6 +221,7 @@ impl Payments {
             issued: expires.checked_sub(validity).unwrap_or(expires),
             scope: ctx.scope.to_owned(),
             claim,
+            attempts: (self.attempts(&echo.id, ttl), ttl),
         };
         trace::settling(settling.run()).await.map_err(|error| {
             let rejection = match error.kind() {

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 use super::charge::RESERVED_RECEIPT_FIELDS;
 use super::claim::ChallengeClaim;
 use super::hooks::PaymentSettled;
+use super::limits::ChallengeAttempts;
 use super::payment_method::{Verification, VerifyError};
 use super::price::Price;
 use super::registry::{DynMethod, Payments};
@@ -74,6 +75,8 @@ pub(super) struct Settling {
     pub(super) scope: String,
     /// The challenge's claim, for single-use challenges.
     pub(super) claim: Option<ChallengeClaim>,
+    /// The challenge's failed attempts, and for how long they are counted.
+    pub(super) attempts: (ChallengeAttempts, Duration),
 }
 
 impl Settling {
@@ -141,6 +144,7 @@ impl Settling {
             issued: self.issued,
             claims: &payments.inner.store,
             units: self.price.unit_count(),
+            attempts: self.attempts.0.clone(),
         };
         let verifying = self.method.verify(&verification);
         let result = match &self.claim {
@@ -151,8 +155,12 @@ impl Settling {
         let settlement = match result {
             Ok(settlement) => settlement,
             Err(error) => {
-                if let Some(claim) = &self.claim {
-                    payments.after_failure(&error, &echo.id, claim).await;
+                match &self.claim {
+                    Some(claim) => payments.after_failure(&error, &echo.id, claim).await,
+                    None => {
+                        let ttl = self.attempts.1;
+                        payments.count_failure(&error, &echo.id, ttl).await;
+                    }
                 }
                 return Err(error);
             }

@@ -45,6 +45,61 @@ impl Default for Limits {
     }
 }
 
+/// The failed attempts of one challenge, for a method that answers a
+/// challenge many times (a session) and may do costly work for a
+/// credential, such as reading an unknown channel from the chain: past
+/// [`max_failed_attempts`](super::PaymentsBuilder::max_failed_attempts)
+/// failures on the challenge it should not. The registry counts the
+/// failures (in its store, shared by instances); a single-use challenge is
+/// used up instead.
+#[derive(Debug, Clone)]
+pub struct ChallengeAttempts {
+    counted: Option<(SharedStore, String)>,
+    max: u32,
+    ttl: Duration,
+}
+
+impl ChallengeAttempts {
+    /// Attempts at challenge `id`, counted in `store`.
+    pub(crate) fn new(store: &SharedStore, id: &str, max: u32, ttl: Duration) -> Self {
+        Self {
+            counted: Some((store.clone(), id.to_owned())),
+            max,
+            ttl,
+        }
+    }
+
+    /// Attempts that are not counted (never exhausted).
+    pub(crate) fn uncounted() -> Self {
+        Self {
+            counted: None,
+            max: u32::MAX,
+            ttl: Duration::ZERO,
+        }
+    }
+
+    /// Whether the challenge has had its allowed failed attempts. A store
+    /// that cannot tell answers `false`: the challenge's own expiry still
+    /// bounds the attempts.
+    pub async fn exhausted(&self) -> bool {
+        let Some((store, id)) = &self.counted else {
+            return false;
+        };
+        let below = u64::from(self.max.saturating_sub(1));
+        // Adding nothing reads the count: `None` when it is past `below`.
+        matches!(
+            store
+                .add_within(&attempts_key(id), 0, below, self.ttl)
+                .await,
+            Ok(None)
+        )
+    }
+}
+
+fn attempts_key(id: &str) -> String {
+    format!("attempts:{id}")
+}
+
 /// What the count of a failed attempt decided.
 pub(crate) enum Attempts {
     /// Attempts remain: the challenge may be tried again.
@@ -63,8 +118,7 @@ impl Limits {
         id: &str,
         ttl: Duration,
     ) -> Attempts {
-        let key = format!("attempts:{id}");
-        match store.increment(&key, ttl).await {
+        match store.increment(&attempts_key(id), ttl).await {
             Ok(n) if n >= u64::from(self.max_failed_attempts) => Attempts::Exhausted,
             _ => Attempts::Remaining,
         }
@@ -125,7 +179,26 @@ impl Payments {
         }
     }
 
-    /// After the method refused challenge `id`: its claim stays
+    /// The failed attempts of challenge `id`, counted for `ttl`.
+    pub(crate) fn attempts(&self, id: &str, ttl: Duration) -> ChallengeAttempts {
+        let inner = &self.inner;
+        ChallengeAttempts::new(&inner.store, id, inner.limits.max_failed_attempts, ttl)
+    }
+
+    /// After a method that answers challenge `id` many times refused a
+    /// credential: the failure counts against the challenge's attempts
+    /// (see [`ChallengeAttempts`]), unless the server was unavailable or
+    /// the refusal lets the client go on with what it pays from (a
+    /// session's voucher below the price or the minimum rise: the routine
+    /// of an honest client, which costs the server nothing).
+    pub(crate) async fn count_failure(&self, error: &VerifyError, id: &str, ttl: Duration) {
+        if !error.is_unavailable() && error.resume().is_none() {
+            let inner = &self.inner;
+            inner.limits.count_failure(&inner.store, id, ttl).await;
+        }
+    }
+
+    /// After the method refused challenge `id`: the claim `claim_key` stays
     /// when the failure used the challenge up (a revert on chain) or was
     /// its last allowed attempt; else it is released, so the client can
     /// retry. Best effort: a claim that cannot be released expires with the

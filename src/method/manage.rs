@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::charge::{RESERVED_RECEIPT_FIELDS, bind_opaque};
+use super::charge::{CLAIM_MARGIN, RESERVED_RECEIPT_FIELDS, bind_opaque};
 use super::detach::{detach, lost};
 use super::payment_method::{Management, VerifyErrorKind};
 use super::registry::{DynMethod, Payments};
@@ -99,11 +99,14 @@ impl Payments {
         };
         // A top-up broadcasts a transaction: it runs to its end and its
         // outcome reaches the method's store even if the client goes away.
+        let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
+        let attempts = self.attempts(&echo.id, ttl);
         let (method, owned) = (Arc::clone(method), credential.clone());
         let managing = detach(async move {
             let management = Management {
                 credential: &owned,
                 expires,
+                attempts,
             };
             method.manage(&management).await
         });
@@ -112,6 +115,7 @@ impl Payments {
             Ok(Some(settlement)) => settlement,
             Ok(None) => return Ok(None),
             Err(error) => {
+                self.count_failure(&error, &echo.id, ttl).await;
                 let rejection = match error.kind() {
                     VerifyErrorKind::Client(problem) => self.resumed(
                         refuse(problem, error.detail().to_owned()),

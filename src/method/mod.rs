@@ -42,7 +42,9 @@ pub use config_error::ConfigError;
 pub use hooks::{
     ChallengeIssued, NoHooks, PaymentFailed, PaymentHooks, PaymentSettled, RefundCandidate,
 };
-pub use limits::{DEFAULT_FREE_CLAIMS, DEFAULT_FREE_WINDOW, DEFAULT_MAX_FAILED_ATTEMPTS};
+pub use limits::{
+    ChallengeAttempts, DEFAULT_FREE_CLAIMS, DEFAULT_FREE_WINDOW, DEFAULT_MAX_FAILED_ATTEMPTS,
+};
 pub use meter::{Balance, DEFAULT_PAYMENT_WAIT, Meter, MeterError, MeterFuture};
 pub use payment_method::{
     Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,

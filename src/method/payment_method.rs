@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
+use super::limits::ChallengeAttempts;
 use super::meter::Meter;
 use super::price::Price;
 use crate::protocol::{Base64Json, Credential, ProblemType, Receipt};
@@ -150,6 +151,9 @@ pub struct Verification<'a> {
     /// route meters, e.g. tokens). Only methods that meter (see
     /// [`PaymentMethod::single_use_challenges`]) see other values.
     pub units: u128,
+    /// The challenge's failed attempts so far (for methods that answer a
+    /// challenge many times).
+    pub attempts: ChallengeAttempts,
 }
 
 /// What a method gets to handle one management request.
@@ -161,6 +165,8 @@ pub struct Management<'a> {
     pub credential: &'a Credential,
     /// When the challenge expires.
     pub expires: SystemTime,
+    /// The challenge's failed attempts so far.
+    pub attempts: ChallengeAttempts,
 }
 
 /// A settled payment, as the method reports it.

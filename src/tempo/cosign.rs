@@ -66,6 +66,7 @@ impl TempoCharge {
             issued: expires,
             claims: &claims,
             units: 1,
+            attempts: crate::method::ChallengeAttempts::uncounted(),
         };
         let payer = match credential.source.as_deref() {
             None => None,

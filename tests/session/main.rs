@@ -10,6 +10,7 @@ mod common;
 mod concurrency;
 mod flow;
 mod hangup;
+mod lookups;
 mod refusals;
 mod replays;
 mod robbery;

@@ -8,6 +8,7 @@ use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 
 use super::escrow::{MAINNET_ESCROW, TESTNET_ESCROW};
+use super::lookups::NotFound;
 use super::method::{Inner, TempoSession};
 use super::voucher::VoucherHasher;
 use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore, SharedStore, Store};
@@ -451,6 +452,7 @@ impl TempoSessionBuilder {
                 rpc: Rpc::new(url, self.rpc_timeout, &self.root_certificates)?,
                 receipt_timeout: self.receipt_timeout,
                 fee_payer,
+                not_found: NotFound::default(),
             }),
         })
     }

@@ -22,6 +22,7 @@ use serde::de::IntoDeserializer as _;
 use serde_json::{Map, Value};
 
 use super::config::{PayeeDebug, TempoSessionBuilder};
+use super::lookups::{NotFound, with_attempts};
 use super::voucher::{VoucherHasher, recover_voucher_signer};
 use super::wire::{SessionDetails, SessionPayload, SessionRequest};
 use crate::method::{
@@ -66,6 +67,8 @@ pub(super) struct Inner {
     pub(super) receipt_timeout: Duration,
     /// Sponsors clients' open and top-up fees, when configured.
     pub(super) fee_payer: Option<FeePayer>,
+    /// Channels the escrow did not know, lately.
+    pub(super) not_found: NotFound,
 }
 
 impl fmt::Debug for TempoSession {
@@ -424,13 +427,13 @@ impl PaymentMethod for TempoSession {
         let cost = unit_price
             .checked_mul(verification.units)
             .ok_or_else(|| VerifyError::failed("The request's cost does not fit in 128 bits."))?;
-        self.run(
+        let run = self.run(
             verification.credential,
             cost,
             Some(verification.units),
             verification.expires,
-        )
-        .await
+        );
+        with_attempts(verification.attempts.clone(), run).await
     }
 
     fn meter(
@@ -460,7 +463,8 @@ impl PaymentMethod for TempoSession {
                 "The challenge was issued for another payee, currency, escrow or chain.",
             ));
         }
-        self.run(management.credential, 0, None, management.expires)
+        let run = self.run(management.credential, 0, None, management.expires);
+        with_attempts(management.attempts.clone(), run)
             .await
             .map(Some)
     }

@@ -34,6 +34,7 @@
 mod chain;
 mod config;
 mod escrow;
+mod lookups;
 mod method;
 mod open;
 mod settle;

@@ -327,7 +327,7 @@ impl Inner {
         id: B256,
         voucher: Option<&SignedVoucher>,
     ) -> Result<Channel, VerifyError> {
-        let on = self.read_channel(id).await.map_err(rpc_unavailable)?;
+        let on = self.read_unknown(id).await?;
         self.check_ours(id, &on)?;
         let mut channel =
             Channel::opened(on.payer, on.signer(), on.deposit, on.settled, Bytes::new());
