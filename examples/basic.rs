@@ -66,6 +66,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
+    // The application picks rustls' process-wide crypto provider (a
+    // `rediss://` REDIS_URL needs one); the library installs none.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let addr = common::addr();
     let mut payments = common::payments(&addr, TempoCharge::builder().from_env()).await?;
     if let Some(url) = std::env::var("REDIS_URL")

@@ -68,6 +68,16 @@ impl ExtraRoots {
     }
 }
 
+/// The crate's default HTTP client: the TLS backend the features pick
+/// (rustls when both are on), the platform's roots.
+pub(crate) fn default_client() -> reqwest::Client {
+    // Without extra roots, the only failure is reqwest's own, which its
+    // `Client::new` would meet too (and panic).
+    ExtraRoots::default()
+        .client()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
 impl fmt::Debug for ExtraRoots {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ExtraRoots({})", self.0.len())

@@ -230,7 +230,7 @@ impl Drop for Inner {
             // of its own (a client's pooled connections belong to the
             // runtime that made them).
             _ => {
-                let provider = provider_with(reqwest::Client::new());
+                let provider = provider_with(crate::tls::default_client());
                 let run = move || {
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()

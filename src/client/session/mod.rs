@@ -155,7 +155,7 @@ impl TempoSessionProvider {
                 max_deposit: None,
                 ahead: 0,
                 book: Arc::new(MemoryBook::new()),
-                http: reqwest::Client::new(),
+                http: crate::tls::default_client(),
                 max_fee_per_gas: 41_000_000_000,
                 max_priority_fee_per_gas: 1_000_000_000,
                 paying: tokio::sync::Mutex::new(()),
