@@ -97,6 +97,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .layer(PaymentLayer::new(payments))
         .route("/health", get(health))
         .route("/openapi.json", get(move || async move { Json(discovery) }));
-    axum::serve(common::listen(&addr).await?, app).await?;
+    common::serve(common::listen(&addr).await?, app).await?;
     Ok(())
 }

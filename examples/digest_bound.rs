@@ -23,6 +23,7 @@ mod common;
 
 use std::error::Error;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::routing::post;
@@ -68,7 +69,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let app = Router::new()
         .route("/documents", post(notarize))
         .layer(PaymentLayer::new(payments))
-        .layer(BodyDigestLayer::new(BODY_LIMIT));
-    axum::serve(common::listen(&addr).await?, app).await?;
+        // A body must arrive within 10 s (408 past it).
+        .layer(BodyDigestLayer::new(BODY_LIMIT).read_timeout(Duration::from_secs(10)));
+    common::serve(common::listen(&addr).await?, app).await?;
     Ok(())
 }

@@ -77,6 +77,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .route("/sponsored", get(sponsored))
         .route("/unsponsored", get(unsponsored))
         .layer(PaymentLayer::new(payments));
-    axum::serve(common::listen(&addr).await?, app).await?;
+    common::serve(common::listen(&addr).await?, app).await?;
     Ok(())
 }

@@ -26,9 +26,10 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
+use tower_http::timeout::TimeoutLayer;
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::Price;
 use tower_mpp::tempo::TempoCharge;
@@ -48,7 +49,14 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let payments = common::payments(&addr, TempoCharge::builder().from_env())
         .await?
         .build()?;
+    let timeouts = common::Timeouts::DEFAULT;
     let service = ServiceBuilder::new()
+        // A request not answered in time is a 408 (a settlement it started
+        // goes on, and the client's retry is served).
+        .layer(TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            timeouts.request,
+        ))
         .layer(PaymentLayer::new(payments).charge(Price::new("0.01")?))
         .service_fn(handle);
 
@@ -57,7 +65,11 @@ async fn run() -> Result<(), Box<dyn Error>> {
         let (stream, peer) = listener.accept().await?;
         let service = TowerToHyperService::new(service.clone());
         tokio::spawn(async move {
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            // A client that sends its request head slowly is cut off.
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeouts.header)
+                .serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
                 eprintln!("connection from {peer}: {error}");
             }

@@ -76,6 +76,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let app = Router::new()
         .route("/translate", post(translate))
         .layer(PaymentLayer::new(payments));
-    axum::serve(common::listen(&addr).await?, app).await?;
+    common::serve(common::listen(&addr).await?, app).await?;
     Ok(())
 }

@@ -96,6 +96,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .route("/report", get(report))
         .layer(PaymentLayer::new(payments))
         .route("/", get(prices));
-    axum::serve(common::listen(&addr).await?, app).await?;
+    common::serve(common::listen(&addr).await?, app).await?;
     Ok(())
 }

@@ -121,6 +121,6 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .route("/joke", get(joke))
         .route("/answer", get(answer))
         .layer(PaymentLayer::new(payments));
-    axum::serve(common::listen(&addr).await?, app).await?;
+    common::serve(common::listen(&addr).await?, app).await?;
     Ok(())
 }

@@ -10,6 +10,11 @@
 // Each example takes what it needs.
 #![allow(dead_code)]
 
+mod serve;
+
+#[allow(unused_imports)]
+pub(crate) use serve::{Timeouts, serve, serve_with};
+
 use std::error::Error;
 use std::io::Write as _;
 use std::process::ExitCode;

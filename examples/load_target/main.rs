@@ -20,6 +20,9 @@
 //! ```
 
 mod floor;
+#[path = "../common/serve.rs"]
+#[allow(dead_code)]
+mod serve;
 
 use std::time::Duration;
 
@@ -112,6 +115,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3100".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{addr}");
-    axum::serve(listener, app).await?;
+    serve::serve(listener, app).await?;
     Ok(())
 }

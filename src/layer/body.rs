@@ -2,7 +2,9 @@
 //!
 //! A route that binds its body puts the body's `Content-Digest` in its
 //! challenges, and a credential only pays for a request whose body has that
-//! digest. The layer reads the body (up to a limit: 413 past it), inserts
+//! digest. The layer reads the body (up to a limit: 413 past it; within a
+//! deadline: 408 past it, so a client sending slowly cannot hold the
+//! connection and its buffer), inserts
 //! [`BodyDigest`] into the request extensions and hands the same bytes on.
 //! Put it outside [`PaymentLayer`](super::PaymentLayer) on the routes that
 //! bind their body.
@@ -10,6 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONTENT_LENGTH;
@@ -27,17 +30,34 @@ use crate::protocol::content_digest;
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The default time a whole body may take to arrive: 30 s.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Buffers request bodies up to a limit and records their digest.
 #[derive(Debug, Clone, Copy)]
 #[must_use]
 pub struct BodyDigestLayer {
     limit: usize,
+    read_timeout: Duration,
 }
 
 impl BodyDigestLayer {
-    /// Buffers bodies of at most `limit` bytes.
+    /// Buffers bodies of at most `limit` bytes, read within
+    /// [`DEFAULT_BODY_READ_TIMEOUT`].
     pub fn new(limit: usize) -> Self {
-        Self { limit }
+        Self {
+            limit,
+            read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+        }
+    }
+
+    /// The time the whole body may take to arrive, from the request's
+    /// head: past it the request is answered `408` (a deadline, not an
+    /// idle timeout, so a body trickling one byte at a time is cut off
+    /// too). Needs a tokio runtime with its timer.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
     }
 }
 
@@ -54,6 +74,7 @@ impl<S> Layer<S> for BodyDigestLayer {
         BodyDigestService {
             inner,
             limit: self.limit,
+            read_timeout: self.read_timeout,
         }
     }
 }
@@ -63,6 +84,7 @@ impl<S> Layer<S> for BodyDigestLayer {
 pub struct BodyDigestService<S> {
     inner: S,
     limit: usize,
+    read_timeout: Duration,
 }
 
 type Buffering<B> = Pin<Box<dyn Future<Output = Result<Request<B>, PaymentRejection>> + Send>>;
@@ -89,7 +111,7 @@ where
         if request.body().is_end_stream() {
             return BodyDigestFuture::inner(inner.call(request));
         }
-        let limit = self.limit;
+        let (limit, read_timeout) = (self.limit, self.read_timeout);
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -100,7 +122,17 @@ where
         }
         let buffering = Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let bytes = match Limited::new(body, limit).collect().await {
+            let reading = tokio::time::timeout(read_timeout, Limited::new(body, limit).collect());
+            let Ok(read) = reading.await else {
+                return Err(PaymentRejection::new(
+                    RejectionKind::BodyTimeout,
+                    format!(
+                        "The request body did not arrive within {} ms.",
+                        read_timeout.as_millis()
+                    ),
+                ));
+            };
+            let bytes = match read {
                 Ok(collected) => collected.to_bytes(),
                 Err(error) if error.is::<http_body_util::LengthLimitError>() => {
                     return Err(too_large(limit));

@@ -65,7 +65,10 @@ mod manage;
 mod replay;
 mod service;
 
-pub use body::{BodyDigestFuture, BodyDigestLayer, BodyDigestService, DEFAULT_BODY_LIMIT};
+pub use body::{
+    BodyDigestFuture, BodyDigestLayer, BodyDigestService, DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_READ_TIMEOUT,
+};
 pub use context::{BodyDigest, PaidResponse};
 pub use future::{PAYMENT_RECEIPT, ResponseFuture};
 pub use idempotency::{

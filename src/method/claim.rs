@@ -77,7 +77,9 @@ impl ChallengeClaim {
 
     /// Runs `work`, renewing the lease until it ends.
     pub(super) async fn hold_while<F: Future>(&self, work: F) -> F::Output {
-        let Some(lease) = &self.lease else {
+        // Without a tokio runtime there is no timer to renew by (nor a
+        // task for the method): the lease then covers its first seconds.
+        let (Some(lease), Ok(_)) = (&self.lease, tokio::runtime::Handle::try_current()) else {
             return work.await;
         };
         let renewing = pin!(async {

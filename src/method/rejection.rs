@@ -29,6 +29,9 @@ pub enum RejectionKind {
     BodyTooLarge,
     /// The request body could not be read: 400.
     BodyUnreadable,
+    /// The request body did not arrive within the read deadline of a route
+    /// that binds its digest: 408.
+    BodyTimeout,
     /// A payment method or the store could not answer: 503 with
     /// `Retry-After`. The proof stays usable.
     Unavailable(Duration),
@@ -104,6 +107,7 @@ impl PaymentRejection {
                 StatusCode::BAD_REQUEST
             }
             RejectionKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RejectionKind::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             RejectionKind::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RejectionKind::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
