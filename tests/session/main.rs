@@ -13,6 +13,7 @@ mod refusals;
 mod replays;
 mod settlement;
 mod sponsored;
+mod stream_limits;
 mod streaming;
 
 #[path = "../support/anvil.rs"]
