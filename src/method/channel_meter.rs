@@ -37,15 +37,35 @@ impl SessionMeter {
     fn need(&self, channel: &Channel, cost: u128) -> Map<String, Value> {
         let state = &channel.state;
         let required = state.spent.saturating_add(cost);
+        self.need_data(required, state.accepted_cumulative, state.deposit)
+    }
+
+    /// The spec's `payment-need-voucher` fields.
+    fn need_data(&self, required: u128, accepted: u128, deposit: u128) -> Map<String, Value> {
         let mut need = Map::new();
         need.insert("channelId".into(), self.id.to_string().into());
         need.insert("requiredCumulative".into(), required.to_string().into());
-        need.insert(
-            "acceptedCumulative".into(),
-            state.accepted_cumulative.to_string().into(),
-        );
-        need.insert("deposit".into(), state.deposit.to_string().into());
+        need.insert("acceptedCumulative".into(), accepted.to_string().into());
+        need.insert("deposit".into(), deposit.to_string().into());
         need
+    }
+
+    /// A need for `least` units, and `ahead` where the deposit allows.
+    fn need_ahead(
+        &self,
+        balance: &Balance,
+        least: u128,
+        ahead: u128,
+    ) -> Option<Map<String, Value>> {
+        let floor = balance
+            .spent
+            .checked_add(self.unit_price.checked_mul(least)?)?;
+        let wanted = balance
+            .spent
+            .saturating_add(self.unit_price.saturating_mul(ahead))
+            .min(balance.limit);
+        let required = floor.max(wanted);
+        (required > balance.paid).then(|| self.need_data(required, balance.paid, balance.limit))
     }
 
     fn amount(&self, units: u128) -> Result<u128, MeterError> {
@@ -192,6 +212,10 @@ impl Meter for SessionMeter {
 
     fn receipt(&self) -> MeterFuture<'_, Result<Receipt, MeterError>> {
         Box::pin(self.current_receipt())
+    }
+
+    fn need(&self, balance: &Balance, least: u128, ahead: u128) -> Option<Map<String, Value>> {
+        self.need_ahead(balance, least, ahead)
     }
 }
 

@@ -104,6 +104,20 @@ pub trait Meter: Send + Sync + fmt::Debug + 'static {
 
     /// The receipt for what this meter debited, as of now.
     fn receipt(&self) -> MeterFuture<'_, Result<Receipt, MeterError>>;
+
+    /// What to ask the payer for, as of `balance`, so that `least` more
+    /// units than `balance.spent` are covered (beyond the limit if they
+    /// must be: the payer then adds funds) and, as far as the limit
+    /// allows, `ahead` units: the data of a need, as in
+    /// [`MeterError::Exhausted`]. `None` when `balance` covers it already.
+    ///
+    /// The default is `None`, as for a method that cannot say ahead of a
+    /// refused debit: a stream then announces the refused debit's own need
+    /// and asks nothing before its funds run out.
+    fn need(&self, balance: &Balance, least: u128, ahead: u128) -> Option<Map<String, Value>> {
+        let _ = (balance, least, ahead);
+        None
+    }
 }
 
 /// Why a [`Meter`] could not debit.

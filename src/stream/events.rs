@@ -2,6 +2,10 @@
 
 use bytes::Bytes;
 
+/// An SSE comment sent while a stream waits, so that proxies and browsers
+/// see traffic on the connection; clients ignore it.
+pub(super) const KEEP_ALIVE: Bytes = Bytes::from_static(b": keep-alive\n\n");
+
 /// `event: <name>`, then `data` as one `data:` field per line (any of
 /// `\r\n`, `\r`, `\n` breaks a line in SSE, so each starts a new field),
 /// then the blank line that ends the event.

@@ -9,23 +9,48 @@
 //! response whose events are the ones the session clients read:
 //!
 //! - `event: message` for each item, sent once its units are debited;
-//! - `event: payment-need-voucher` when the payer's vouchers are used up,
-//!   with `{channelId, requiredCumulative, acceptedCumulative, deposit}`;
-//!   the stream then pauses, holding the item, until a higher voucher is
-//!   accepted (a body-less `POST` to the same URL, at this instance or at
-//!   any other sharing the store) or [`Metered::wait`] passes, and ends
-//!   cleanly if none comes;
+//! - `event: payment-need-voucher` with `{channelId, requiredCumulative,
+//!   acceptedCumulative, deposit}`, once per level of the payer's funds;
+//!   when the funds run out the stream pauses, holding the item, until a
+//!   higher voucher is accepted (a body-less `POST` to the same URL, at
+//!   this instance or at any other sharing the store) or [`Metered::wait`]
+//!   passes, and ends cleanly if none comes;
+//! - `: keep-alive` comments every [`Metered::keep_alive`] while paused,
+//!   so that proxies do not drop the idle connection;
 //! - `event: payment-receipt` last, with the receipt for what was debited.
 //!
 //! The response's `Payment-Receipt` header is the receipt of the request
-//! itself (the voucher or open it carried). Items are pulled from the
-//! handler's stream one at a time, only when the client reads: a slow
-//! client slows the stream and nothing is buffered ahead. While the funds
-//! allow it the stream debits [`Metered::reserve`] units at a time (one
-//! store update per 16 items by default, instead of one per item) and gives
-//! back what it did not send when it ends; a client that disconnects drops
-//! the handler's stream, and the unsent reservation is given back too, so
-//! it pays for what was sent and no more.
+//! itself (the voucher or open it carried).
+//!
+//! **Nothing unpaid is produced.** Items are pulled from the handler's
+//! stream one at a time, only when the client reads, and the first only
+//! after the funds were debited for it: a stream on empty funds asks for a
+//! voucher and waits without pulling anything (an LLM does no prefill for
+//! it). While the funds allow it the stream debits [`Metered::reserve`]
+//! units at a time (one store update per 16 items by default) and gives
+//! back what it did not send when it ends, when it pauses (so that while
+//! it waits the store's `spent` is exactly what was sent) and when the
+//! client goes away.
+//!
+//! **Few streams wait.** At most [`Metered::max_waiting`] streams (4 by
+//! default) wait at once for the same payer's funds (the receipt's
+//! reference: a session's channel) in this process; a stream beyond them
+//! sends its need and its receipt and ends at once, as the session spec
+//! allows ("the server MAY close the response"), holding no connection.
+//!
+//! **Streams that do not stall.** A need asks ahead: for
+//! [`Metered::ask_ahead`] items or [`Metered::ask_ahead_time`]'s worth at
+//! the stream's pace, whichever is more (64 items or 2 s by default), never
+//! beyond the deposit unless one item needs it. And the stream sends its
+//! need before it runs dry, when what is left is under
+//! [`Metered::low_water`] items or [`Metered::low_water_time`]'s worth (16
+//! or 500 ms by default), and goes on while the voucher travels: a client
+//! 100 ms away that answers each need with one voucher does not pause a
+//! stream of 100 items a second. A need sent early is not a pause:
+//! delivery goes on only within what the accepted vouchers cover, and the
+//! stream pauses when they are used up. `low_water(0)` with
+//! `low_water_time(Duration::ZERO)` sends needs only when the funds are
+//! used up.
 //!
 //! ```
 //! # #[cfg(feature = "axum")]
@@ -46,8 +71,17 @@
 
 mod body;
 mod events;
+mod pace;
+mod run;
+#[cfg(test)]
+mod tests;
+mod waiting;
 
 pub use body::MeteredBody;
+pub use pace::{
+    DEFAULT_ASK_AHEAD, DEFAULT_ASK_AHEAD_TIME, DEFAULT_KEEP_ALIVE, DEFAULT_LOW_WATER,
+    DEFAULT_LOW_WATER_TIME, DEFAULT_MAX_WAITING, DEFAULT_RESERVE,
+};
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,8 +91,9 @@ use futures_core::Stream;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response};
 
-use crate::method::{DEFAULT_PAYMENT_WAIT, Meter};
+use crate::method::Meter;
 use crate::protocol::Receipt;
+use pace::Config;
 
 /// A verified request whose response is debited as it is delivered: the
 /// request's receipt and its [`Meter`].
@@ -66,13 +101,8 @@ use crate::protocol::Receipt;
 pub struct Metered {
     receipt: Receipt,
     meter: Arc<dyn Meter>,
-    wait: Duration,
-    reserve: u128,
+    config: Config,
 }
-
-/// Units a metered stream debits at a time by default (see
-/// [`Metered::reserve`]).
-pub const DEFAULT_RESERVE: u128 = 16;
 
 impl Metered {
     /// A metered response debiting `meter`, for a request paid with
@@ -81,28 +111,86 @@ impl Metered {
         Self {
             receipt,
             meter,
-            wait: DEFAULT_PAYMENT_WAIT,
-            reserve: DEFAULT_RESERVE,
+            config: Config::default(),
         }
     }
 
     /// How many units the stream debits at a time while the payer's funds
     /// cover them ([`DEFAULT_RESERVE`] by default; at least 1). Debiting
     /// ahead saves a store update per item; the units not sent are given
-    /// back when the stream ends or the client goes away. If the server
-    /// crashes mid-stream, up to this many units stay debited without being
-    /// sent: 1 makes every debit exact, at one store update per item.
+    /// back when the stream ends, pauses, or the client goes away. If the
+    /// server crashes mid-stream, up to this many units stay debited
+    /// without being sent: 1 makes every debit exact, at one store update
+    /// per item.
     #[must_use]
     pub fn reserve(mut self, units: u128) -> Self {
-        self.reserve = units.max(1);
+        self.config.reserve = units.max(1);
         self
     }
 
     /// How long a paused stream waits for the payer's next voucher before
-    /// it ends ([`DEFAULT_PAYMENT_WAIT`] by default).
+    /// it ends ([`DEFAULT_PAYMENT_WAIT`](crate::method::DEFAULT_PAYMENT_WAIT)
+    /// by default).
     #[must_use]
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = wait;
+        self.config.wait = wait;
+        self
+    }
+
+    /// How many items a need for a voucher asks for at least
+    /// ([`DEFAULT_ASK_AHEAD`] by default; 1 asks for the next item only,
+    /// one voucher per item). Never beyond the payer's deposit, unless a
+    /// single item needs more.
+    #[must_use]
+    pub fn ask_ahead(mut self, items: u128) -> Self {
+        self.config.ahead = items;
+        self
+    }
+
+    /// The time's worth of items a need asks for, at the pace the stream
+    /// has run so far, when that is more than [`ask_ahead`](Self::ask_ahead)
+    /// ([`DEFAULT_ASK_AHEAD_TIME`] by default; zero to count items only).
+    #[must_use]
+    pub fn ask_ahead_time(mut self, time: Duration) -> Self {
+        self.config.ahead_time = time;
+        self
+    }
+
+    /// The stream sends its need before it runs dry, when the payer's
+    /// funds cover fewer than `items` more ([`DEFAULT_LOW_WATER`] by
+    /// default), and goes on while the voucher comes. Keep it below
+    /// [`ask_ahead`](Self::ask_ahead).
+    #[must_use]
+    pub fn low_water(mut self, items: u128) -> Self {
+        self.config.low_water = items;
+        self
+    }
+
+    /// As [`low_water`](Self::low_water), in a time's worth of items at the
+    /// stream's pace ([`DEFAULT_LOW_WATER_TIME`] by default): at least a
+    /// client's round trip, so its voucher arrives before the funds run
+    /// out. With both zero a need is sent only when the funds are used up.
+    #[must_use]
+    pub fn low_water_time(mut self, time: Duration) -> Self {
+        self.config.low_water_time = time;
+        self
+    }
+
+    /// How often a paused stream sends a `: keep-alive` SSE comment, so
+    /// that proxies and browsers keep the connection
+    /// ([`DEFAULT_KEEP_ALIVE`] by default).
+    #[must_use]
+    pub fn keep_alive(mut self, every: Duration) -> Self {
+        self.config.keep_alive = every;
+        self
+    }
+
+    /// How many streams may wait at once for the same payer's funds in
+    /// this process ([`DEFAULT_MAX_WAITING`] by default); a stream beyond
+    /// them sends its need and its receipt and ends at once.
+    #[must_use]
+    pub fn max_waiting(mut self, streams: usize) -> Self {
+        self.config.max_waiting = streams;
         self
     }
 
@@ -134,8 +222,10 @@ impl Metered {
         S::Item: AsRef<str> + Send + 'static,
         F: Fn(&S::Item) -> u128 + Send + 'static,
     {
+        // Streams on the same funds (a session's channel) wait together.
+        let funds = format!("{} {}", self.receipt.method, self.receipt.reference);
         MeteredSse {
-            body: MeteredBody::new(items, units, self.meter, self.wait, self.reserve),
+            body: MeteredBody::new(items, units, self.meter, self.config, funds),
         }
     }
 }

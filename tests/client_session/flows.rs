@@ -187,7 +187,8 @@ async fn a_metered_stream_is_paid_as_it_is_read_with_top_ups() {
     let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(5 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let response = reqwest::Client::new()
-        .get(format!("{base}/stream?n=12&wait=30"))
+        // One item per need, so each need is one voucher.
+        .get(format!("{base}/stream?n=12&wait=30&ahead=1&low=0"))
         .send_with_payment(&paying)
         .await
         .unwrap();

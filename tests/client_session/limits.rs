@@ -59,7 +59,8 @@ async fn a_streams_vouchers_stay_within_the_policy_per_request_and_in_total() {
         .max_per_request(PATH_USD.to_string(), 3 * PRICE)
         .max_total(PATH_USD.to_string(), 5 * PRICE);
     let paying = provider.clone().with_policy(policy.clone());
-    let url = format!("{base}/stream?n=12&wait=30");
+    // One item per need, as the policy's arithmetic below counts.
+    let url = format!("{base}/stream?n=12&wait=30&ahead=1&low=0");
 
     let (words, _, error) = read_until_refused(&paying, &url).await;
     assert!(

@@ -159,6 +159,8 @@ pub(crate) struct App {
     pub(crate) handled: Arc<AtomicUsize>,
     /// Metered streams whose items were dropped (finished or abandoned).
     pub(crate) streams_dropped: Arc<AtomicUsize>,
+    /// Words the metered streams pulled from the handler's stream.
+    pub(crate) items_pulled: Arc<AtomicUsize>,
 }
 
 #[derive(serde::Deserialize)]
@@ -172,6 +174,12 @@ struct StreamQuery {
     n: usize,
     /// How long a paused stream waits for a voucher, in seconds.
     wait: u64,
+    /// Items asked ahead in each need for a voucher (`Metered::ask_ahead`).
+    ahead: Option<u64>,
+    /// The low-water mark, in items (`Metered::low_water`).
+    low: Option<u64>,
+    /// The keep-alive interval while paused, in milliseconds.
+    keep_alive_ms: Option<u64>,
 }
 
 /// Counts its drop: the handler's stream of words was dropped.
@@ -187,14 +195,30 @@ async fn stream_words(
     payment: Payment,
     Query(q): Query<StreamQuery>,
     dropped: Arc<AtomicUsize>,
+    pulled: Arc<AtomicUsize>,
 ) -> Result<tower_mpp::stream::MeteredSse, PaymentRejection> {
     let metered = payment.meter(Price::base_units(PRICE)).await?;
     let guard = DropCount(dropped);
     let words = futures_util::stream::iter(0..q.n).map(move |i| {
         let _keep = &guard;
+        pulled.fetch_add(1, Ordering::SeqCst);
         format!("word-{i}")
     });
-    Ok(metered.wait(Duration::from_secs(q.wait)).sse(words))
+    let mut metered = metered.wait(Duration::from_secs(q.wait));
+    if let Some(items) = q.ahead {
+        metered = metered
+            .ask_ahead(items.into())
+            .ask_ahead_time(Duration::ZERO);
+    }
+    if let Some(items) = q.low {
+        metered = metered
+            .low_water(items.into())
+            .low_water_time(Duration::ZERO);
+    }
+    if let Some(ms) = q.keep_alive_ms {
+        metered = metered.keep_alive(Duration::from_millis(ms));
+    }
+    Ok(metered.sse(words))
 }
 
 impl App {
@@ -217,6 +241,8 @@ impl App {
         let (paid, tokens) = (handled.clone(), handled.clone());
         let streams_dropped = Arc::new(AtomicUsize::new(0));
         let dropped = streams_dropped.clone();
+        let items_pulled = Arc::new(AtomicUsize::new(0));
+        let pulled = items_pulled.clone();
         let router = Router::new()
             .route(
                 "/paid",
@@ -240,7 +266,7 @@ impl App {
             .route(
                 "/stream",
                 get(move |payment: Payment, query: Query<StreamQuery>| {
-                    stream_words(payment, query, dropped.clone())
+                    stream_words(payment, query, dropped.clone(), pulled.clone())
                 }),
             )
             .layer(PaymentLayer::new(payments));
@@ -250,6 +276,7 @@ impl App {
             session,
             handled,
             streams_dropped,
+            items_pulled,
         }
     }
 

@@ -17,6 +17,7 @@ mod robbery;
 mod settlement;
 mod sponsor_limits;
 mod sponsored;
+mod stream_limits;
 mod streaming;
 
 #[path = "../support/anvil.rs"]

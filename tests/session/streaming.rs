@@ -19,30 +19,39 @@ use crate::support::session_payer::{self, Channel};
 
 /// One SSE event: its name and data.
 #[derive(Debug)]
-struct Event {
-    name: String,
-    data: String,
+pub(crate) struct Event {
+    pub(crate) name: String,
+    pub(crate) data: String,
 }
 
 /// Reads the events of an SSE response as they come.
-struct Events {
+pub(crate) struct Events {
     bytes: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
+    /// Comment lines seen (`: keep-alive`), which are no events.
+    pub(crate) comments: Vec<String>,
 }
 
 impl Events {
-    fn new(response: reqwest::Response) -> Self {
+    pub(crate) fn new(response: reqwest::Response) -> Self {
         Self {
             bytes: response.bytes_stream().boxed(),
             buffer: String::new(),
+            comments: Vec::new(),
         }
     }
 
     /// The next event, `None` at the end of the stream; fails after 20 s.
-    async fn next(&mut self) -> Option<Event> {
+    pub(crate) async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
+                let mut lines = block.lines().filter(|line| !line.is_empty());
+                if lines.all(|line| line.starts_with(':')) {
+                    let comments = block.lines().filter(|line| !line.is_empty());
+                    self.comments.extend(comments.map(str::to_owned));
+                    continue;
+                }
                 let mut event = Event {
                     name: "message".to_owned(),
                     data: String::new(),
@@ -69,7 +78,7 @@ impl Events {
 
 /// Opens `channel` by `GET /stream` (a 402 first), paying the first
 /// voucher `first`; the streaming response.
-async fn open_stream(
+pub(crate) async fn open_stream(
     base: &str,
     app: &App,
     channel: &Channel,
@@ -100,7 +109,7 @@ async fn open_stream(
 }
 
 /// A body-less POST of `payload` to `base` + `path`; its status.
-async fn post(
+pub(crate) async fn post(
     base: &str,
     path: &str,
     challenge: &Challenge,
@@ -117,16 +126,16 @@ async fn post(
         .as_u16()
 }
 
-fn json(data: &str) -> Value {
+pub(crate) fn json(data: &str) -> Value {
     serde_json::from_str(data).unwrap()
 }
 
-fn amount(value: &Value) -> u128 {
+pub(crate) fn amount(value: &Value) -> u128 {
     value.as_str().expect("an amount as text").parse().unwrap()
 }
 
 /// What the channel store holds as spent on `id`.
-async fn spent(app: &App, id: B256) -> u128 {
+pub(crate) async fn spent(app: &App, id: B256) -> u128 {
     let channel = app.session.channel_store().get(id).await.unwrap();
     channel.expect("the channel is stored").state.spent
 }
@@ -157,7 +166,7 @@ async fn a_long_stream_pauses_for_vouchers_and_resumes_on_each() {
         &base,
         &app,
         &channel,
-        "n=10&wait=20",
+        "n=10&wait=20&ahead=1&low=0",
         100 * PRICE,
         3 * PRICE,
     )
@@ -190,7 +199,7 @@ async fn a_long_stream_pauses_for_vouchers_and_resumes_on_each() {
                 }
                 let status = post(
                     &base,
-                    "/stream?n=10&wait=20",
+                    "/stream?n=10&wait=20&ahead=1&low=0",
                     &challenge,
                     channel.voucher_payload(paid),
                 )
@@ -238,7 +247,7 @@ async fn a_client_that_disconnects_stops_the_stream_and_pays_only_what_was_sent(
         &base,
         &app,
         &channel,
-        "n=1000&wait=60",
+        "n=1000&wait=60&low=0",
         100 * PRICE,
         3 * PRICE,
     )
@@ -265,8 +274,15 @@ async fn a_voucher_that_never_comes_ends_the_stream_after_the_wait() {
     let app = chain.app();
     let base = app.serve().await;
     let channel = chain.channel().await;
-    let (_, response) =
-        open_stream(&base, &app, &channel, "n=5&wait=1", 100 * PRICE, 2 * PRICE).await;
+    let (_, response) = open_stream(
+        &base,
+        &app,
+        &channel,
+        "n=5&wait=1&low=0",
+        100 * PRICE,
+        2 * PRICE,
+    )
+    .await;
     let mut events = Events::new(response);
     let names: Vec<String> = {
         let mut names = Vec::new();
@@ -364,12 +380,12 @@ async fn a_voucher_posted_to_another_instance_resumes_the_stream_through_redis()
     let (first, second) = (instance().await, instance().await);
     let (first_base, second_base) = (first.serve().await, second.serve().await);
     let channel = chain.channel().await;
-    let path = "/stream?n=4&wait=30";
+    let path = "/stream?n=4&wait=30&low=0";
     let (challenge, response) = open_stream(
         &first_base,
         &first,
         &channel,
-        "n=4&wait=30",
+        "n=4&wait=30&low=0",
         100 * PRICE,
         2 * PRICE,
     )
