@@ -155,12 +155,12 @@ impl Settling {
         let settlement = match result {
             Ok(settlement) => settlement,
             Err(error) => {
-                match &self.claim {
-                    Some(claim) => payments.after_failure(&error, &echo.id, claim).await,
-                    None => {
-                        let ttl = self.attempts.1;
-                        payments.count_failure(&error, &echo.id, ttl).await;
-                    }
+                if let Some(claim) = &self.claim {
+                    payments.after_failure(&error, &echo.id, claim).await;
+                } else {
+                    payments
+                        .count_failure(&error, &echo.id, self.attempts.1)
+                        .await;
                 }
                 return Err(error);
             }

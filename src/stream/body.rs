@@ -55,6 +55,7 @@ impl MeteredBody {
             finished: false,
             debited: 0,
             credit: 0,
+            reported: 0,
             pace: Pace::default(),
         };
         // Boxed, so that each step moves a pointer, not the state.

@@ -121,7 +121,11 @@ impl Metered {
     /// back when the stream ends, pauses, or the client goes away. If the
     /// server crashes mid-stream, up to this many units stay debited
     /// without being sent: 1 makes every debit exact, at one store update
-    /// per item.
+    /// per item. What is debited ahead is held, not consumed (see
+    /// [`Meter::debit_holding`]): a settlement never captures it, and a
+    /// payer may close at what it received while the stream runs; the
+    /// stream may then still send what it had debited ahead (at most this
+    /// many units) before it sees the channel closed.
     #[must_use]
     pub fn reserve(mut self, units: u128) -> Self {
         self.config.reserve = units.max(1);

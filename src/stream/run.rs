@@ -44,6 +44,10 @@ pub(super) struct Run<S: Stream, F> {
     /// Units debited ahead and not sent yet: given back at the end, when
     /// the stream pauses, or when the client goes away.
     pub(super) credit: u128,
+    /// Units this stream last told the meter it holds ahead of delivery
+    /// (see [`Meter::debit_holding`]): at least `credit`, so a settlement
+    /// or a close never counts what was not sent.
+    pub(super) reported: u128,
     pub(super) pace: Pace,
 }
 
@@ -59,15 +63,15 @@ enum Shortfall {
 
 impl<S: Stream, F> Drop for Run<S, F> {
     fn drop(&mut self) {
-        if self.credit == 0 {
+        if self.credit == 0 && self.reported == 0 {
             return;
         }
         // The client went away mid-stream: give back what was debited
-        // ahead and never sent.
-        let (meter, credit) = (self.meter.clone(), self.credit);
+        // ahead and never sent, and end the hold.
+        let (meter, credit, held) = (self.meter.clone(), self.credit, self.reported);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = meter.release(credit).await;
+                let _ = meter.release_held(credit, held).await;
             });
         }
     }
@@ -141,18 +145,33 @@ where
     /// one when the funds cover no more.
     async fn reserve_first(&mut self) -> Result<Option<Balance>, MeterError> {
         let reserve = self.config.reserve;
-        match self.meter.debit(reserve).await {
-            Ok(balance) => {
-                self.credit = reserve;
-                Ok(Some(balance))
-            }
-            Err(MeterError::Exhausted { .. }) if reserve > 1 => {
-                let balance = self.meter.debit(1).await?;
-                self.credit = 1;
-                Ok(Some(balance))
-            }
+        match self.hold(reserve, reserve).await {
+            Ok(balance) => Ok(Some(balance)),
+            Err(MeterError::Exhausted { .. }) if reserve > 1 => self.hold(1, 1).await.map(Some),
             Err(error) => Err(error),
         }
+    }
+
+    /// Debits `units`, of which `credit` are not delivered yet: the credit
+    /// this stream then holds, told to the meter in the same debit (what
+    /// it held before is delivered by now).
+    async fn hold(&mut self, units: u128, credit: u128) -> Result<Balance, MeterError> {
+        let balance = self
+            .meter
+            .debit_holding(units, self.reported, credit)
+            .await?;
+        (self.credit, self.reported) = (credit, credit);
+        Ok(balance)
+    }
+
+    /// Gives back the credit and ends the hold.
+    async fn release(&mut self) -> Result<Option<Balance>, MeterError> {
+        if self.credit == 0 && self.reported == 0 {
+            return Ok(None);
+        }
+        let credit = std::mem::take(&mut self.credit);
+        let held = std::mem::take(&mut self.reported);
+        self.meter.release_held(credit, held).await.map(Some)
     }
 
     /// Pays `units` from the credit, debiting ahead by `reserve` units
@@ -166,18 +185,13 @@ where
         let missing = units - self.credit;
         let reserve = self.config.reserve;
         if reserve > missing {
-            match self.meter.debit(reserve).await {
-                Ok(balance) => {
-                    self.credit = self.credit + reserve - units;
-                    return Ok(Some(balance));
-                }
+            match self.hold(reserve, reserve - missing).await {
+                Ok(balance) => return Ok(Some(balance)),
                 Err(MeterError::Exhausted { .. }) => {}
                 Err(error) => return Err(error),
             }
         }
-        let balance = self.meter.debit(missing).await?;
-        self.credit = 0;
-        Ok(Some(balance))
+        self.hold(missing, 0).await.map(Some)
     }
 
     /// Units of `items`, or of `time`'s worth at the stream's pace.
@@ -216,11 +230,10 @@ where
         need: Map<String, Value>,
         mut balance: Balance,
     ) -> Shortfall {
-        if self.credit > 0 {
-            match self.meter.release(std::mem::take(&mut self.credit)).await {
-                Ok(released) => balance = released,
-                Err(_) => return Shortfall::End,
-            }
+        match self.release().await {
+            Ok(Some(released)) => balance = released,
+            Ok(None) => {}
+            Err(_) => return Shortfall::End,
         }
         self.pace.pause();
         let now = Instant::now();
@@ -270,12 +283,9 @@ where
     async fn finish(&mut self) -> Option<Bytes> {
         self.finished = true;
         self.slot = None;
-        if self.credit > 0 {
-            let credit = std::mem::take(&mut self.credit);
-            if self.meter.release(credit).await.is_err() {
-                // Unknown: the receipt would misstate what was spent.
-                return None;
-            }
+        if self.release().await.is_err() {
+            // Unknown: the receipt would misstate what was spent.
+            return None;
         }
         let mut receipt = self.meter.receipt().await.ok()?;
         receipt.extra.insert(

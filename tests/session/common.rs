@@ -180,6 +180,8 @@ struct StreamQuery {
     low: Option<u64>,
     /// The keep-alive interval while paused, in milliseconds.
     keep_alive_ms: Option<u64>,
+    /// A pause before each word, in milliseconds (a slow producer).
+    delay_ms: Option<u64>,
 }
 
 /// Counts its drop: the handler's stream of words was dropped.
@@ -199,10 +201,17 @@ async fn stream_words(
 ) -> Result<tower_mpp::stream::MeteredSse, PaymentRejection> {
     let metered = payment.meter(Price::base_units(PRICE)).await?;
     let guard = DropCount(dropped);
-    let words = futures_util::stream::iter(0..q.n).map(move |i| {
-        let _keep = &guard;
+    let delay = Duration::from_millis(q.delay_ms.unwrap_or(0));
+    let words = futures_util::stream::iter(0..q.n).then(move |i| {
         pulled.fetch_add(1, Ordering::SeqCst);
-        format!("word-{i}")
+        let word = format!("word-{i}");
+        let _keep = &guard;
+        async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            word
+        }
     });
     let mut metered = metered.wait(Duration::from_secs(q.wait));
     if let Some(items) = q.ahead {

@@ -426,3 +426,44 @@ async fn a_voucher_posted_to_another_instance_resumes_the_stream_through_redis()
     assert_eq!(spent(&second, channel.id).await, 4 * PRICE);
     drop(server);
 }
+
+/// What a stream debited ahead of delivery is held, not consumed: a close
+/// while the stream runs is taken at what the payer received, and the
+/// escrow pays the payee exactly that.
+#[tokio::test]
+async fn a_close_mid_stream_counts_only_what_was_sent() {
+    let chain = Chain::start().await;
+    let app = chain.app();
+    let base = app.serve().await;
+    let channel = chain.channel().await;
+    // A slow producer: the stream cannot run ahead of the client.
+    let query = "n=1000&wait=60&low=0&delay_ms=300";
+    let (challenge, response) =
+        open_stream(&base, &app, &channel, query, 100 * PRICE, 50 * PRICE).await;
+    let mut events = Events::new(response);
+    for i in 0..3 {
+        let event = events.next().await.unwrap();
+        assert_eq!(
+            (event.name.as_str(), event.data),
+            ("message", format!("word-{i}"))
+        );
+    }
+    assert!(
+        spent(&app, channel.id).await > 3 * PRICE,
+        "the stream debits ahead"
+    );
+    let payee = chain.balance(chain.payee.address()).await;
+    let reply = app
+        .manage(
+            &format!("/stream?{query}"),
+            &challenge,
+            channel.close_payload(3 * PRICE),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    drop(events);
+    let paid = chain.balance(chain.payee.address()).await;
+    // The payee paid its close fee in the same token: it got at most the
+    // three words, and more than nothing.
+    assert!(paid > payee && paid <= payee + alloy::primitives::U256::from(3 * PRICE));
+}
