@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::charge::{RESERVED_RECEIPT_FIELDS, bind_opaque};
-use super::detach::{detach, lost};
+use super::detach::Detachable;
 use super::payment_method::{Management, VerifyErrorKind};
 use super::registry::Payments;
 use super::rejection::{PaymentRejection, RejectionKind};
@@ -80,15 +80,14 @@ impl Payments {
         // A top-up broadcasts a transaction: it runs to its end and its
         // outcome reaches the method's store even if the client goes away.
         let (method, owned) = (Arc::clone(method), credential.clone());
-        let managing = detach(async move {
+        let managing = Detachable::new(async move {
             let management = Management {
                 credential: &owned,
                 expires,
             };
             method.manage(&management).await
         });
-        let outcome = managing.await.unwrap_or_else(|| Err(lost()));
-        let settlement = match outcome {
+        let settlement = match managing.await {
             Ok(Some(settlement)) => settlement,
             Ok(None) => return Ok(None),
             Err(error) => {
