@@ -18,6 +18,13 @@
 //! proceeds. Each step compares the value it expects, so two instances
 //! never both serve one payment.
 //!
+//! "Never delivered" here means the handler never ran for the payment: a
+//! request that marked the challenge used did run it (or was dropped
+//! within that step). A handler that ran and whose response was lost is
+//! the `IdempotencyLayer`'s: outside the payment layer, it keeps the
+//! response under the request's `Idempotency-Key` and replays it, so the
+//! two together serve a payment once and deliver its response.
+//!
 //! A store that keeps no values ([`Store::claim_value`] unsupported) gets
 //! the older claim for the challenge's whole lifetime.
 //!

@@ -3,21 +3,26 @@
 //! A method's verification may broadcast a transaction: once it has begun,
 //! dropping the request's future (the client hung up, a load balancer cut
 //! the connection) must not stop it halfway, with money moved and nothing
-//! recorded. The method therefore runs in a task of its own on the tokio
-//! runtime, owning what it needs, and its outcome is recorded whether or
+//! recorded. The method therefore runs in a [`Detachable`] future owning
+//! what it needs: polled in the request's future while the request lives
+//! (no task, no thread hop), moved to a task of its own on the tokio
+//! runtime when the request is dropped. Its outcome is recorded whether or
 //! not anyone still waits for it: a failure gives the challenge back, a
 //! success hands the receipt to the waiting request, which marks the
 //! challenge used as it serves it, or, when that request is gone, records
 //! the receipt with the claim for the client's retry (see `claim`).
 //!
-//! Without a tokio runtime the method runs in the request's future, as
+//! Without a tokio runtime, a dropped request drops its settlement, as
 //! before.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join;
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::charge::RESERVED_RECEIPT_FIELDS;
@@ -29,19 +34,51 @@ use super::price::Price;
 use super::registry::{DynMethod, Payments};
 use crate::protocol::{Base64Json, Credential, Receipt, Timestamp};
 
-/// Runs `work` on the current tokio runtime, where it goes on to its end
-/// if the caller is dropped; in the caller without a runtime. `None` when
-/// the runtime shut down before it ended.
-pub(super) async fn detach<T: Send + 'static>(
-    work: impl Future<Output = T> + Send + 'static,
-) -> Option<T> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => match runtime.spawn(in_span(work)).await {
-            Ok(output) => Some(output),
-            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            Err(_) => None,
-        },
-        Err(_) => Some(work.await),
+/// A future run in the caller's own future (no task, no thread hop on
+/// the way), whose rest is spawned on the caller's runtime if the caller
+/// is dropped before it ends: it always runs to its end (unless there is
+/// no tokio runtime, or it shuts down).
+pub(super) struct Detachable<T: Send + 'static> {
+    work: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+    runtime: Option<Handle>,
+}
+
+impl<T: Send + 'static> Detachable<T> {
+    pub(super) fn new(work: impl Future<Output = T> + Send + 'static) -> Self {
+        Self {
+            // Its events belong to the request's span, wherever it ends.
+            work: Some(Box::pin(in_span(work))),
+            runtime: Handle::try_current().ok(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Future for Detachable<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let work = self.work.as_mut().expect("polled after completion");
+        let output = ready!(work.as_mut().poll(cx));
+        self.work = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<T: Send + 'static> Drop for Detachable<T> {
+    fn drop(&mut self) {
+        if let (Some(work), Some(runtime)) = (self.work.take(), &self.runtime) {
+            drop(runtime.spawn(async move {
+                work.await;
+            }));
+        }
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Detachable<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detachable")
+            .field("running", &self.work.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,8 +117,8 @@ pub(super) struct Settling {
 }
 
 impl Settling {
-    /// Runs the method in its own task and answers its receipt, the
-    /// challenge marked used for this request.
+    /// Runs the method to its end, whatever happens to this future, and
+    /// answers its receipt, the challenge marked used for this request.
     pub(super) async fn run(self) -> Result<Receipt, VerifyError> {
         let claim = self.claim.clone();
         let task_claim = self.claim.clone();
@@ -123,13 +160,7 @@ impl Settling {
             }
             Ok(receipt)
         };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            // The task's events belong to the request's span.
-            drop(runtime.spawn(in_span(task)));
-            waiter.await
-        } else {
-            join(task, waiter).await.1
-        }
+        join(Detachable::new(task), waiter).await.1
     }
 
     /// The method's verification, then the receipt; a failure gives the

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::charge::{CLAIM_MARGIN, RESERVED_RECEIPT_FIELDS, bind_opaque};
-use super::detach::{detach, lost};
+use super::detach::Detachable;
 use super::payment_method::{Management, VerifyErrorKind};
 use super::registry::{DynMethod, Payments};
 use super::rejection::{PaymentRejection, RejectionKind};
@@ -102,7 +102,7 @@ impl Payments {
         let ttl = expires.duration_since(now).unwrap_or_default() + CLAIM_MARGIN;
         let attempts = self.attempts(&echo.id, ttl);
         let (method, owned) = (Arc::clone(method), credential.clone());
-        let managing = detach(async move {
+        let managing = Detachable::new(async move {
             let management = Management {
                 credential: &owned,
                 expires,
@@ -110,8 +110,7 @@ impl Payments {
             };
             method.manage(&management).await
         });
-        let outcome = managing.await.unwrap_or_else(|| Err(lost()));
-        let settlement = match outcome {
+        let settlement = match managing.await {
             Ok(Some(settlement)) => settlement,
             Ok(None) => return Ok(None),
             Err(error) => {
