@@ -24,6 +24,8 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod binding;
+#[cfg(any(feature = "tempo", feature = "evm"))]
+mod chain;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod discovery;

@@ -1,6 +1,6 @@
-//! The few JSON-RPC calls the Tempo method makes, with time limits and
-//! errors sorted into "the client's transaction is bad" and "the chain is
-//! unreachable".
+//! The few JSON-RPC calls the chain methods (Tempo, EVM) make, with time
+//! limits and errors sorted into "the client's transaction is bad" and
+//! "the chain is unreachable".
 
 use std::fmt;
 use std::time::Duration;
@@ -270,12 +270,12 @@ impl Rpc {
         Ok(gas.to::<u64>())
     }
 
-    /// `eth_estimateGas` for a Tempo transaction request.
+    /// `eth_estimateGas` for a transaction request of any network.
     #[cfg(feature = "client")]
-    pub(crate) async fn estimate_gas(
-        &self,
-        request: tempo_alloy::rpc::TempoTransactionRequest,
-    ) -> Result<u64, RpcFault> {
+    pub(crate) async fn estimate_gas<T>(&self, request: T) -> Result<u64, RpcFault>
+    where
+        T: serde::Serialize + Clone + Send + Sync + fmt::Debug + Unpin + 'static,
+    {
         let gas: U64 = self.call("eth_estimateGas", (request,)).await?;
         Ok(gas.to::<u64>())
     }
