@@ -6,3 +6,4 @@ pub(crate) mod budget;
 pub(crate) mod did;
 pub(crate) mod rpc;
 pub(crate) mod signature;
+pub(crate) mod wire;

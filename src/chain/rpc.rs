@@ -28,6 +28,7 @@ const NODE_TROUBLE: [i64; 3] = [-32603, -32005, 429];
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Receipt {
     pub(crate) transaction_hash: B256,
+    #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
     pub(crate) from: Address,
     pub(crate) status: U64,
     #[serde(default)]
@@ -71,6 +72,12 @@ impl RpcFault {
     /// retried broadcast): it will be mined, or already was.
     pub(crate) fn is_already_known(&self) -> bool {
         self.message_has(&["already known", "already imported", "known transaction"])
+    }
+
+    /// The node refused the request itself (not its own trouble).
+    #[cfg(feature = "evm")]
+    pub(crate) fn is_refused(&self) -> bool {
+        matches!(self, Self::Refused { .. })
     }
 
     /// The node says the transaction's nonce was used: by this very
@@ -174,6 +181,7 @@ impl Rpc {
     }
 
     /// `eth_call` of `data` on `to` at the latest block.
+    #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
     pub(crate) async fn eth_call(&self, to: Address, data: Bytes) -> Result<Bytes, RpcFault> {
         let call = serde_json::json!({"to": to, "data": data});
         self.call("eth_call", (call, "latest")).await
@@ -225,9 +233,18 @@ impl Rpc {
             Some(fault) => return Err(fault),
         }
         // Sent (now or before): wait for it to be mined.
+        self.wait_receipt(hash, wait).await
+    }
+
+    /// Polls for the receipt of `hash`, a transaction the node has, for up
+    /// to `wait`. Any trouble is the node's.
+    pub(crate) async fn wait_receipt(
+        &self,
+        hash: B256,
+        wait: Duration,
+    ) -> Result<Receipt, RpcFault> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            // The transaction is out: any trouble now is the node's.
             let receipt = self.receipt(hash).await.map_err(|fault| match fault {
                 RpcFault::Refused { code, message } => {
                     RpcFault::Unavailable(format!("error {code}: {message}"))
@@ -246,6 +263,29 @@ impl Rpc {
                 }
             }
         }
+    }
+
+    /// `eth_gasPrice`, in wei.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn gas_price(&self) -> Result<u128, RpcFault> {
+        let price: alloy_primitives::U128 = self.call("eth_gasPrice", ()).await?;
+        Ok(price.to::<u128>())
+    }
+
+    /// `eth_maxPriorityFeePerGas`, in wei.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn max_priority_fee(&self) -> Result<u128, RpcFault> {
+        let tip: alloy_primitives::U128 = self.call("eth_maxPriorityFeePerGas", ()).await?;
+        Ok(tip.to::<u128>())
+    }
+
+    /// The nonce `address`'s next transaction takes, counting the pool.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn pending_nonce(&self, address: Address) -> Result<u64, RpcFault> {
+        let nonce: U64 = self
+            .call("eth_getTransactionCount", (address, "pending"))
+            .await?;
+        Ok(nonce.to::<u64>())
     }
 
     /// The timestamp (seconds) of block `number`.
