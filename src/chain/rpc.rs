@@ -154,7 +154,7 @@ impl Rpc {
     }
 
     /// The same node with another time limit per call.
-    #[cfg(feature = "client")]
+    #[cfg(all(feature = "client", feature = "tempo"))]
     pub(crate) fn with_timeout(self, timeout: Duration) -> Self {
         Self { timeout, ..self }
     }
@@ -311,7 +311,7 @@ impl Rpc {
     }
 
     /// `eth_estimateGas` for a transaction request of any network.
-    #[cfg(feature = "client")]
+    #[cfg(all(feature = "client", feature = "tempo"))]
     pub(crate) async fn estimate_gas<T>(&self, request: T) -> Result<u64, RpcFault>
     where
         T: serde::Serialize + Clone + Send + Sync + fmt::Debug + Unpin + 'static,

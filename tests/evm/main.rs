@@ -4,7 +4,7 @@
 //! draft's verification sections. Test names carry `evm` so that
 //! `scripts/test evm` runs them.
 
-#![cfg(feature = "evm")]
+#![cfg(all(feature = "evm", feature = "axum"))]
 
 mod common;
 mod evm_authorization;
