@@ -18,15 +18,21 @@
 //! - [`discovery`]: the OpenAPI document with `x-payment-info` offers.
 //! - [`store`]: single-use claims, in memory or in Redis (feature `redis`).
 //! - `tempo` (feature `tempo`): the Tempo charge method, settled on chain.
+//! - `evm` (feature `evm`): the EVM charge method (Permit2, EIP-3009,
+//!   transactions, hashes) on any EVM chain.
 //! - `client` (feature `client`): the paying side: `send_with_payment` on
 //!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
 
 #[cfg(feature = "axum")]
 pub mod axum;
 pub mod binding;
+#[cfg(any(feature = "tempo", feature = "evm"))]
+mod chain;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod discovery;
+#[cfg(feature = "evm")]
+pub mod evm;
 pub mod layer;
 pub mod method;
 pub mod protocol;
@@ -34,7 +40,7 @@ pub mod store;
 pub mod stream;
 #[cfg(feature = "tempo")]
 pub mod tempo;
-#[cfg(feature = "tempo")]
+#[cfg(any(feature = "tempo", feature = "evm"))]
 mod tls;
 
 /// The README's examples, compiled and run as doctests.

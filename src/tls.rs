@@ -70,7 +70,7 @@ impl ExtraRoots {
 
 /// The crate's default HTTP client: the TLS backend the features pick
 /// (rustls when both are on), the platform's roots.
-#[cfg(feature = "client")]
+#[cfg(all(feature = "client", feature = "tempo"))]
 pub(crate) fn default_client() -> reqwest::Client {
     // Without extra roots, the only failure is reqwest's own, which its
     // `Client::new` would meet too (and panic).

@@ -282,6 +282,7 @@ pub(crate) fn report<P: PaymentProvider>(
 /// a metered stream answers need-vouchers only for the channel that paid
 /// it.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "tempo"), allow(dead_code))] // read by the session client
 pub(crate) struct PaidWith(pub(crate) Credential);
 
 /// The answer to the paid retry: a `402` means the credential was refused.

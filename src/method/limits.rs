@@ -70,6 +70,7 @@ impl ChallengeAttempts {
     }
 
     /// Attempts that are not counted (never exhausted).
+    #[cfg(feature = "tempo")]
     pub(crate) fn uncounted() -> Self {
         Self {
             counted: None,

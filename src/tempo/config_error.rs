@@ -99,3 +99,23 @@ impl fmt::Display for TempoConfigError {
 }
 
 impl std::error::Error for TempoConfigError {}
+
+impl From<crate::chain::rpc::NodeError> for TempoConfigError {
+    fn from(error: crate::chain::rpc::NodeError) -> Self {
+        use crate::chain::rpc::NodeError;
+        match error {
+            NodeError::ChainIdUnavailable(why) => Self::ChainIdUnavailable(why),
+            NodeError::ChainIdMismatch {
+                host,
+                configured,
+                node,
+            } => Self::ChainIdMismatch {
+                host,
+                configured,
+                node,
+            },
+            NodeError::TlsUnavailable(host) => Self::TlsUnavailable(host),
+            NodeError::InvalidRootCertificate(why) => Self::InvalidRootCertificate(why),
+        }
+    }
+}

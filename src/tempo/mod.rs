@@ -50,9 +50,7 @@ pub(crate) mod proof;
 mod pull;
 mod push;
 pub(crate) mod request;
-pub(crate) mod rpc;
 pub mod session;
-mod source;
 mod sponsor;
 mod transfer;
 
@@ -62,6 +60,8 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256};
 use serde_json::{Map, Value};
 
+pub use crate::chain::did::did_pkh;
+pub(crate) use crate::chain::{did as source, rpc};
 pub use config::{MAINNET_CHAIN_ID, MAINNET_RPC_URL, MAX_SPLITS, PATH_USD, TempoChargeBuilder};
 pub use config_error::TempoConfigError;
 pub use envelope::encode_fee_payer_envelope;
@@ -69,7 +69,6 @@ pub use memo::{attribution_memo, is_attribution_memo};
 pub use proof::{PROOF_DOMAIN_NAME, PROOF_DOMAIN_VERSION, proof_signing_hash};
 pub use push::check_push_receipt;
 pub use request::{Mode, Split};
-pub use source::did_pkh;
 pub use sponsor::{FeeLimits, SponsorBudget};
 
 use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};

@@ -34,10 +34,10 @@ impl Mode {
 #[serde(rename_all = "camelCase")]
 pub struct Split {
     /// Base units this recipient receives.
-    #[serde(with = "decimal_u256")]
+    #[serde(with = "crate::chain::wire::decimal_u256")]
     pub amount: U256,
     /// The recipient.
-    #[serde(serialize_with = "checksummed")]
+    #[serde(serialize_with = "crate::chain::wire::checksummed")]
     pub recipient: Address,
     /// A memo this transfer must carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,11 +63,11 @@ pub(crate) struct MethodDetails {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ChargeRequest {
-    #[serde(with = "decimal_u256")]
+    #[serde(with = "crate::chain::wire::decimal_u256")]
     pub(crate) amount: U256,
-    #[serde(serialize_with = "checksummed")]
+    #[serde(serialize_with = "crate::chain::wire::checksummed")]
     pub(crate) currency: Address,
-    #[serde(serialize_with = "checksummed")]
+    #[serde(serialize_with = "crate::chain::wire::checksummed")]
     pub(crate) recipient: Address,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) description: Option<String>,
@@ -104,34 +104,6 @@ impl ChargeRequest {
 
 /// Addresses are written with their EIP-55 checksum, as the spec's
 /// examples are (and read in any case).
-fn checksummed<S: serde::Serializer>(address: &Address, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&address.to_checksum(None))
-}
-
-/// Amounts are base-10 integer strings on the wire: no sign, no decimal
-/// point, no exponent, no whitespace, no leading zeros.
-mod decimal_u256 {
-    use alloy_primitives::U256;
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub(super) fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<U256, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        let canonical = !text.is_empty()
-            && text.bytes().all(|b| b.is_ascii_digit())
-            && (text.len() == 1 || !text.starts_with('0'));
-        if !canonical {
-            return Err(D::Error::custom("an amount is a base-10 integer string"));
-        }
-        U256::from_str_radix(&text, 10).map_err(D::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,16 +14,19 @@
 //! is claimed before its fee is counted, so a replayed credential does not
 //! count again.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+#[cfg(test)]
+use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use tempo_alloy::primitives::transaction::{AASigned, TempoTransaction};
 
 use super::rpc::{Rpc, RpcFault};
+pub use crate::chain::budget::SponsorBudget;
+use crate::chain::budget::{COUNTED_MARGIN, FeeBudget};
 use crate::method::VerifyError;
 use crate::store::SharedStore;
 
@@ -80,73 +83,20 @@ const CLIENT_DEFAULT_GAS: u64 = 1_000_000;
 /// (its signature, nonce and fee handling).
 const TX_OVERHEAD_GAS: u64 = 300_000;
 
-/// How much fee sponsorship one server instance (or every instance sharing
-/// a budget store, see `TempoChargeBuilder::sponsor_budget_store`) grants
-/// per window, in base units of the fee token, each transaction counted at
-/// its worst fee (`gas_limit x max_fee_per_gas`, which is more than it will
-/// pay).
-///
-/// Past the budget, sponsored payments wait: `503` with `Retry-After` until
-/// the window ends, and the client's signed transaction stays usable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SponsorBudget {
-    /// The most fee-token base units co-signed per window.
-    pub max_fees: u128,
-    /// The window.
-    pub window: Duration,
-}
-
-impl Default for SponsorBudget {
-    /// 100 units of a 6-decimal token (100 USD of `PathUSD`) an hour: about
-    /// a thousand transfers at the default fee limits' worst case.
-    fn default() -> Self {
-        Self {
-            max_fees: 100_000_000,
-            window: Duration::from_secs(3600),
-        }
-    }
-}
-
-/// The fees co-signed in the current window: in this instance, or in a
-/// store the instances share.
+/// The fees co-signed in the current window (see [`FeeBudget`]), each
+/// Tempo transaction counted at its worst fee.
 #[derive(Debug)]
-pub(crate) struct BudgetTracker {
-    budget: SponsorBudget,
-    spent: Mutex<(Instant, u128)>,
-    /// The transactions counted in this instance, until they expire (Unix
-    /// seconds): a replay is not counted twice.
-    counted: Mutex<HashMap<B256, u64>>,
-    shared: Option<SharedStore>,
-}
-
-/// How long a counted transaction is remembered past its `valid_before`
-/// (for clocks that differ), and at most when it names none.
-const COUNTED_MARGIN: Duration = Duration::from_secs(60);
-/// Past this many remembered transactions, the expired ones are dropped...
-const COUNTED_PRUNE: usize = 1024;
-/// ...and no more than this many are remembered.
-const COUNTED_CAP: usize = 65_536;
-
-const BUDGET_SPENT: &str = "This server's fee sponsorship budget is spent for now; retry later.";
+pub(crate) struct BudgetTracker(FeeBudget);
 
 impl BudgetTracker {
     pub(crate) fn new(budget: SponsorBudget, shared: Option<SharedStore>) -> Self {
-        Self {
-            budget,
-            spent: Mutex::new((Instant::now(), 0)),
-            counted: Mutex::new(HashMap::new()),
-            shared,
-        }
+        Self(FeeBudget::new(budget, shared))
     }
 
-    /// Counts `signed`'s worst fee against the budget of `fee_payer` (in
-    /// the shared store when there is one: one budget for every instance
-    /// sponsoring with that key, in windows aligned on the Unix epoch), or
-    /// answers `503` with the wait until the window ends.
-    ///
-    /// A transaction is counted once: it is known by its expiring-nonce
-    /// hash (from `sender`), and one already counted passes without
-    /// counting again (the chain mines it at most once).
+    /// Counts `signed`'s worst fee against `fee_payer`'s budget once (it
+    /// is known by its expiring-nonce hash from `sender`: the identity the
+    /// chain mines at most once, whatever its signatures), or answers
+    /// `503` with the wait until the window ends.
     pub(crate) async fn admit(
         &self,
         signed: &AASigned,
@@ -154,138 +104,27 @@ impl BudgetTracker {
         fee_payer: Address,
     ) -> Result<(), VerifyError> {
         let tx = signed.tx();
-        let hash = signed.expiring_nonce_hash(sender);
-        let now = unix_now();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         // Remembered while the chain could still mine it.
         let until = tx
             .valid_before
             .map_or(now, std::num::NonZeroU64::get)
             .max(now)
             .saturating_add(COUNTED_MARGIN.as_secs());
-        let Some(store) = &self.shared else {
-            return self.admit_here(tx, hash, until, now).map_err(|wait| {
-                VerifyError::unavailable(wait.max(Duration::from_secs(1)), BUDGET_SPENT)
-            });
-        };
-        self.admit_shared(store, tx, (fee_payer, hash), until, now)
+        let hash = signed.expiring_nonce_hash(sender);
+        self.0
+            .admit_once(worst_fee(tx), fee_payer, hash, until)
             .await
     }
 
-    /// [`admit`](Self::admit) in this instance: the transaction is
-    /// remembered and counted under one lock.
-    fn admit_here(
-        &self,
-        tx: &TempoTransaction,
-        hash: B256,
-        until: u64,
-        now: u64,
-    ) -> Result<(), Duration> {
-        let mut counted = self
-            .counted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counted.get(&hash).is_some_and(|&end| end > now) {
-            return Ok(());
-        }
-        self.reserve(tx)?;
-        if counted.len() >= COUNTED_PRUNE {
-            counted.retain(|_, end| *end > now);
-        }
-        // Past the cap a replay is counted again: the budget errs on the
-        // sponsor's side.
-        if counted.len() < COUNTED_CAP {
-            counted.insert(hash, until);
-        }
-        Ok(())
-    }
-
-    /// [`admit`](Self::admit) in the shared store. A transaction's mark
-    /// there is a small counter: 1 while one instance counts its fee, 2
-    /// once counted; a failed count removes it. A duplicate that finds it
-    /// being counted waits (`503`) rather than pass uncounted.
-    async fn admit_shared(
-        &self,
-        store: &SharedStore,
-        tx: &TempoTransaction,
-        (fee_payer, hash): (Address, B256),
-        until: u64,
-        now: u64,
-    ) -> Result<(), VerifyError> {
-        let unavailable =
-            |detail: &'static str| VerifyError::unavailable(Duration::from_secs(1), detail);
-        let store_down = "The fee sponsorship budget's store is unavailable; retry later.";
-        let mark = format!("sponsored:{fee_payer}:{hash}");
-        let mark_ttl = Duration::from_secs(until.saturating_sub(now));
-        match store.add_within(&mark, 1, 1, mark_ttl).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return match store.add_within(&mark, 0, 1, mark_ttl).await {
-                    // Counted: the same transaction again.
-                    Ok(None) => Ok(()),
-                    Ok(Some(_)) => Err(unavailable(
-                        "This transaction's sponsorship is being counted; retry shortly.",
-                    )),
-                    Err(_) => Err(unavailable(store_down)),
-                };
-            }
-            Err(_) => return Err(unavailable(store_down)),
-        }
-        let window = self.budget.window.as_secs().max(1);
-        let index = now / window;
-        let key = format!("sponsor-budget:{fee_payer}:{window}:{index}");
-        let fee = u64::try_from(worst_fee(tx)).unwrap_or(u64::MAX);
-        let max = u64::try_from(self.budget.max_fees).unwrap_or(u64::MAX);
-        // The counter outlives its window a little, for clocks that differ.
-        let ttl = Duration::from_secs(window.saturating_add(60));
-        let counted = store.add_within(&key, fee, max, ttl).await;
-        if matches!(counted, Ok(Some(_))) {
-            // Best effort: a mark left at 1 makes duplicates wait until it
-            // expires, never pass uncounted.
-            let _ = store.add_within(&mark, 1, 2, mark_ttl).await;
-            return Ok(());
-        }
-        // Not counted: a retry may count it.
-        let _ = store.release(&mark).await;
-        match counted {
-            Ok(_) => {
-                let wait = (index + 1).saturating_mul(window).saturating_sub(now);
-                Err(VerifyError::unavailable(
-                    Duration::from_secs(wait.max(1)),
-                    BUDGET_SPENT,
-                ))
-            }
-            Err(_) => Err(unavailable(store_down)),
-        }
-    }
-
-    /// Counts `tx`'s worst fee, or says how long to wait when the window's
-    /// budget cannot cover it.
+    /// Counts `tx`'s worst fee in this instance, or says how long to wait.
+    #[cfg(test)]
     pub(crate) fn reserve(&self, tx: &TempoTransaction) -> Result<(), Duration> {
-        let fee = worst_fee(tx);
-        let mut spent = self
-            .spent
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (started, used) = &mut *spent;
-        if started.elapsed() >= self.budget.window {
-            *started = Instant::now();
-            *used = 0;
-        }
-        match used.checked_add(fee) {
-            Some(total) if total <= self.budget.max_fees => {
-                *used = total;
-                Ok(())
-            }
-            _ => Err(self.budget.window.saturating_sub(started.elapsed())),
-        }
+        self.0.reserve(worst_fee(tx))
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs()
 }
 
 /// `tx`'s highest possible fee, in fee-token base units (rounded up).

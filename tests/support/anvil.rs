@@ -63,17 +63,30 @@ impl Anvil {
 
     /// Like [`start`](Self::start), with more arguments.
     pub(crate) fn start_with(extra: &[&str]) -> Self {
+        let chain_id = CHAIN_ID.to_string();
+        let tempo = [
+            "--network",
+            "tempo",
+            "--chain-id",
+            &chain_id,
+            "--hardfork",
+            "t4",
+            "--block-time",
+            "1",
+        ];
+        Self::spawn(&[&tempo, extra].concat())
+    }
+
+    /// A plain EVM chain (no `--network`): Ethereum's rules, blocks mined
+    /// as transactions arrive, with `args` (a `--chain-id`, say).
+    pub(crate) fn start_plain(args: &[&str]) -> Self {
+        Self::spawn(args)
+    }
+
+    fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(binary())
-            .args(["--host", "127.0.0.1", "--port", "0", "--network", "tempo"])
-            .args([
-                "--chain-id",
-                &CHAIN_ID.to_string(),
-                "--hardfork",
-                "t4",
-                "--block-time",
-                "1",
-            ])
-            .args(extra)
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

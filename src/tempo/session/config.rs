@@ -77,6 +77,12 @@ impl fmt::Display for SessionConfigError {
 
 impl std::error::Error for SessionConfigError {}
 
+impl From<crate::chain::rpc::NodeError> for SessionConfigError {
+    fn from(e: crate::chain::rpc::NodeError) -> Self {
+        Self::Tempo(e.into())
+    }
+}
+
 impl From<TempoConfigError> for SessionConfigError {
     fn from(e: TempoConfigError) -> Self {
         Self::Tempo(e)

@@ -1,6 +1,6 @@
-//! The few JSON-RPC calls the Tempo method makes, with time limits and
-//! errors sorted into "the client's transaction is bad" and "the chain is
-//! unreachable".
+//! The few JSON-RPC calls the chain methods (Tempo, EVM) make, with time
+//! limits and errors sorted into "the client's transaction is bad" and
+//! "the chain is unreachable".
 
 use std::fmt;
 use std::time::Duration;
@@ -13,8 +13,46 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::config_error::TempoConfigError;
 use crate::tls::{ExtraRoots, HAS_TLS, causes};
+
+/// Why a node cannot be used, found at start-up. Each method's
+/// configuration error converts from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NodeError {
+    /// Asking the node for its chain id failed: its host, then why.
+    ChainIdUnavailable(String),
+    /// The node answers another chain id than the one configured.
+    ChainIdMismatch {
+        /// The node's host (and port).
+        host: String,
+        /// The chain id configured.
+        configured: u64,
+        /// The chain id the node answered.
+        node: u64,
+    },
+    /// The URL (of this host) is https, and this build has no TLS.
+    TlsUnavailable(String),
+    /// The HTTP client cannot be made with the extra root certificates.
+    InvalidRootCertificate(String),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ChainIdUnavailable(why) => write!(f, "the node did not say its chain id: {why}"),
+            Self::ChainIdMismatch {
+                host,
+                configured,
+                node,
+            } => write!(f, "the node at {host} is on chain {node}, not {configured}"),
+            Self::TlsUnavailable(host) => write!(
+                f,
+                "{host} needs TLS, and this build has none (features rustls or native-tls)"
+            ),
+            Self::InvalidRootCertificate(why) => write!(f, "a root certificate: {why}"),
+        }
+    }
+}
 
 /// How often a broadcast transaction's receipt is polled for, on nodes
 /// without `eth_sendRawTransactionSync`.
@@ -31,6 +69,7 @@ const NODE_TROUBLE: [i64; 3] = [-32603, -32005, 429];
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Receipt {
     pub(crate) transaction_hash: B256,
+    #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
     pub(crate) from: Address,
     pub(crate) status: U64,
     #[serde(default)]
@@ -76,6 +115,12 @@ impl RpcFault {
         self.message_has(&["already known", "already imported", "known transaction"])
     }
 
+    /// The node refused the request itself (not its own trouble).
+    #[cfg(feature = "evm")]
+    pub(crate) fn is_refused(&self) -> bool {
+        matches!(self, Self::Refused { .. })
+    }
+
     /// The node says the transaction's nonce was used: by this very
     /// transaction (mined before) or by another one.
     pub(crate) fn is_nonce_used(&self) -> bool {
@@ -113,7 +158,7 @@ pub(crate) struct Rpc {
     /// The node's host and port (never a secret), for start-up errors.
     host: String,
     /// The node's URL, to make the client again with other roots.
-    #[cfg(feature = "client")]
+    #[cfg(all(feature = "client", feature = "tempo"))]
     url: Url,
 }
 
@@ -132,24 +177,20 @@ impl Rpc {
     ///
     /// # Errors
     ///
-    /// [`TempoConfigError::TlsUnavailable`] for an https URL in a build
-    /// without TLS, [`TempoConfigError::InvalidRootCertificate`] when the
+    /// [`NodeError::TlsUnavailable`] for an https URL in a build
+    /// without TLS, [`NodeError::InvalidRootCertificate`] when the
     /// HTTP client cannot be made with `roots`.
-    pub(crate) fn new(
-        url: Url,
-        timeout: Duration,
-        roots: &ExtraRoots,
-    ) -> Result<Self, TempoConfigError> {
+    pub(crate) fn new(url: Url, timeout: Duration, roots: &ExtraRoots) -> Result<Self, NodeError> {
         if url.scheme() == "https" && !HAS_TLS {
-            return Err(TempoConfigError::TlsUnavailable(host_of(&url)));
+            return Err(NodeError::TlsUnavailable(host_of(&url)));
         }
         let http = roots
             .client()
-            .map_err(|e| TempoConfigError::InvalidRootCertificate(e.to_string()))?;
+            .map_err(|e| NodeError::InvalidRootCertificate(e.to_string()))?;
         Ok(Self {
             secrets: url_secrets(&url),
             host: host_of(&url),
-            #[cfg(feature = "client")]
+            #[cfg(all(feature = "client", feature = "tempo"))]
             url: url.clone(),
             client: ClientBuilder::default().http_with_client(http, url),
             timeout,
@@ -161,18 +202,16 @@ impl Rpc {
     ///
     /// # Errors
     ///
-    /// [`TempoConfigError::ChainIdUnavailable`] naming the node's host and
+    /// [`NodeError::ChainIdUnavailable`] naming the node's host and
     /// why (unreachable, a TLS failure, a bad answer), or
-    /// [`TempoConfigError::ChainIdMismatch`].
-    pub(crate) async fn check_chain_id(
-        &self,
-        expected: Option<u64>,
-    ) -> Result<u64, TempoConfigError> {
-        let node = self.chain_id().await.map_err(|fault| {
-            TempoConfigError::ChainIdUnavailable(format!("{}: {fault}", self.host))
-        })?;
+    /// [`NodeError::ChainIdMismatch`].
+    pub(crate) async fn check_chain_id(&self, expected: Option<u64>) -> Result<u64, NodeError> {
+        let node = self
+            .chain_id()
+            .await
+            .map_err(|fault| NodeError::ChainIdUnavailable(format!("{}: {fault}", self.host)))?;
         match expected {
-            Some(configured) if configured != node => Err(TempoConfigError::ChainIdMismatch {
+            Some(configured) if configured != node => Err(NodeError::ChainIdMismatch {
                 host: self.host.clone(),
                 configured,
                 node,
@@ -202,13 +241,13 @@ impl Rpc {
     }
 
     /// The same node, trusting `roots` besides the platform's.
-    #[cfg(feature = "client")]
-    pub(crate) fn with_roots(self, roots: &ExtraRoots) -> Result<Self, TempoConfigError> {
+    #[cfg(all(feature = "client", feature = "tempo"))]
+    pub(crate) fn with_roots(self, roots: &ExtraRoots) -> Result<Self, NodeError> {
         Self::new(self.url, self.timeout, roots)
     }
 
     /// The same node with another time limit per call.
-    #[cfg(feature = "client")]
+    #[cfg(all(feature = "client", feature = "tempo"))]
     pub(crate) fn with_timeout(self, timeout: Duration) -> Self {
         Self { timeout, ..self }
     }
@@ -235,6 +274,7 @@ impl Rpc {
     }
 
     /// `eth_call` of `data` on `to` at the latest block.
+    #[cfg_attr(not(feature = "tempo"), allow(dead_code))]
     pub(crate) async fn eth_call(&self, to: Address, data: Bytes) -> Result<Bytes, RpcFault> {
         let call = serde_json::json!({"to": to, "data": data});
         self.call("eth_call", (call, "latest")).await
@@ -286,9 +326,18 @@ impl Rpc {
             Some(fault) => return Err(fault),
         }
         // Sent (now or before): wait for it to be mined.
+        self.wait_receipt(hash, wait).await
+    }
+
+    /// Polls for the receipt of `hash`, a transaction the node has, for up
+    /// to `wait`. Any trouble is the node's.
+    pub(crate) async fn wait_receipt(
+        &self,
+        hash: B256,
+        wait: Duration,
+    ) -> Result<Receipt, RpcFault> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            // The transaction is out: any trouble now is the node's.
             let receipt = self.receipt(hash).await.map_err(|fault| match fault {
                 RpcFault::Refused { code, message } => {
                     RpcFault::Unavailable(format!("error {code}: {message}"))
@@ -307,6 +356,29 @@ impl Rpc {
                 }
             }
         }
+    }
+
+    /// `eth_gasPrice`, in wei.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn gas_price(&self) -> Result<u128, RpcFault> {
+        let price: alloy_primitives::U128 = self.call("eth_gasPrice", ()).await?;
+        Ok(price.to::<u128>())
+    }
+
+    /// `eth_maxPriorityFeePerGas`, in wei.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn max_priority_fee(&self) -> Result<u128, RpcFault> {
+        let tip: alloy_primitives::U128 = self.call("eth_maxPriorityFeePerGas", ()).await?;
+        Ok(tip.to::<u128>())
+    }
+
+    /// The nonce `address`'s next transaction takes, counting the pool.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn pending_nonce(&self, address: Address) -> Result<u64, RpcFault> {
+        let nonce: U64 = self
+            .call("eth_getTransactionCount", (address, "pending"))
+            .await?;
+        Ok(nonce.to::<u64>())
     }
 
     /// The timestamp (seconds) of block `number`.
@@ -331,12 +403,12 @@ impl Rpc {
         Ok(gas.to::<u64>())
     }
 
-    /// `eth_estimateGas` for a Tempo transaction request.
-    #[cfg(feature = "client")]
-    pub(crate) async fn estimate_gas(
-        &self,
-        request: tempo_alloy::rpc::TempoTransactionRequest,
-    ) -> Result<u64, RpcFault> {
+    /// `eth_estimateGas` for a transaction request of any network.
+    #[cfg(all(feature = "client", feature = "tempo"))]
+    pub(crate) async fn estimate_gas<T>(&self, request: T) -> Result<u64, RpcFault>
+    where
+        T: serde::Serialize + Clone + Send + Sync + fmt::Debug + Unpin + 'static,
+    {
         let gas: U64 = self.call("eth_estimateGas", (request,)).await?;
         Ok(gas.to::<u64>())
     }

@@ -1,0 +1,25 @@
+//! The EVM charge end to end: an axum app on a plain anvil chain with our
+//! EIP-3009 stablecoin and the canonical Permit2, paid with each of the
+//! draft's four credential types, and refused for every rule of the
+//! draft's verification sections. Test names carry `evm` so that
+//! `scripts/test evm` runs them.
+
+#![cfg(all(feature = "evm", feature = "axum"))]
+
+mod common;
+mod evm_authorization;
+mod evm_hash;
+mod evm_permit2;
+mod evm_transaction;
+
+#[path = "../support/anvil.rs"]
+mod anvil;
+#[path = "../support/evm_chain.rs"]
+mod evm_chain;
+#[path = "../server/common.rs"]
+#[allow(dead_code)]
+mod server_common;
+
+mod support {
+    pub(crate) use super::{anvil, evm_chain};
+}
