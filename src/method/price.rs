@@ -123,7 +123,7 @@ impl Price {
             "a price's description goes into a WWW-Authenticate header: printable ASCII and tabs only"
         );
         let mut whole = std::mem::ManuallyDrop::into_inner(this);
-        let previous = std::mem::replace(&mut whole.description, Some(Cow::Borrowed(description)));
+        let previous = whole.description.replace(Cow::Borrowed(description));
         // A const fn cannot run a destructor; a description set before at
         // run time is a few bytes left unfreed.
         std::mem::forget(previous);
@@ -380,9 +380,9 @@ mod tests {
     #[test]
     fn const_prices_are_the_checked_ones() {
         const PRICE: Price = Price::decimal("0.01").described("One joke");
+        const UNITS: Price = Price::base_units(10_000);
         assert_eq!(PRICE, Price::new("0.01").unwrap().description("One joke"));
         assert_eq!(PRICE.amount().to_base_units(6), Ok(10_000));
-        const UNITS: Price = Price::base_units(10_000);
         assert_eq!(UNITS, Price::base_units(10_000));
         for good in ["0", "12", "0.01", "1.50"] {
             assert!(is_decimal(good.as_bytes()), "{good}");
