@@ -2,9 +2,9 @@
 //! parameter (`request`, `opaque`), kept both as the wire text the
 //! challenge id binds and as the object, built on first use.
 //!
-//! Text from a peer is read once into a `serde_json` object, refusing
-//! integers wider than 64 bits; text this crate writes is decoded only
-//! when asked for.
+//! Text from a peer is checked once, when it is read, as the general
+//! parser reads it (see [`json_shape`](super::json_shape)), and the object
+//! is decoded again from the wire text only when asked for.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::base64url;
 use super::json::{JsonError, JsonErrorKind, canonical_value, has_wide_integer};
+use super::json_shape;
 
 /// A JSON object carried as base64url-encoded text in a header parameter.
 ///
@@ -101,6 +102,38 @@ impl Base64Json {
 
     /// [`from_wire`](Self::from_wire) once `wire` is decoded to `json`.
     fn from_decoded(wire: &str, json: &[u8]) -> Result<Self, JsonError> {
+        // Checked as a `Value` would be read, without building it (the
+        // object is built on first use, from the wire text again).
+        let shape = json_shape::read(json).map_err(|source| JsonError {
+            kind: JsonErrorKind::Parse(source),
+        })?;
+        if shape.reserved {
+            return Self::from_wire_as_value(wire, json);
+        }
+        if let Some(found) = shape.not_object {
+            return Err(JsonError {
+                kind: JsonErrorKind::NotAnObject(found),
+            });
+        }
+        // A wide integer reads as a float: without one, none to look for.
+        if shape.floats && has_wide_integer(json) {
+            return Err(JsonError {
+                kind: JsonErrorKind::WideInteger,
+            });
+        }
+        Ok(Self {
+            inner: Arc::new(Encoded {
+                wire: wire.to_owned(),
+                object: OnceLock::new(),
+                json: None,
+                flat: shape.flat,
+            }),
+        })
+    }
+
+    /// [`from_wire`](Self::from_wire) for a text with a member name that
+    /// `serde_json` reserves: whatever a `Value` reads from it decides.
+    fn from_wire_as_value(wire: &str, json: &[u8]) -> Result<Self, JsonError> {
         let value: Value = serde_json::from_slice(json).map_err(|source| JsonError {
             kind: JsonErrorKind::Parse(source),
         })?;
