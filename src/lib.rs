@@ -22,6 +22,13 @@
 //!   transactions, hashes) on any EVM chain.
 //! - `client` (feature `client`): the paying side: `send_with_payment` on
 //!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
+//!
+//! # Cargo features
+//!
+//! Items that need a feature say so in these docs.
+//!
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -35,6 +42,8 @@ pub mod discovery;
 pub mod evm;
 pub mod layer;
 pub mod method;
+#[cfg(test)]
+mod package_metadata;
 pub mod protocol;
 pub mod store;
 pub mod stream;

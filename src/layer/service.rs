@@ -38,6 +38,44 @@ impl<S> PaymentService<S> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+
+    /// The wrapped service, mutably.
+    ///
+    /// ```
+    /// use tower::{Layer, service_fn};
+    /// use tower_mpp::layer::PaymentLayer;
+    /// use tower_mpp::method::Payments;
+    /// # use serde_json::{Map, Value};
+    /// # use tower_mpp::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
+    /// # struct Invoice;
+    /// # impl PaymentMethod for Invoice {
+    /// #     fn name(&self) -> &str { "invoice" }
+    /// #     fn request(&self, _: &str, _: &Price) -> Result<Option<Map<String, Value>>, MethodError> { Ok(None) }
+    /// #     async fn verify(&self, _: &Verification<'_>) -> Result<Settlement, VerifyError> { Err(VerifyError::failed("unpaid")) }
+    /// # }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let payments = Payments::builder()
+    ///     .realm("api.example.com")
+    ///     .secret("a secret of at least thirty-two bytes!")
+    ///     .method(Invoice)
+    ///     .build()?;
+    /// let inner = service_fn(|_: http::Request<String>| async {
+    ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    /// });
+    /// let mut service = PaymentLayer::new(payments).layer(inner);
+    /// let _inner = service.get_mut();
+    /// let _inner = service.into_inner();
+    /// # Ok(()) }
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PaymentService<S>

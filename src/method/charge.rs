@@ -463,8 +463,7 @@ pub(super) fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
 /// tabs and visible ASCII (obs-text is not written: clients decode it
 /// differently).
 fn is_header_text(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    super::price::header_text_error(text.as_bytes()).is_none()
 }
 
 #[cfg(test)]

@@ -49,6 +49,6 @@ pub use meter::{Balance, DEFAULT_PAYMENT_WAIT, Meter, MeterError, MeterFuture};
 pub use payment_method::{
     Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,
 };
-pub use price::{Amount, Price, StaticPrice};
+pub use price::{Amount, Price, PriceError, StaticPrice};
 pub use registry::{Payments, PaymentsBuilder, REALM_ENV_VARS};
 pub use rejection::{PaymentRejection, ProblemResponder, RejectionKind, RejectionResponder};

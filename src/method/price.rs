@@ -2,6 +2,7 @@
 //! a memo, fee sponsorship, an expiry, a description and a merchant
 //! reference.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use crate::protocol::{AmountError, MAX_DECIMALS, parse_amount};
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Amount {
     /// A decimal string in whole currency units, e.g. `"0.01"`.
-    Decimal(String),
+    Decimal(Cow<'static, str>),
     /// Base units (the currency's smallest denomination).
     BaseUnits(u128),
 }
@@ -48,7 +49,7 @@ pub struct Price {
     memo: Option<String>,
     sponsor_fees: Option<bool>,
     expires_in: Option<Duration>,
-    description: Option<String>,
+    description: Option<Cow<'static, str>>,
     external_id: Option<String>,
     units: u128,
 }
@@ -64,15 +65,72 @@ impl Price {
         // The syntax is checked now; the scale once the method's currency
         // decimals are known.
         parse_amount(&decimal, MAX_DECIMALS)?;
-        Ok(Self::from_amount(Amount::Decimal(decimal)))
+        Ok(Self::from_amount(Amount::Decimal(Cow::Owned(decimal))))
     }
 
     /// A price in base units (`10_000` is 0.01 of a 6-decimal currency).
-    pub fn base_units(units: u128) -> Self {
+    pub const fn base_units(units: u128) -> Self {
         Self::from_amount(Amount::BaseUnits(units))
     }
 
-    fn from_amount(amount: Amount) -> Self {
+    /// A price in whole currency units, written as a decimal literal
+    /// (`digits [ "." digits ]`), checked at compile time when used in a
+    /// `const` (a [`StaticPrice`] needs no `expect`):
+    ///
+    /// ```
+    /// use tower_mpp::method::{Price, StaticPrice};
+    ///
+    /// struct OneCent;
+    /// impl StaticPrice for OneCent {
+    ///     fn price() -> Price {
+    ///         const { Price::decimal("0.01").described("One joke") }
+    ///     }
+    /// }
+    /// assert_eq!(OneCent::price().amount().to_base_units(6)?, 10_000);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// ```compile_fail
+    /// const BAD: tower_mpp::method::Price = tower_mpp::method::Price::decimal("0,01");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `text` is not a decimal literal: at compile time in a `const`.
+    /// Use [`Price::new`] for text known only at run time.
+    pub const fn decimal(text: &'static str) -> Self {
+        assert!(
+            is_decimal(text.as_bytes()),
+            "Price::decimal takes digits with an optional `.` and more digits, e.g. \"0.01\""
+        );
+        Self::from_amount(Amount::Decimal(Cow::Borrowed(text)))
+    }
+
+    /// Sets a description known at compile time, checked then when used in
+    /// a `const` (see [`Price::decimal`]).
+    ///
+    /// # Panics
+    ///
+    /// When `description` holds a character a header cannot carry (see
+    /// [`try_description`](Self::try_description)): at compile time in a
+    /// `const`.
+    #[must_use]
+    pub const fn described(self, description: &'static str) -> Self {
+        // Nothing to drop if the check fails (a const fn runs no destructor).
+        let this = std::mem::ManuallyDrop::new(self);
+        assert!(
+            header_text_error(description.as_bytes()).is_none(),
+            "a price's description goes into a WWW-Authenticate header: printable ASCII and tabs only"
+        );
+        let mut whole = std::mem::ManuallyDrop::into_inner(this);
+        let previous = whole.description.replace(Cow::Borrowed(description));
+        // A const fn cannot run a destructor; a description set before at
+        // run time is a few bytes left unfreed.
+        std::mem::forget(previous);
+        whole
+    }
+
+    const fn from_amount(amount: Amount) -> Self {
         Self {
             amount,
             currency: None,
@@ -143,11 +201,39 @@ impl Price {
         self
     }
 
-    /// A human-readable purpose, shown to the payer.
+    /// A human-readable purpose, shown to the payer. It must be text a
+    /// header carries (printable ASCII and tabs): other text makes every
+    /// challenge of this price a configuration error (`500`). Use
+    /// [`try_description`](Self::try_description) for text known only at
+    /// run time, [`described`](Self::described) for a literal.
     #[must_use]
     pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(description.into());
+        self.description = Some(Cow::Owned(description.into()));
         self
+    }
+
+    /// Sets a description, refused now if a header cannot carry it.
+    ///
+    /// ```
+    /// use tower_mpp::method::Price;
+    /// assert!(Price::base_units(1).try_description("A coffee").is_ok());
+    /// let err = Price::base_units(1).try_description("Un café").unwrap_err();
+    /// assert!(err.to_string().contains("byte 6"));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PriceError`] when `description` holds a control or non-ASCII
+    /// character: the `description` parameter of `WWW-Authenticate` is a
+    /// quoted-string, and peers read header values as ASCII.
+    pub fn try_description(self, description: impl Into<String>) -> Result<Self, PriceError> {
+        let description = description.into();
+        match header_text_error(description.as_bytes()) {
+            Some(position) => Err(PriceError {
+                kind: PriceErrorKind::DescriptionNotHeaderText { position },
+            }),
+            None => Ok(self.description(description)),
+        }
     }
 
     /// The merchant's reference, echoed in the receipt.
@@ -198,6 +284,64 @@ impl Price {
     }
 }
 
+/// `digits [ "." digits ]`, the syntax of [`parse_amount`].
+const fn is_decimal(text: &[u8]) -> bool {
+    let mut i = 0;
+    let mut digits = 0;
+    let mut dot = None;
+    while i < text.len() {
+        match text[i] {
+            b'0'..=b'9' => digits += 1,
+            b'.' if dot.is_none() && digits > 0 => dot = Some(digits),
+            _ => return false,
+        }
+        i += 1;
+    }
+    match dot {
+        Some(before) => digits > before,
+        None => digits > 0,
+    }
+}
+
+/// The offset of the first byte a header's quoted-string cannot carry as
+/// plain text (controls other than tab, DEL, non-ASCII), if any.
+pub(crate) const fn header_text_error(text: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if !(b == b'\t' || (b >= b' ' && b <= b'~')) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A price that cannot be offered as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriceError {
+    kind: PriceErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PriceErrorKind {
+    DescriptionNotHeaderText { position: usize },
+}
+
+impl fmt::Display for PriceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            PriceErrorKind::DescriptionNotHeaderText { position } => write!(
+                f,
+                "the price's description holds a control or non-ASCII character at byte {position}: \
+                 it is sent in a WWW-Authenticate header, which carries printable ASCII and tabs only"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PriceError {}
+
 impl fmt::Display for Price {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.amount {
@@ -232,6 +376,42 @@ pub trait StaticPrice: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn const_prices_are_the_checked_ones() {
+        const PRICE: Price = Price::decimal("0.01").described("One joke");
+        const UNITS: Price = Price::base_units(10_000);
+        assert_eq!(PRICE, Price::new("0.01").unwrap().description("One joke"));
+        assert_eq!(PRICE.amount().to_base_units(6), Ok(10_000));
+        assert_eq!(UNITS, Price::base_units(10_000));
+        for good in ["0", "12", "0.01", "1.50"] {
+            assert!(is_decimal(good.as_bytes()), "{good}");
+        }
+        for bad in ["", ".", "1.", ".5", "1.2.3", "-1", "1e3", " 1", "0,01"] {
+            assert!(!is_decimal(bad.as_bytes()), "{bad}");
+            assert!(Price::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// "Café" used to be accepted here and answered every request with a
+    /// 500: it is refused where the price is built, saying why.
+    #[test]
+    fn a_description_a_header_cannot_carry_is_refused_when_set() {
+        let err = Price::base_units(1)
+            .try_description("Un caf\u{e9}")
+            .unwrap_err();
+        assert!(err.to_string().contains("byte 6"), "{err}");
+        assert!(err.to_string().contains("WWW-Authenticate"), "{err}");
+        assert!(Price::base_units(1).try_description("a\nb").is_err());
+        assert!(Price::base_units(1).try_description("tab\tok ~").is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "printable ASCII")]
+    fn a_literal_description_a_header_cannot_carry_does_not_compile() {
+        // In a `const` this panic is a compile error.
+        let _ = std::hint::black_box(Price::base_units(1)).described("Caf\u{e9}");
+    }
 
     #[test]
     fn decimal_prices_are_checked_when_built_and_scaled_by_the_method() {

@@ -182,21 +182,6 @@ fn is_plain_json(text: &str) -> bool {
     special == 0
 }
 
-/// The length of `text` written by [`push_json_string`].
-pub(crate) fn json_string_len(text: &str) -> usize {
-    if is_plain_json(text) {
-        return text.len() + 2;
-    }
-    2 + text
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | 0x08 | b'\t' | b'\n' | 0x0c | b'\r' => 2,
-            0..0x20 => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
-}
-
 /// Compact JSON with members sorted by key, keeping every number exactly as
 /// `serde_json` holds it: the encoding of credentials and receipts, which
 /// the specification does not require to be canonical.

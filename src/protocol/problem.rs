@@ -11,8 +11,6 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::json::{json_string_len, push_json_string};
-
 /// The media type of a problem details body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -253,30 +251,25 @@ impl ProblemDetails {
 
     /// The JSON body.
     pub fn to_json(&self) -> String {
-        let mut out = problem_json(
-            &self.problem_type,
-            &self.title,
-            self.status,
-            self.detail.as_deref(),
-            self.challenge_id.as_deref(),
-        );
-        if !self.extensions.is_empty() {
-            out.pop(); // the closing brace
-            for (name, value) in &self.extensions {
-                out.push(',');
-                push_json_string(&mut out, name);
-                out.push(':');
-                out.push_str(&value.to_string());
-            }
-            out.push('}');
-        }
-        out
+        serde_json::to_string(self).expect("string keys and JSON values always serialize")
     }
 }
 
-/// A problem body as `ProblemDetails`' `Serialize` writes it (the same
-/// members in the same order), without building one, in a buffer of
-/// exactly its length (which `Bytes` then takes without copying).
+/// The members of a problem body without extensions, borrowed: the same
+/// members in the same order as [`ProblemDetails`] writes them.
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    problem_type: &'a str,
+    title: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(rename = "challengeId", skip_serializing_if = "Option::is_none")]
+    challenge_id: Option<&'a str>,
+}
+
+/// A problem body as `ProblemDetails` writes it, without building one.
 pub(crate) fn problem_json(
     problem_type: &str,
     title: &str,
@@ -284,47 +277,14 @@ pub(crate) fn problem_json(
     detail: Option<&str>,
     challenge_id: Option<&str>,
 ) -> String {
-    let mut digits = [0; 5];
-    let status = itoa(status, &mut digits);
-    let members = [
-        (r#"{"type":"#, Some(problem_type)),
-        (r#","title":"#, Some(title)),
-        (r#","detail":"#, detail),
-        (r#","challengeId":"#, challenge_id),
-    ];
-    let len = r#","status":}"#.len()
-        + status.len()
-        + members
-            .iter()
-            .filter_map(|(name, value)| Some(name.len() + json_string_len(value.as_ref()?)))
-            .sum::<usize>();
-    let mut out = String::with_capacity(len);
-    for (i, (name, value)) in members.into_iter().enumerate() {
-        if i == 2 {
-            out.push_str(r#","status":"#);
-            out.push_str(status);
-        }
-        if let Some(value) = value {
-            out.push_str(name);
-            push_json_string(&mut out, value);
-        }
-    }
-    out.push('}');
-    out
-}
-
-/// The decimal digits of `n`.
-fn itoa(mut n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + u8::try_from(n % 10).expect("a digit");
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[start..]).expect("digits are ASCII")
+    let body = ProblemBody {
+        problem_type,
+        title,
+        status,
+        detail,
+        challenge_id,
+    };
+    serde_json::to_string(&body).expect("a struct of strings always serializes")
 }
 
 #[cfg(test)]
