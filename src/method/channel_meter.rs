@@ -233,3 +233,64 @@ pub(crate) fn for_receipt(
         receipt: receipt.clone(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryChannelStore;
+
+    fn meter() -> SessionMeter {
+        SessionMeter {
+            store: SharedChannelStore::new(MemoryChannelStore::new()),
+            id: B256::repeat_byte(7),
+            unit_price: 10,
+            receipt: Receipt::new("tempo", Timestamp::now(), "0x07"),
+        }
+    }
+
+    fn required(need: &Map<String, Value>) -> &str {
+        need["requiredCumulative"].as_str().unwrap()
+    }
+
+    #[test]
+    fn a_need_asks_ahead_within_the_deposit_and_beyond_it_only_for_what_it_must() {
+        let meter = meter();
+        // 64 units ahead would be 740: the deposit caps it.
+        let need = meter
+            .need_ahead(&Balance::new(100, 100, 500), 1, 64)
+            .unwrap();
+        assert_eq!(required(&need), "500");
+        assert_eq!(need["acceptedCumulative"], "100");
+        assert_eq!(need["deposit"], "500");
+        assert_eq!(
+            required(
+                &meter
+                    .need_ahead(&Balance::new(100, 100, 500), 1, 4)
+                    .unwrap()
+            ),
+            "140"
+        );
+        // The deposit is used up: one item beyond it (a top-up).
+        let need = meter
+            .need_ahead(&Balance::new(500, 500, 500), 1, 64)
+            .unwrap();
+        assert_eq!(required(&need), "510");
+        // Covered already: nothing to ask.
+        assert!(
+            meter
+                .need_ahead(&Balance::new(300, 100, 500), 5, 5)
+                .is_none()
+        );
+        // Nothing more fits in the deposit: nothing asked ahead.
+        assert!(
+            meter
+                .need_ahead(&Balance::new(500, 480, 500), 0, 64)
+                .is_none()
+        );
+        assert!(
+            meter
+                .need_ahead(&Balance::new(0, 0, 500), u128::MAX, 1)
+                .is_none()
+        );
+    }
+}

@@ -26,11 +26,12 @@
 //! stream one at a time, only when the client reads, and the first only
 //! after the funds were debited for it: a stream on empty funds asks for a
 //! voucher and waits without pulling anything (an LLM does no prefill for
-//! it). While the funds allow it the stream debits [`Metered::reserve`]
-//! units at a time (one store update per 16 items by default) and gives
-//! back what it did not send when it ends, when it pauses (so that while
-//! it waits the store's `spent` is exactly what was sent) and when the
-//! client goes away.
+//! it, provided the handler starts the model's work inside the stream, at
+//! its first poll, not before returning it). While the funds allow it the
+//! stream debits [`Metered::reserve`] units at a time (one store update per
+//! 16 items by default) and gives back what it did not send when it ends,
+//! when it pauses (so that while it waits the store's `spent` is exactly
+//! what was sent) and when the client goes away.
 //!
 //! **Few streams wait.** At most [`Metered::max_waiting`] streams (4 by
 //! default) wait at once for the same payer's funds (the receipt's
@@ -46,11 +47,12 @@
 //! [`Metered::low_water`] items or [`Metered::low_water_time`]'s worth (16
 //! or 500 ms by default), and goes on while the voucher travels: a client
 //! 100 ms away that answers each need with one voucher does not pause a
-//! stream of 100 items a second. A need sent early is not a pause:
-//! delivery goes on only within what the accepted vouchers cover, and the
-//! stream pauses when they are used up. `low_water(0)` with
-//! `low_water_time(Duration::ZERO)` sends needs only when the funds are
-//! used up.
+//! stream of 100 items a second. A need sent early is not a pause: delivery
+//! goes on only within what the accepted vouchers cover, and the stream
+//! pauses when they are used up (the session draft says a server pauses
+//! after a need; a need sent early announces the pause to come).
+//! `low_water(0)` with `low_water_time(Duration::ZERO)` sends needs only
+//! when the funds are used up.
 //!
 //! ```
 //! # #[cfg(feature = "axum")]

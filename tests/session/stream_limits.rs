@@ -8,9 +8,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tower_mpp::protocol::Challenge;
+use tower_mpp::store::{RedisChannelStore, RedisStore};
 
 use crate::common::{App, Chain, PRICE};
 use crate::streaming::{Events, amount, json, open_stream, post, spent};
+use crate::support::redis_server::RedisServer;
 use crate::support::session_payer::{self, Channel};
 
 /// Opens `channel` (deposit `deposit`) with one paid `/paid` request whose
@@ -163,13 +165,38 @@ async fn a_paused_stream_sends_keep_alive_comments() {
 #[tokio::test]
 async fn a_need_asks_ahead_so_a_client_posts_a_few_vouchers_not_one_per_item() {
     let chain = Chain::start().await;
-    let app = chain.app();
+    pays_ahead(&chain, &chain.app()).await;
+}
+
+/// The same on a channel store in Redis: the early needs' vouchers and the
+/// reservations given back go through the Redis script.
+#[tokio::test]
+async fn a_need_asks_ahead_on_a_channel_store_in_redis() {
+    let server = tokio::task::spawn_blocking(RedisServer::start)
+        .await
+        .unwrap();
+    let chain = Chain::start().await;
+    let redis = RedisStore::builder(server.url())
+        .prefix("ahead:")
+        .connect()
+        .await
+        .unwrap();
+    let app = App::new(
+        &chain,
+        chain.session(&chain.anvil.url, RedisChannelStore::new(&redis)),
+    );
+    pays_ahead(&chain, &app).await;
+    drop(server);
+}
+
+/// 150 words paid by one voucher per need, for exactly what it asks.
+async fn pays_ahead(chain: &Chain, app: &App) {
     let base = app.serve().await;
     let channel = chain.channel().await;
     let deposit = 150 * PRICE;
     let query = "n=150&wait=20";
     let path = format!("/stream?{query}");
-    let (challenge, response) = open_stream(&base, &app, &channel, query, deposit, PRICE).await;
+    let (challenge, response) = open_stream(&base, app, &channel, query, deposit, PRICE).await;
     let mut events = Events::new(response);
     let (mut words, mut needs) = (0u128, 0);
     while let Some(event) = events.next().await {
@@ -180,7 +207,7 @@ async fn a_need_asks_ahead_so_a_client_posts_a_few_vouchers_not_one_per_item() {
                 let need = json(&event.data);
                 let required = amount(&need["requiredCumulative"]);
                 assert!(required <= deposit, "{need}");
-                assert!(spent(&app, channel.id).await <= required);
+                assert!(spent(app, channel.id).await <= required);
                 let status = post(&base, &path, &challenge, channel.voucher_payload(required));
                 assert_eq!(status.await, 204);
             }
@@ -193,5 +220,5 @@ async fn a_need_asks_ahead_so_a_client_posts_a_few_vouchers_not_one_per_item() {
     }
     assert_eq!(words, 150);
     assert!(needs <= 6, "{needs} vouchers for 150 words");
-    assert_eq!(spent(&app, channel.id).await, 150 * PRICE);
+    assert_eq!(spent(app, channel.id).await, 150 * PRICE);
 }

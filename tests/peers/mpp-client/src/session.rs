@@ -142,6 +142,10 @@ async fn read_stream(
                     data.push(value);
                 }
             }
+            // A block without data (a `: keep-alive` comment) is no event.
+            if data.is_empty() {
+                continue;
+            }
             let data = data.join("\n");
             match name.as_str() {
                 "message" => messages.push(data.clone()),
