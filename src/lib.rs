@@ -52,7 +52,14 @@ pub mod tempo;
 #[cfg(any(feature = "tempo", feature = "evm"))]
 mod tls;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled (and run, unless `no_run`) as doctests:
+/// complete programs, no hidden lines, so they need the features they use.
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "client",
+    feature = "redis",
+    feature = "tempo"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
