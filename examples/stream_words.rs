@@ -37,7 +37,7 @@ use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{PaymentRejection, Payments, Price, StaticPrice};
 use tower_mpp::stream::MeteredSse;
 use tower_mpp::tempo::TempoCharge;
-use tower_mpp::tempo::session::TempoSession;
+use tower_mpp::tempo::session::{SettleThreshold, TempoSession};
 
 /// What one word costs: 0.0001 of a 6-decimal token.
 const PER_WORD: u128 = 100;
@@ -106,14 +106,16 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .method(charge.connect().await?)
         .method(session.clone())
         .build()?;
-    tokio::spawn(session.settler(Duration::from_secs(10), 1, |report| {
-        for (id, amount, tx) in &report.settled {
-            eprintln!("settled {amount} on channel {id} in {tx}");
-        }
-        for (id, why) in &report.failed {
-            eprintln!("settlement of {id} failed (retried): {why}");
-        }
-    }));
+    tokio::spawn(
+        session.settler(Duration::from_secs(10), SettleThreshold::ANY, |report| {
+            for (id, amount, tx) in &report.settled {
+                eprintln!("settled {amount} on channel {id} in {tx}");
+            }
+            for (id, why) in &report.failed {
+                eprintln!("settlement of {id} failed (retried): {why}");
+            }
+        }),
+    );
     let app = Router::new()
         .route("/joke", get(joke))
         .route("/answer", get(answer))

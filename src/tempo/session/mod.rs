@@ -46,7 +46,7 @@ pub(crate) mod wire;
 pub use config::{DEFAULT_SPONSORED_GAS, TESTNET_CHAIN_ID, TempoSessionBuilder};
 pub use config_error::SessionConfigError;
 pub use method::TempoSession;
-pub use settle::SettleReport;
+pub use settle::{SettleReport, SettleThreshold};
 
 pub use crate::store::{AccountingError, ChannelState, VoucherOutcome};
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};
