@@ -19,11 +19,16 @@
 //! curl -i http://127.0.0.1:3000/documents -d 'the document to notarize'
 //! ```
 
-mod common;
-
+use axum::http::StatusCode;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use std::error::Error;
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 
 use axum::body::Bytes;
 use axum::routing::post;
@@ -31,7 +36,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tower_mpp::axum::Charge;
 use tower_mpp::layer::{BodyDigestLayer, PaymentLayer};
-use tower_mpp::method::{Price, StaticPrice};
+use tower_mpp::method::{Payments, Price, StaticPrice};
 use tower_mpp::tempo::TempoCharge;
 
 /// The largest body this route reads.
@@ -55,13 +60,23 @@ async fn notarize(charge: Charge<Notarization>, body: Bytes) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::exit(run().await)
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = common::addr();
-    let payments = common::payments(&addr, TempoCharge::builder().from_env())
-        .await?
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    // The realm defaults to the host served.
+    let host = addr
+        .rsplit_once(':')
+        .map_or(addr.as_str(), |(host, _)| host);
+    let payments = Payments::builder()
+        .realm_from_env(host)
+        .secret_from_env()
+        .method(TempoCharge::builder().from_env().connect().await?)
         .build()?;
 
     // The last layer added is the outermost: the body is read and digested
@@ -71,6 +86,39 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .layer(PaymentLayer::new(payments))
         // A body must arrive within 10 s (408 past it).
         .layer(BodyDigestLayer::new(BODY_LIMIT).read_timeout(Duration::from_secs(10)));
-    common::serve(common::listen(&addr).await?, app).await?;
+    serve(&addr, app).await?;
     Ok(())
+}
+
+/// Serves `app` on `addr` with time limits: a request head must arrive
+/// within 10 s (hyper's timer), and a request be answered within 60 s
+/// (a `408` past it; a settlement it started goes on for the retry).
+async fn serve(addr: &str, app: Router) -> Result<(), Box<dyn Error>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // One flushed line that scripts wait for.
+    println!("listening on http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    let app = app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(60),
+    ));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait, do not stop serving.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            // A connection's errors (a client gone, a slow head) end it only.
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
 }

@@ -15,11 +15,10 @@
 //! curl -i http://127.0.0.1:3000/anything
 //! ```
 
-mod common;
-
 use std::convert::Infallible;
 use std::error::Error;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -28,10 +27,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::timeout::TimeoutLayer;
 use tower_mpp::layer::PaymentLayer;
-use tower_mpp::method::Price;
+use tower_mpp::method::{Payments, Price};
 use tower_mpp::tempo::TempoCharge;
 
 async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -41,26 +41,36 @@ async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Inf
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::exit(run().await)
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = common::addr();
-    let payments = common::payments(&addr, TempoCharge::builder().from_env())
-        .await?
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    // The realm defaults to the host served.
+    let host = addr
+        .rsplit_once(':')
+        .map_or(addr.as_str(), |(host, _)| host);
+    let payments = Payments::builder()
+        .realm_from_env(host)
+        .secret_from_env()
+        .method(TempoCharge::builder().from_env().connect().await?)
         .build()?;
-    let timeouts = common::Timeouts::DEFAULT;
     let service = ServiceBuilder::new()
         // A request not answered in time is a 408 (a settlement it started
         // goes on, and the client's retry is served).
         .layer(TimeoutLayer::with_status_code(
             http::StatusCode::REQUEST_TIMEOUT,
-            timeouts.request,
+            Duration::from_secs(60),
         ))
         .layer(PaymentLayer::new(payments).charge(Price::new("0.01")?))
         .service_fn(handle);
 
-    let listener = common::listen(&addr).await?;
+    let listener = TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
     loop {
         let (stream, peer) = listener.accept().await?;
         let service = TowerToHyperService::new(service.clone());
@@ -68,7 +78,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
             // A client that sends its request head slowly is cut off.
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(timeouts.header)
+                .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(error) = connection.await {
                 eprintln!("connection from {peer}: {error}");

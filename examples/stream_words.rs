@@ -13,25 +13,31 @@
 //! - `MPP_SECRET_KEY` (required), `MPP_REALM`, `ADDR`, `TEMPO_RPC_URL`,
 //!   `TEMPO_CHAIN_ID`: as for the `basic` example.
 //!
+//! All are in the table of `tower_mpp::tempo`'s documentation.
+//!
 //! `scripts/demo` runs it on a local chain with the escrow deployed, and
 //! pays it with the `stream_pay` example.
 
-mod common;
-
+use axum::http::StatusCode;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use std::error::Error;
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 
-use alloy::signers::local::PrivateKeySigner;
 use axum::Router;
 use axum::routing::get;
 use futures_util::stream;
 use tower_mpp::axum::{Charge, Payment};
 use tower_mpp::layer::PaymentLayer;
-use tower_mpp::method::{PaymentRejection, Price, StaticPrice};
+use tower_mpp::method::{PaymentRejection, Payments, Price, StaticPrice};
 use tower_mpp::stream::MeteredSse;
 use tower_mpp::tempo::TempoCharge;
-use tower_mpp::tempo::session::TempoSession;
+use tower_mpp::tempo::session::{SettleThreshold, TempoSession};
 
 /// What one word costs: 0.0001 of a 6-decimal token.
 const PER_WORD: u128 = 100;
@@ -60,67 +66,93 @@ async fn answer(payment: Payment) -> Result<MeteredSse, PaymentRejection> {
     Ok(metered.wait(Duration::from_secs(30)).sse(words))
 }
 
-fn env(name: &str) -> Result<String, String> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| format!("{name} is not set"))
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    common::exit(run().await)
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
-    let addr = common::addr();
-    let payee_key = env("TEMPO_PAYEE_KEY")?;
-    let payee: PrivateKeySigner = payee_key
-        .parse()
-        .map_err(|_| "TEMPO_PAYEE_KEY is not a key")?;
-    // Charges pay the payee too.
-    let charge = TempoCharge::builder()
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    // The realm defaults to the host served.
+    let host = addr
+        .rsplit_once(':')
+        .map_or(addr.as_str(), |(host, _)| host);
+    // The payee key, escrow, node and chain from the environment.
+    let session = TempoSession::builder()
         .from_env()
-        .recipient(payee.address().to_string());
-    let mut session = TempoSession::builder()
-        .payee_key(payee_key)
         .suggested_deposit(2_000 * PER_WORD)
         .unit_type("word")
         // One instance, channels in memory: a restart loses the vouchers
         // accepted since the last settlement (every 10 s here).
-        .volatile_channel_store(true);
-    if let Ok(url) = env("TEMPO_RPC_URL") {
-        session = session.rpc_url(url);
-    }
-    if let Ok(id) = env("TEMPO_CHAIN_ID") {
-        session = session.chain_id(id.parse().map_err(|_| "TEMPO_CHAIN_ID is not a number")?);
-    }
-    if let Ok(escrow) = env("TEMPO_ESCROW") {
-        session = session.escrow(escrow);
-    }
-    let session = session.build()?;
+        .volatile_channel_store(true)
+        .build()?;
+    // Charges pay the payee too.
+    let charge = TempoCharge::builder()
+        .from_env()
+        .recipient(session.recipient().to_string());
     eprintln!(
         "session: chain {}, escrow {}, payee {}",
         session.chain_id(),
         session.escrow(),
         session.recipient()
     );
-    let payments = common::payments(&addr, charge)
-        .await?
+    let payments = Payments::builder()
+        .realm_from_env(host)
+        .secret_from_env()
+        .method(charge.connect().await?)
         .method(session.clone())
         .build()?;
-    tokio::spawn(session.settler(Duration::from_secs(10), 1, |report| {
-        for (id, amount, tx) in &report.settled {
-            eprintln!("settled {amount} on channel {id} in {tx}");
-        }
-        for (id, why) in &report.failed {
-            eprintln!("settlement of {id} failed (retried): {why}");
-        }
-    }));
+    tokio::spawn(
+        session.settler(Duration::from_secs(10), SettleThreshold::ANY, |report| {
+            for (id, amount, tx) in &report.settled {
+                eprintln!("settled {amount} on channel {id} in {tx}");
+            }
+            for (id, why) in &report.failed {
+                eprintln!("settlement of {id} failed (retried): {why}");
+            }
+        }),
+    );
     let app = Router::new()
         .route("/joke", get(joke))
         .route("/answer", get(answer))
         .layer(PaymentLayer::new(payments));
-    common::serve(common::listen(&addr).await?, app).await?;
+    serve(&addr, app).await?;
     Ok(())
+}
+
+/// Serves `app` on `addr` with time limits: a request head must arrive
+/// within 10 s (hyper's timer), and a request be answered within 60 s
+/// (a `408` past it; a settlement it started goes on for the retry).
+async fn serve(addr: &str, app: Router) -> Result<(), Box<dyn Error>> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // One flushed line that scripts wait for.
+    println!("listening on http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    let app = app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(60),
+    ));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: wait, do not stop serving.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            // A connection's errors (a client gone, a slow head) end it only.
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
 }

@@ -1,10 +1,10 @@
 //! Slow clients over real TCP: a body that trickles into a route that
 //! binds its digest is cut off with a 408 at the read deadline, and a
-//! request head that trickles is cut off by the examples' server settings,
+//! request head that trickles is cut off by the server settings each example has,
 //! while other clients are served meanwhile.
 #![cfg(feature = "axum")]
 
-#[path = "../examples/common/serve.rs"]
+#[path = "support/serve.rs"]
 #[allow(dead_code)]
 mod serve;
 

@@ -20,8 +20,8 @@
 //! ```
 
 mod floor;
-#[path = "../common/serve.rs"]
-#[allow(dead_code)]
+// The served settings the tests and examples have (a bench, not a copyable example).
+#[path = "../../tests/support/serve.rs"]
 mod serve;
 
 use std::time::Duration;
@@ -115,6 +115,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3100".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{addr}");
-    serve::serve(listener, app).await?;
+    let timeouts = serve::Timeouts {
+        header: Duration::from_secs(10),
+        request: Duration::from_secs(60),
+    };
+    serve::serve_with(listener, app, timeouts).await?;
     Ok(())
 }

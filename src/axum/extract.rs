@@ -26,20 +26,37 @@ fn context(parts: &Parts) -> Result<PaymentContext, PaymentRejection> {
         })
 }
 
+fn source(context: &PaymentContext) -> Option<&str> {
+    context.credential()?.source.as_deref()
+}
+
 fn digest(parts: &Parts) -> Option<String> {
     parts.extensions.get::<BodyDigest>().map(|d| d.0.clone())
 }
 
 /// A paid request at the price of `P`; the handler runs only once paid.
+///
+/// Who paid and how, to log or attribute usage: [`source`](Self::source)
+/// and [`receipt`](Self::receipt).
 pub struct Charge<P> {
     receipt: Receipt,
+    source: Option<String>,
     price: PhantomData<fn() -> P>,
 }
 
 impl<P> Charge<P> {
-    /// The receipt that will be attached to the response.
+    /// The receipt that will be attached to the response: the method, its
+    /// reference (a transaction hash) and the method's fields.
     pub fn receipt(&self) -> &Receipt {
         &self.receipt
+    }
+
+    /// Who paid: the credential's `source` (a DID, e.g.
+    /// `did:pkh:eip155:4217:0x…`), when the client named one. The Tempo
+    /// methods refuse a payment that did not come from the `source` named;
+    /// a method that does not check it passes it on as the client stated it.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
     }
 }
 
@@ -47,6 +64,7 @@ impl<P> fmt::Debug for Charge<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Charge")
             .field("receipt", &self.receipt)
+            .field("source", &self.source)
             .finish()
     }
 }
@@ -61,6 +79,7 @@ impl<S: Send + Sync, P: StaticPrice> FromRequestParts<S> for Charge<P> {
             .await?;
         Ok(Self {
             receipt,
+            source: source(&context).map(str::to_owned),
             price: PhantomData,
         })
     }
@@ -115,6 +134,14 @@ impl Payment {
     pub async fn meter(&self, price: Price) -> Result<Metered, PaymentRejection> {
         let (receipt, meter) = self.context.meter(&price, self.digest.as_deref()).await?;
         Ok(Metered::new(receipt, meter))
+    }
+
+    /// Who pays: the credential's `source`, when the request carries a
+    /// well-formed credential that names one (see [`Charge::source`]). It
+    /// is who paid once [`charge`](Self::charge) or [`meter`](Self::meter)
+    /// succeeded.
+    pub fn source(&self) -> Option<&str> {
+        source(&self.context)
     }
 
     /// Whether the request carries a `Payment` credential.

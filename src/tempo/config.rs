@@ -142,7 +142,8 @@ impl TempoChargeBuilder {
 
     /// Reads the settings the environment has: `TEMPO_RECIPIENT`,
     /// `TEMPO_RPC_URL`, `TEMPO_CHAIN_ID`, `TEMPO_CURRENCY` and
-    /// `TEMPO_FEE_PAYER_KEY` (fees are sponsored when it is set). Unset
+    /// `TEMPO_FEE_PAYER_KEY` (fees are sponsored when it is set); see
+    /// [the table of variables](crate::tempo#configuration-from-the-environment). Unset
     /// or blank variables leave the setting as it was; a chain id that is
     /// not a number is reported by [`build`](Self::build).
     pub fn from_env(mut self) -> Self {
@@ -158,9 +159,9 @@ impl TempoChargeBuilder {
         if let Some(key) = env("TEMPO_FEE_PAYER_KEY") {
             self = self.fee_payer_key(key);
         }
-        match env("TEMPO_CHAIN_ID").map(|text| text.trim().parse().map_err(|_| text)) {
+        match env_chain_id() {
             Some(Ok(id)) => self.chain_id(id),
-            Some(Err(text)) => self.defer(TempoConfigError::InvalidChainId(text)),
+            Some(Err(e)) => self.defer(e),
             None => self,
         }
     }
@@ -464,10 +465,19 @@ impl fmt::Debug for RedactedKey {
 }
 
 /// A variable's value, if set and not blank.
-fn env(variable: &str) -> Option<String> {
+pub(crate) fn env(variable: &str) -> Option<String> {
     std::env::var(variable)
         .ok()
         .filter(|v| !v.trim().is_empty())
+}
+
+/// `TEMPO_CHAIN_ID`, if set: a number, or the text that is not one.
+pub(crate) fn env_chain_id() -> Option<Result<u64, TempoConfigError>> {
+    env("TEMPO_CHAIN_ID").map(|text| {
+        text.trim()
+            .parse()
+            .map_err(|_| TempoConfigError::InvalidChainId(text))
+    })
 }
 
 /// Parses a `0x`-prefixed 20-byte hex address, in any case.

@@ -61,7 +61,9 @@ pub enum TempoConfigError {
 impl fmt::Display for TempoConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::MissingRecipient => f.write_str("the Tempo method needs a recipient"),
+            Self::MissingRecipient => {
+                f.write_str("the Tempo method needs a recipient (TEMPO_RECIPIENT)")
+            }
             Self::InvalidAddress { field, value } => {
                 write!(f, "the {field} {value:?} is not an address")
             }

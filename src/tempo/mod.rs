@@ -40,6 +40,28 @@
 //!     .build()?;
 //! # let _ = payments; Ok(()) }
 //! ```
+//!
+//! # Configuration from the environment
+//!
+//! The `from_env` constructors read these variables, the same names
+//! everywhere; an unset or blank variable leaves the setting as it was.
+//!
+//! | Variable | Read by | Meaning |
+//! |---|---|---|
+//! | `MPP_SECRET_KEY` | [`PaymentsBuilder::secret_from_env`](crate::method::PaymentsBuilder::secret_from_env) | The challenge-binding secret, at least 32 bytes (required) |
+//! | `MPP_SECRET_KEY_PREVIOUS` | the same | The previous secret, accepted during a rotation |
+//! | `MPP_REALM` | [`PaymentsBuilder::realm_from_env`](crate::method::PaymentsBuilder::realm_from_env) | The realm (or another of [`REALM_ENV_VARS`](crate::method::REALM_ENV_VARS)) |
+//! | `TEMPO_RECIPIENT` | [`TempoChargeBuilder::from_env`] | The address charges pay (required for a charge) |
+//! | `TEMPO_PAYEE_KEY` | [`TempoSessionBuilder::from_env`](session::TempoSessionBuilder::from_env) | The payee's private key: sessions pay its address, it signs settlements (required for a session) |
+//! | `TEMPO_ESCROW` | the session's | The escrow contract (default: the known one on mainnet and testnet) |
+//! | `TEMPO_RPC_URL` | both | The node (default [`MAINNET_RPC_URL`]) |
+//! | `TEMPO_CHAIN_ID` | both | The chain id (default: mainnet's, or the node's with `connect`) |
+//! | `TEMPO_CURRENCY` | both | The TIP-20 token (default [`PATH_USD`]) |
+//! | `TEMPO_FEE_PAYER_KEY` | both | A private key that sponsors the payers' fees (default: none) |
+//!
+//! The examples also read `ADDR` (where to listen, default
+//! `127.0.0.1:3000`), `REDIS_URL` (a shared store) and, on the paying
+//! side, `PAYER_KEY` (the client's key).
 
 pub(crate) mod config;
 mod config_error;

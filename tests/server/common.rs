@@ -172,7 +172,8 @@ struct AppState {
 
 async fn joke(State(s): State<AppState>, paid: Charge<OneCent>) -> String {
     s.runs.fetch_add(1, Ordering::SeqCst);
-    format!("joke paid by {}", paid.receipt().reference)
+    let source = paid.source().unwrap_or("nobody");
+    format!("joke paid by {} from {source}", paid.receipt().reference)
 }
 
 async fn expensive(State(s): State<AppState>, _paid: Charge<OneDollar>) -> &'static str {
@@ -216,7 +217,10 @@ async fn words(
     let count = body.split_whitespace().count() as u128;
     payment.charge(Price::base_units(count)).await?;
     s.runs.fetch_add(1, Ordering::SeqCst);
-    Ok(format!("{count} words"))
+    Ok(format!(
+        "{count} words from {}",
+        payment.source().unwrap_or("nobody")
+    ))
 }
 
 async fn free(State(s): State<AppState>) -> &'static str {

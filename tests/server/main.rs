@@ -41,7 +41,7 @@ async fn an_unpaid_request_gets_a_402_with_one_challenge_per_method() {
 }
 
 #[tokio::test]
-async fn a_paid_request_is_served_once_with_a_private_receipt() {
+async fn a_paid_request_is_served_once_with_a_private_receipt_and_the_handler_sees_the_payer() {
     let app = app();
     let challenge = challenge_for(&app.router, "GET", "/joke", "").await;
     let auth = pay(&challenge, "paid");
@@ -53,7 +53,11 @@ async fn a_paid_request_is_served_once_with_a_private_receipt() {
     assert_eq!(receipt.external_id.as_deref(), Some("joke-1"));
     assert_eq!(receipt.extra["payer"], "acct_9");
     assert_eq!(reply.headers["cache-control"], "private");
-    assert_eq!(reply.text(), format!("joke paid by {}", receipt.reference));
+    // The handler sees who paid: the credential's source.
+    assert_eq!(
+        reply.text(),
+        format!("joke paid by {} from did:example:payer", receipt.reference)
+    );
     assert_eq!(app.runs.load(Ordering::SeqCst), 1);
 
     // The same credential again: already used.
@@ -186,7 +190,7 @@ async fn a_runtime_price_is_charged_from_the_request() {
     .await;
     assert_eq!(
         (paid.status.as_u16(), paid.text().as_str()),
-        (200, "3 words")
+        (200, "3 words from did:example:payer")
     );
     assert!(paid.receipt().is_some());
 

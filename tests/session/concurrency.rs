@@ -11,6 +11,7 @@ use tower_mpp::store::{
     Channel, ChannelStore, ChannelUpdate, MemoryChannelStore, RedisChannelStore, RedisStore,
     SignedVoucher,
 };
+use tower_mpp::tempo::session::SettleThreshold;
 
 use crate::common::{App, Chain, PRICE, field};
 use crate::support::redis_server::RedisServer;
@@ -133,7 +134,7 @@ async fn two_instances_sharing_redis_count_exactly_and_a_restart_loses_nothing()
         .await;
     assert_eq!(reply.status, 200);
     // The restarted instance settles what the others accepted.
-    let report = restarted.session.settle_once(1).await;
+    let report = restarted.session.settle_once(SettleThreshold::ANY).await;
     assert_eq!(report.settled.len(), 1, "{report:?}");
     assert_eq!(chain.read(channel.id).await.settled, 102 * PRICE);
 }

@@ -4,7 +4,7 @@
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use tower_mpp::tempo::session::ITempoStreamChannel;
+use tower_mpp::tempo::session::{ITempoStreamChannel, SettleThreshold};
 
 use crate::common::{Chain, PRICE, field, session_challenge};
 use crate::support::anvil::ALPHA_USD;
@@ -230,7 +230,10 @@ async fn a_forced_close_request_stops_service_and_is_settled_at_once() {
     crate::common::send_raw(&chain, &tx).await;
     assert_ne!(chain.read(channel.id).await.closeRequestedAt, 0);
 
-    let report = app.session.settle_once(u128::MAX).await;
+    let report = app
+        .session
+        .settle_once(SettleThreshold::base_units(u128::MAX))
+        .await;
     assert_eq!(report.close_requested, vec![channel.id]);
     assert_eq!(report.settled.len(), 1, "{report:?}");
     assert_eq!(report.settled[0].1, 2 * PRICE);

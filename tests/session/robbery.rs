@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use tower_mpp::store::MemoryChannelStore;
+use tower_mpp::tempo::session::SettleThreshold;
 
 use crate::common::{App, Chain, PRICE, field};
 use crate::support::rpc_proxy::{Behaviour, RpcProxy};
@@ -54,7 +55,7 @@ async fn a_mined_open_presented_to_a_store_that_forgot_buys_nothing() {
     for i in 2..=5 {
         assert_eq!(served(&first, &challenge, &channel, i * PRICE, 1).await, 1);
     }
-    let report = first.session.settle_once(1).await;
+    let report = first.session.settle_once(SettleThreshold::ANY).await;
     assert_eq!(report.settled.len(), 1, "{report:?}");
     assert_eq!(chain.read(channel.id).await.settled, 5 * PRICE);
 
@@ -132,7 +133,7 @@ async fn the_settler_captures_only_what_was_consumed() {
     // Ten requests' worth vouched, one used.
     assert_eq!(served(&app, &challenge, &channel, 10 * PRICE, 1).await, 1);
 
-    let report = app.session.settle_once(1).await;
+    let report = app.session.settle_once(SettleThreshold::ANY).await;
     assert!(report.failed.is_empty(), "{report:?}");
     let settled = chain.read(channel.id).await.settled;
     assert!(
@@ -192,7 +193,7 @@ async fn a_close_in_flight_is_not_raced_by_the_settler() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let report = app.session.settle_once(1).await;
+    let report = app.session.settle_once(SettleThreshold::ANY).await;
     assert!(report.settled.is_empty(), "{report:?}");
     assert!(report.failed.is_empty(), "{report:?}");
     assert_eq!(report.closing, vec![channel.id]);

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use tower_mpp::store::MemoryChannelStore;
+use tower_mpp::tempo::session::SettleThreshold;
 
 use crate::common::{App, Chain, PRICE};
 use crate::support::rpc_proxy::{Behaviour, RpcProxy};
@@ -33,18 +34,22 @@ async fn the_settler_settles_accepted_vouchers_on_schedule() {
         );
     }
     // Below the threshold: nothing is due.
-    let report = app.session.settle_once(10 * PRICE).await;
+    let report = app
+        .session
+        .settle_once(SettleThreshold::base_units(10 * PRICE))
+        .await;
     assert!(report.settled.is_empty(), "{report:?}");
     assert_eq!(chain.read(channel.id).await.settled, 0);
 
     let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = reports.clone();
-    let settler = tokio::spawn(
-        app.session
-            .settler(Duration::from_millis(300), 1, move |r| {
-                seen.lock().unwrap().push(r.clone());
-            }),
-    );
+    let settler = tokio::spawn(app.session.settler(
+        Duration::from_millis(300),
+        SettleThreshold::ANY,
+        move |r| {
+            seen.lock().unwrap().push(r.clone());
+        },
+    ));
     wait_settled(&chain, channel.id, 5 * PRICE).await;
     for i in 6..=8 {
         assert_eq!(
@@ -100,11 +105,11 @@ async fn a_node_down_at_open_or_settlement_answers_503_and_loses_nothing() {
             200
         );
     }
-    let report = app.session.settle_once(1).await;
+    let report = app.session.settle_once(SettleThreshold::ANY).await;
     assert_eq!(report.failed.len(), 1, "{report:?}");
     assert!(report.settled.is_empty());
     proxy.set(Behaviour::Forward);
-    let report = app.session.settle_once(1).await;
+    let report = app.session.settle_once(SettleThreshold::ANY).await;
     assert_eq!(report.settled.len(), 1, "{report:?}");
     assert_eq!(chain.read(channel.id).await.settled, 4 * PRICE);
 
@@ -115,7 +120,7 @@ async fn a_node_down_at_open_or_settlement_answers_503_and_loses_nothing() {
         .await
         .assert_rejected(503, "about:blank");
     proxy.set(Behaviour::Forward);
-    let report = app.session.settle_once(1).await;
+    let report = app.session.settle_once(SettleThreshold::ANY).await;
     assert_eq!(report.closing, vec![channel.id], "{report:?}");
     let reply = app
         .manage("/paid", &challenge, channel.close_payload(4 * PRICE))

@@ -4,15 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 
+use super::config_error::SessionConfigError;
 use super::escrow::{MAINNET_ESCROW, TESTNET_ESCROW};
 use super::lookups::NotFound;
 use super::method::{Inner, TempoSession};
 use super::voucher::VoucherHasher;
 use crate::store::{ChannelStore, MemoryChannelStore, SharedChannelStore, SharedStore, Store};
-use crate::tempo::config::{parse_address, parse_url};
+use crate::tempo::config::{env, env_chain_id, parse_address, parse_url};
 use crate::tempo::rpc::Rpc;
 use crate::tempo::sponsor::{BudgetTracker, FeePayer};
 use crate::tempo::{FeeLimits, MAINNET_CHAIN_ID, PATH_USD, SponsorBudget, TempoConfigError};
@@ -20,74 +20,6 @@ use crate::tls::ExtraRoots;
 
 /// Tempo's testnet (Moderato) chain id.
 pub const TESTNET_CHAIN_ID: u64 = 42431;
-
-/// A session configuration that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SessionConfigError {
-    /// The payee's key (which signs `settle` and `close`) was not set.
-    MissingPayeeKey,
-    /// The payee's key is not a secp256k1 private key.
-    InvalidPayeeKey,
-    /// A recipient was set that is not the payee key's address: the escrow
-    /// lets only the payee settle and close.
-    RecipientIsNotPayee {
-        /// The configured recipient.
-        recipient: Address,
-        /// The key's address.
-        payee: Address,
-    },
-    /// No escrow was set and the chain has no known one.
-    EscrowUnknown(u64),
-    /// No chain id was set with a non-default RPC URL.
-    ChainIdUnknown,
-    /// The channel store forgets on restart and is not shared (the
-    /// default memory store), and
-    /// [`volatile_channel_store`](TempoSessionBuilder::volatile_channel_store)
-    /// was not set.
-    VolatileChannelStore,
-    /// An address, the RPC URL or the decimals are invalid.
-    Tempo(TempoConfigError),
-}
-
-impl fmt::Display for SessionConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::MissingPayeeKey => {
-                f.write_str("a session needs the payee's key (it signs settle and close)")
-            }
-            Self::InvalidPayeeKey => f.write_str("the payee key is not a secp256k1 key"),
-            Self::RecipientIsNotPayee { recipient, payee } => write!(
-                f,
-                "the recipient {recipient} is not the payee key's address {payee}"
-            ),
-            Self::EscrowUnknown(chain) => {
-                write!(f, "no escrow contract is known on chain {chain}: set one")
-            }
-            Self::ChainIdUnknown => f.write_str("set the chain id with a custom RPC URL"),
-            Self::VolatileChannelStore => f.write_str(
-                "the channel store forgets accepted vouchers on restart and serves one instance \
-                 only: share a durable store (RedisChannelStore), or accept the loss with \
-                 volatile_channel_store(true)",
-            ),
-            Self::Tempo(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for SessionConfigError {}
-
-impl From<crate::chain::rpc::NodeError> for SessionConfigError {
-    fn from(e: crate::chain::rpc::NodeError) -> Self {
-        Self::Tempo(e.into())
-    }
-}
-
-impl From<TempoConfigError> for SessionConfigError {
-    fn from(e: TempoConfigError) -> Self {
-        Self::Tempo(e)
-    }
-}
 
 /// Builds a [`TempoSession`]; see [`TempoSession::builder`].
 #[must_use]
@@ -115,6 +47,9 @@ pub struct TempoSessionBuilder {
     sponsor_budget: SponsorBudget,
     sponsor_budget_store: Option<SharedStore>,
     root_certificates: ExtraRoots,
+    /// The first setting read from the environment that could not be
+    /// used; `build` reports it.
+    deferred: Option<SessionConfigError>,
 }
 
 impl Default for TempoSessionBuilder {
@@ -146,6 +81,7 @@ impl Default for TempoSessionBuilder {
             sponsor_budget: SponsorBudget::default(),
             sponsor_budget_store: None,
             root_certificates: ExtraRoots::default(),
+            deferred: None,
         }
     }
 }
@@ -169,6 +105,40 @@ impl fmt::Debug for TempoSessionBuilder {
 }
 
 impl TempoSessionBuilder {
+    /// Reads the settings the environment has: `TEMPO_PAYEE_KEY`,
+    /// `TEMPO_ESCROW`, `TEMPO_RPC_URL`, `TEMPO_CHAIN_ID`, `TEMPO_CURRENCY`
+    /// and `TEMPO_FEE_PAYER_KEY`, the names
+    /// [`TempoChargeBuilder::from_env`](crate::tempo::TempoChargeBuilder::from_env)
+    /// reads (see
+    /// [the table](crate::tempo#configuration-from-the-environment)).
+    /// Unset or blank variables leave the setting as it was; a chain id
+    /// that is not a number is reported by [`build`](Self::build).
+    pub fn from_env(mut self) -> Self {
+        if let Some(key) = env("TEMPO_PAYEE_KEY") {
+            self = self.payee_key(key);
+        }
+        if let Some(escrow) = env("TEMPO_ESCROW") {
+            self = self.escrow(escrow);
+        }
+        if let Some(url) = env("TEMPO_RPC_URL") {
+            self = self.rpc_url(url);
+        }
+        if let Some(currency) = env("TEMPO_CURRENCY") {
+            self = self.currency(currency);
+        }
+        if let Some(key) = env("TEMPO_FEE_PAYER_KEY") {
+            self = self.fee_payer_key(key);
+        }
+        match env_chain_id() {
+            Some(Ok(id)) => self.chain_id(id),
+            Some(Err(e)) => {
+                self.deferred.get_or_insert(e.into());
+                self
+            }
+            None => self,
+        }
+    }
+
     /// The payee's secp256k1 key (hex; required): its address is the
     /// channels' payee, and it signs `settle` and `close`, paying their
     /// fees in the [fee token](Self::fee_token).
@@ -376,6 +346,9 @@ impl TempoSessionBuilder {
     /// URL or decimals, or a channel store that forgets on restart without
     /// [`volatile_channel_store`](Self::volatile_channel_store).
     pub fn build(self) -> Result<TempoSession, SessionConfigError> {
+        if let Some(e) = self.deferred {
+            return Err(e);
+        }
         let payee: PrivateKeySigner = self
             .payee_key
             .as_deref()

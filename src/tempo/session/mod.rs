@@ -33,6 +33,7 @@
 
 mod chain;
 mod config;
+mod config_error;
 mod escrow;
 mod lookups;
 mod method;
@@ -42,11 +43,10 @@ mod sponsor;
 mod voucher;
 pub(crate) mod wire;
 
-pub use config::{
-    DEFAULT_SPONSORED_GAS, SessionConfigError, TESTNET_CHAIN_ID, TempoSessionBuilder,
-};
+pub use config::{DEFAULT_SPONSORED_GAS, TESTNET_CHAIN_ID, TempoSessionBuilder};
+pub use config_error::SessionConfigError;
 pub use method::TempoSession;
-pub use settle::SettleReport;
+pub use settle::{SettleReport, SettleThreshold};
 
 pub use crate::store::{AccountingError, ChannelState, VoucherOutcome};
 pub use escrow::{ITempoStreamChannel, MAINNET_ESCROW, TESTNET_ESCROW, channel_id};

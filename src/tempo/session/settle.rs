@@ -39,11 +39,48 @@ pub struct SettleReport {
     pub failed: Vec<(B256, String)>,
 }
 
+/// How much a channel's unsettled vouchers must reach, in base units of
+/// the session's currency, before a pass settles it: each settlement is a
+/// transaction whose fee the payee pays, so a higher threshold settles
+/// less often. A channel whose close was requested is settled whatever it
+/// holds.
+///
+/// ```
+/// use tower_mpp::tempo::session::SettleThreshold;
+/// // Settle once a cent (of a 6-decimal token) has accumulated.
+/// assert_eq!(SettleThreshold::base_units(10_000).get(), 10_000);
+/// assert_eq!(SettleThreshold::base_units(0), SettleThreshold::ANY);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SettleThreshold(u128);
+
+impl SettleThreshold {
+    /// Settles anything unsettled (at least one base unit).
+    pub const ANY: Self = Self(1);
+
+    /// Settles once `base_units` are unsettled (`0` is [`ANY`](Self::ANY)).
+    #[must_use]
+    pub const fn base_units(base_units: u128) -> Self {
+        if base_units == 0 {
+            Self::ANY
+        } else {
+            Self(base_units)
+        }
+    }
+
+    /// The threshold in base units.
+    #[must_use]
+    pub const fn get(self) -> u128 {
+        self.0
+    }
+}
+
 impl TempoSession {
     /// One pass: watch every open channel, settle the ones due. Settles a
-    /// channel when its unsettled vouchers reach `threshold` base units (or
-    /// hold anything once its close was requested).
-    pub async fn settle_once(&self, threshold: u128) -> SettleReport {
+    /// channel when its unsettled vouchers reach `threshold` (or hold
+    /// anything once its close was requested).
+    pub async fn settle_once(&self, threshold: SettleThreshold) -> SettleReport {
+        let threshold = threshold.get();
         let inner = &self.inner;
         let mut report = SettleReport::default();
         let ids = match inner.store.open_channels().await {
@@ -128,11 +165,11 @@ impl TempoSession {
 
     /// Passes of [`settle_once`](Self::settle_once) every `every`, forever;
     /// `on_report` sees each report (log the failures). Spawn it:
-    /// `tokio::spawn(session.settler(Duration::from_secs(60), 1, |_| {}))`.
+    /// `tokio::spawn(session.settler(Duration::from_secs(60), SettleThreshold::ANY, |_| {}))`.
     pub fn settler(
         &self,
         every: Duration,
-        threshold: u128,
+        threshold: SettleThreshold,
         mut on_report: impl FnMut(&SettleReport) + Send + 'static,
     ) -> impl Future<Output = ()> + Send + 'static {
         let session = self.clone();

@@ -1,6 +1,7 @@
-//! How the examples serve a router: hyper's HTTP/1 with a timer, so a
-//! client that sends its request head slowly is cut off, and tower-http's
-//! timeout around every request, so none holds its connection forever.
+//! How a server is served with time limits, as each example does inline:
+//! hyper's HTTP/1 with a timer, so a client that sends its request head
+//! slowly is cut off, and tower-http's timeout around every request, so
+//! none holds its connection forever.
 //! (`BodyDigestLayer` bounds the time a bound body may take on its own.)
 
 use std::time::Duration;
@@ -22,19 +23,6 @@ pub(crate) struct Timeouts {
     /// `408` past it. Longer than a payment's settlement takes, which goes
     /// on to its end anyway, its outcome kept for the client's retry.
     pub(crate) request: Duration,
-}
-
-impl Timeouts {
-    /// What the examples use: 10 s for the head, 60 s for the answer.
-    pub(crate) const DEFAULT: Self = Self {
-        header: Duration::from_secs(10),
-        request: Duration::from_secs(60),
-    };
-}
-
-/// Serves `app` on `listener` with [`Timeouts::DEFAULT`].
-pub(crate) async fn serve(listener: TcpListener, app: Router) -> std::io::Result<()> {
-    serve_with(listener, app, Timeouts::DEFAULT).await
 }
 
 /// Serves `app` on `listener` with `timeouts`, one task per connection.
