@@ -18,6 +18,8 @@
 //! - [`discovery`]: the OpenAPI document with `x-payment-info` offers.
 //! - [`store`]: single-use claims, in memory or in Redis (feature `redis`).
 //! - `tempo` (feature `tempo`): the Tempo charge method, settled on chain.
+//! - `mcp` (feature `mcp`): paid MCP tools on rmcp, the JSON-RPC form of
+//!   the same registry.
 //! - `client` (feature `client`): the paying side: `send_with_payment` on
 //!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
 
@@ -28,6 +30,8 @@ pub mod binding;
 pub mod client;
 pub mod discovery;
 pub mod layer;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod method;
 pub mod protocol;
 pub mod store;
