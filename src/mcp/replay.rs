@@ -54,7 +54,7 @@ impl Replay {
     }
 
     /// The key of a call: its scope and the whole credential, hashed.
-    pub(super) fn key(&self, scope: &str, credential: &Value) -> String {
+    pub(super) fn key(scope: &str, credential: &Value) -> String {
         let mut hash = Sha256::new();
         hash.update(scope.as_bytes());
         hash.update(b"\n");

@@ -29,9 +29,8 @@ pub const DEFAULT_MAX_BODY: usize = 4 << 20;
 /// whether anything moved.
 pub fn lift_root_meta(message: &mut Value) -> bool {
     match message {
-        Value::Array(batch) => batch
-            .iter_mut()
-            .fold(false, |moved, m| lift_one(m) || moved),
+        // Every request of the batch is lifted, not only the first.
+        Value::Array(batch) => batch.iter_mut().map(lift_one).fold(false, |a, b| a | b),
         message => lift_one(message),
     }
 }

@@ -331,7 +331,7 @@ impl<H> PaidServer<H> {
                 .await
                 .map(|(response, _)| response);
         };
-        let key = replay.key(&scope, value);
+        let key = Replay::key(&scope, value);
         match replay.begin(&key).await {
             Kept::Result(kept) => return kept.decode(),
             Kept::Refused(error) => return Err(error),
