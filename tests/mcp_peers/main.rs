@@ -5,6 +5,9 @@
 //! Each: the receipt read and naming the challenge, the payment on chain,
 //! the paying credential refused when sent again.
 //!
+//! And the other way: our `McpPayer` pays a tool served by mppx's MCP
+//! server transport (`mppx/mcp-sdk/server`).
+//!
 //! A missing peer fails with how to install it (scripts/test does);
 //! nothing is skipped.
 
@@ -15,7 +18,10 @@ mod anvil;
 #[path = "../mcp/common.rs"]
 #[allow(dead_code)]
 mod common;
+#[path = "../support/listening.rs"]
+mod listening;
 mod peers;
 #[path = "../server/common.rs"]
 #[allow(dead_code)]
 mod server_common;
+mod servers;
