@@ -1,0 +1,65 @@
+//! Paid MCP tools: an rmcp server whose `joke` tool costs 0.01 `PathUSD`
+//! (a Tempo charge) and whose `ping` is free, over streamable HTTP at
+//! `/mcp`.
+//!
+//! ```sh
+//! MPP_SECRET_KEY=... TEMPO_RECIPIENT=0x... TEMPO_RPC_URL=http://127.0.0.1:8545 \
+//!     cargo run --example mcp_tools --features mcp,tempo,axum
+//! ```
+//!
+//! Configuration as the other Tempo examples (`examples/common`).
+//! `scripts/demo` runs it and pays it with `mcp_agent`.
+
+mod common;
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{tool, tool_router};
+use tower_mpp::mcp::PaidServer;
+use tower_mpp::method::Price;
+use tower_mpp::tempo::TempoCharge;
+
+/// The tools, written as any rmcp server: nothing here knows of payment.
+#[derive(Debug, Clone)]
+struct Jokes;
+
+#[tool_router(server_handler)]
+impl Jokes {
+    #[tool(description = "A joke (0.01 PathUSD)")]
+    async fn joke(&self) -> String {
+        "Why did the agent pay for the joke? It had no account to laugh on.".to_owned()
+    }
+
+    #[tool(description = "Free: is the server up?")]
+    async fn ping(&self) -> String {
+        "pong".to_owned()
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    common::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
+    let addr = common::addr();
+    let payments = common::payments(&addr, TempoCharge::builder().from_env())
+        .await?
+        .build()?;
+    let server = PaidServer::new(Jokes, payments).tool(
+        "joke",
+        Price::new("0.01")?.description("A joke for an agent"),
+    );
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let app = axum::Router::new().nest_service("/mcp", mcp);
+    axum::serve(common::listen(&addr).await?, app).await?;
+    Ok(())
+}
