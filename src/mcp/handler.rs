@@ -38,7 +38,7 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let call = Call {
             operation: Operation::Tool,
@@ -48,7 +48,8 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
         let Some(price) = self.price_of(&call) else {
             return self.get_ref().call_tool(request, context).await;
         };
-        let credential = context.meta.get(CREDENTIAL_KEY).cloned();
+        // Taken out: the tool never sees the credential.
+        let credential = context.meta.remove(CREDENTIAL_KEY);
         let serve = self.get_ref().call_tool(request.clone(), context);
         self.paid(&call, &price, credential.as_ref(), serve).await
     }
@@ -56,7 +57,7 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
         let call = Call {
             operation: Operation::Resource,
@@ -66,7 +67,8 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
         let Some(price) = self.price_of(&call) else {
             return self.get_ref().read_resource(request, context).await;
         };
-        let credential = context.meta.get(CREDENTIAL_KEY).cloned();
+        // Taken out: the tool never sees the credential.
+        let credential = context.meta.remove(CREDENTIAL_KEY);
         let serve = self.get_ref().read_resource(request.clone(), context);
         self.paid(&call, &price, credential.as_ref(), serve).await
     }
@@ -74,7 +76,7 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
         let call = Call {
             operation: Operation::Prompt,
@@ -84,7 +86,8 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
         let Some(price) = self.price_of(&call) else {
             return self.get_ref().get_prompt(request, context).await;
         };
-        let credential = context.meta.get(CREDENTIAL_KEY).cloned();
+        // Taken out: the tool never sees the credential.
+        let credential = context.meta.remove(CREDENTIAL_KEY);
         let serve = self.get_ref().get_prompt(request.clone(), context);
         self.paid(&call, &price, credential.as_ref(), serve).await
     }
