@@ -13,6 +13,7 @@ mod client;
 mod common;
 mod http;
 mod server;
+mod session;
 mod tempo;
 
 #[path = "../server/common.rs"]
@@ -21,7 +22,17 @@ mod server_common;
 
 #[path = "../support/anvil.rs"]
 mod anvil;
+#[path = "../support/escrow.rs"]
+mod escrow_support;
+#[path = "../session/common.rs"]
+#[allow(dead_code)]
+mod session_common;
+#[path = "../support/session_payer.rs"]
+mod session_payer;
+#[path = "../support/tempo_payer.rs"]
+mod tempo_payer;
 
 mod support {
-    pub(crate) use super::anvil;
+    pub(crate) use super::escrow_support as escrow;
+    pub(crate) use super::{anvil, session_payer, tempo_payer};
 }
