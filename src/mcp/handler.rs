@@ -27,12 +27,17 @@ use rmcp::service::{
 };
 
 use super::prices::Operation;
-use super::server::{Call, PaidServer};
+use super::server::{Call, PaidServer, client_accept};
 use super::wire::CREDENTIAL_KEY;
 
 /// The methods whose calls may be priced: sent as notifications, they are
 /// dropped (a notification gets no answer, so it could get no challenge).
 const PAYABLE_METHODS: [&str; 3] = ["tools/call", "resources/read", "prompts/get"];
+
+/// The client's declared payment methods, from its `initialize`.
+fn accept_of(context: &RequestContext<RoleServer>) -> Option<crate::protocol::AcceptPayment> {
+    client_accept(&context.peer.peer_info()?.capabilities)
+}
 
 impl<H: ServerHandler> ServerHandler for PaidServer<H> {
     async fn call_tool(
@@ -50,8 +55,10 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
         };
         // Taken out: the tool never sees the credential.
         let credential = context.meta.remove(CREDENTIAL_KEY);
+        let accept = accept_of(&context);
         let serve = self.get_ref().call_tool(request.clone(), context);
-        self.paid(&call, &price, credential.as_ref(), serve).await
+        self.paid(&call, &price, credential.as_ref(), accept.as_ref(), serve)
+            .await
     }
 
     async fn read_resource(
@@ -69,8 +76,10 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
         };
         // Taken out: the tool never sees the credential.
         let credential = context.meta.remove(CREDENTIAL_KEY);
+        let accept = accept_of(&context);
         let serve = self.get_ref().read_resource(request.clone(), context);
-        self.paid(&call, &price, credential.as_ref(), serve).await
+        self.paid(&call, &price, credential.as_ref(), accept.as_ref(), serve)
+            .await
     }
 
     async fn get_prompt(
@@ -88,8 +97,10 @@ impl<H: ServerHandler> ServerHandler for PaidServer<H> {
         };
         // Taken out: the tool never sees the credential.
         let credential = context.meta.remove(CREDENTIAL_KEY);
+        let accept = accept_of(&context);
         let serve = self.get_ref().get_prompt(request.clone(), context);
-        self.paid(&call, &price, credential.as_ref(), serve).await
+        self.paid(&call, &price, credential.as_ref(), accept.as_ref(), serve)
+            .await
     }
 
     async fn initialize(

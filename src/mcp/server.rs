@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use http::StatusCode;
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ErrorCode, ErrorData, GetPromptResponse, GetPromptResult,
-    JsonObject, MetaObject, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
+    CallToolResponse, CallToolResult, ClientCapabilities, ErrorCode, ErrorData, GetPromptResponse,
+    GetPromptResult, JsonObject, MetaObject, ReadResourceResponse, ReadResourceResult,
+    ServerCapabilities,
 };
 use serde_json::{Map, Value, json};
 
@@ -19,7 +20,7 @@ use super::wire::{INTERNAL_ERROR, RECEIPT_KEY, credential_from_json, receipt_to_
 use crate::method::{
     ChargeContext, PaymentFailed, PaymentRejection, Payments, Price, RefundCandidate,
 };
-use crate::protocol::{Credential, ProblemType, Receipt};
+use crate::protocol::{AcceptPayment, Credential, ProblemType, Receipt};
 use crate::store::ResponseCache;
 use std::future::Future;
 
@@ -290,11 +291,14 @@ impl<H> PaidServer<H> {
 
     /// A priced call: refused without a credential that pays, else served
     /// by `serve` (or answered from the replay cache) with its receipt.
+    /// `accept`: the methods the client declared, which order and filter
+    /// the challenges as `Accept-Payment` does on HTTP.
     pub(super) async fn paid<R: PaidResponse>(
         &self,
         call: &Call<'_>,
         price: &Price,
         credential: Option<&Value>,
+        accept: Option<&AcceptPayment>,
         serve: impl Future<Output = Result<R, ErrorData>>,
     ) -> Result<R, ErrorData> {
         let payments = &self.config.payments;
@@ -302,7 +306,7 @@ impl<H> PaidServer<H> {
         let ctx = ChargeContext {
             scope: &scope,
             digest: None,
-            accept: None,
+            accept,
         };
         let Some(value) = credential else {
             return self.refuse(&payments.payment_required(price, &ctx));
@@ -395,6 +399,35 @@ impl<H> PaidServer<H> {
         }
         Err(rejection_to_error(rejection))
     }
+}
+
+/// What a client declared in `capabilities.experimental.payment.methods`
+/// at initialization, as an `Accept-Payment` of `method/intent` ranges
+/// (`None` when it declared nothing readable).
+pub(super) fn client_accept(client: &ClientCapabilities) -> Option<AcceptPayment> {
+    let methods = client
+        .experimental
+        .as_ref()?
+        .get("payment")?
+        .get("methods")?
+        .as_object()?;
+    let mut ranges = Vec::new();
+    for (method, entry) in methods {
+        let intents = entry.get("intents").and_then(Value::as_array);
+        match intents {
+            Some(intents) => ranges.extend(
+                intents
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|intent| format!("{method}/{intent}")),
+            ),
+            None => ranges.push(format!("{method}/*")),
+        }
+    }
+    if ranges.is_empty() {
+        return None;
+    }
+    AcceptPayment::parse([ranges.join(", ").as_str()]).ok()
 }
 
 fn receipt_json(

@@ -334,3 +334,35 @@ async fn mcp_tool_result_form_carries_the_challenges_in_meta() {
         .unwrap_err();
     assert_eq!(mcp_error(error).code.0, -32042);
 }
+
+#[tokio::test]
+async fn mcp_the_methods_a_client_declares_filter_and_order_the_challenges() {
+    let env = Env::new();
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = env.server();
+    tokio::spawn(async move {
+        if let Ok(running) = rmcp::ServiceExt::serve(server, server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let mut info = rmcp::model::ClientConfig::default();
+    let mut payment = rmcp::model::JsonObject::new();
+    payment.insert(
+        "methods".into(),
+        json!({"sepa": {"intents": ["charge"]}, "card": {"intents": ["charge"]}}),
+    );
+    info.capabilities.experimental = Some([("payment".to_owned(), payment)].into());
+    let client = rmcp::ServiceExt::serve(info, client_io).await.unwrap();
+    let error = mcp_error(
+        client
+            .call_tool(tool_call("joke", json!({}), None))
+            .await
+            .unwrap_err(),
+    );
+    let methods: Vec<_> = challenges(&error)
+        .iter()
+        .map(|c| c["method"].as_str().unwrap().to_owned())
+        .collect();
+    // Only what the client pays, in the server's order (equal weights).
+    assert_eq!(methods, ["card", "sepa"]);
+}
