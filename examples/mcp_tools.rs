@@ -1,6 +1,7 @@
 //! Paid MCP tools: an rmcp server whose `joke` tool costs 0.01 `PathUSD`
 //! (a Tempo charge) and whose `ping` is free, over streamable HTTP at
-//! `/mcp`.
+//! `/mcp`, or over stdio with `MCP_TRANSPORT=stdio` (then stdout carries
+//! only JSON-RPC; the realm is `MPP_REALM`, default `127.0.0.1`).
 //!
 //! ```sh
 //! MPP_SECRET_KEY=... TEMPO_RECIPIENT=0x... TEMPO_RPC_URL=http://127.0.0.1:8545 \
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{tool, tool_router};
+use rmcp::{ServiceExt as _, tool, tool_router};
 use tower_mpp::mcp::PaidServer;
 use tower_mpp::method::Price;
 use tower_mpp::tempo::TempoCharge;
@@ -54,6 +55,14 @@ async fn run() -> Result<(), Box<dyn Error>> {
         "joke",
         Price::new("0.01")?.description("A joke for an agent"),
     );
+    if std::env::var("MCP_TRANSPORT").is_ok_and(|t| t == "stdio") {
+        server
+            .serve(rmcp::transport::stdio())
+            .await?
+            .waiting()
+            .await?;
+        return Ok(());
+    }
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),

@@ -14,6 +14,7 @@ mod common;
 mod http;
 mod server;
 mod session;
+mod stdio;
 mod tempo;
 
 #[path = "../server/common.rs"]
