@@ -20,6 +20,8 @@
 //! - `tempo` (feature `tempo`): the Tempo charge method, settled on chain.
 //! - `evm` (feature `evm`): the EVM charge method (Permit2, EIP-3009,
 //!   transactions, hashes) on any EVM chain.
+//! - `mcp` (feature `mcp`): paid MCP tools on rmcp, the JSON-RPC form of
+//!   the same registry.
 //! - `client` (feature `client`): the paying side: `send_with_payment` on
 //!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
 //!
@@ -41,6 +43,8 @@ pub mod discovery;
 #[cfg(feature = "evm")]
 pub mod evm;
 pub mod layer;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod method;
 #[cfg(test)]
 mod package_metadata;

@@ -9,6 +9,8 @@
 //!   pays a `402` and retries once; [`PaymentMiddleware`] (feature
 //!   `middleware`) does it for every request of a `reqwest_middleware`
 //!   client. [`ReceiptExt::payment_receipt`] reads the receipt.
+//! - [`mcp::McpPayer`] (feature `mcp`) pays the priced tools of an MCP
+//!   server through an rmcp client.
 //! - [`SpendingPolicy`] caps amounts per request and in total, and limits
 //!   currencies, recipients and chains, before anything is signed
 //!   ([`WithPolicy::with_policy`]).
@@ -42,6 +44,8 @@
 
 mod error;
 mod fetch;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod multi;
