@@ -8,6 +8,8 @@
 
 mod common;
 mod evm_authorization;
+#[cfg(feature = "client")]
+mod evm_client;
 mod evm_hash;
 mod evm_permit2;
 mod evm_transaction;
