@@ -43,6 +43,8 @@
 //! ```
 
 mod error;
+#[cfg(feature = "evm")]
+mod evm;
 mod fetch;
 #[cfg(feature = "mcp")]
 pub mod mcp;
@@ -56,10 +58,13 @@ mod session;
 #[cfg(feature = "tempo")]
 mod tempo;
 
-/// The signer a [`TempoProvider`] takes by default (a secp256k1 key).
-#[cfg(feature = "tempo")]
+/// The signer a [`TempoProvider`] or an `EvmProvider` takes by default (a
+/// secp256k1 key).
+#[cfg(any(feature = "tempo", feature = "evm"))]
 pub use alloy_signer_local::PrivateKeySigner;
 pub use error::{ClientError, PayError, PolicyViolation};
+#[cfg(feature = "evm")]
+pub use evm::EvmProvider;
 pub use fetch::{PaymentExt, ReceiptExt};
 #[cfg(feature = "middleware")]
 pub use middleware::PaymentMiddleware;

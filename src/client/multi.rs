@@ -86,6 +86,14 @@ impl<P: PaymentProvider> DynProvider for P {
 /// Several providers as one: each challenge goes to the first provider
 /// (in the order added) that supports its method and intent.
 ///
+/// Which challenge is paid: the first the server's `402` lists that a
+/// provider supports. The server orders its offers, and reorders them by
+/// the client's `Accept-Payment`, which lists every provider's
+/// [`accepts`](PaymentProvider::accepts) at equal weight (the server's
+/// order decides) or, after [`preferring_order`](Self::preferring_order),
+/// at falling weights in the order the providers were added (the client's
+/// order decides).
+///
 /// ```
 /// # use tower_mpp::client::{PayError, PaymentProvider};
 /// # use tower_mpp::protocol::{Challenge, Credential};
@@ -104,9 +112,33 @@ impl<P: PaymentProvider> DynProvider for P {
 /// assert!(!provider.supports("tempo", "charge"));
 /// assert_eq!(provider.accepts(), [("card".to_owned(), "charge".to_owned())]);
 /// ```
+///
+/// [`preferring_order`](Self::preferring_order) weights the second
+/// provider's ranges below the first's:
+///
+/// ```
+/// # use tower_mpp::client::{MultiProvider, PayError, PaymentProvider};
+/// # use tower_mpp::protocol::{Challenge, Credential};
+/// # struct Method(&'static str);
+/// # impl PaymentProvider for Method {
+/// #     fn supports(&self, method: &str, _: &str) -> bool { method == self.0 }
+/// #     async fn pay(&self, _: &Challenge) -> Result<Credential, PayError> {
+/// #         Err(PayError::invalid("declined"))
+/// #     }
+/// #     fn accepts(&self) -> Vec<(String, String)> { vec![(self.0.into(), "charge".into())] }
+/// # }
+/// let provider = MultiProvider::new()
+///     .with(Method("evm"))
+///     .with(Method("tempo"))
+///     .preferring_order();
+/// let pairs = provider.accepts();
+/// assert_eq!(pairs[0], ("evm".to_owned(), "charge".to_owned()));
+/// assert_eq!(pairs[1], ("tempo".to_owned(), "charge;q=0.9".to_owned()));
+/// ```
 #[derive(Clone, Default)]
 pub struct MultiProvider {
     providers: Vec<Arc<dyn DynProvider>>,
+    ranked: bool,
 }
 
 impl MultiProvider {
@@ -119,6 +151,16 @@ impl MultiProvider {
     #[must_use]
     pub fn with<P: PaymentProvider + 'static>(mut self, provider: P) -> Self {
         self.providers.push(Arc::new(provider));
+        self
+    }
+
+    /// Asks servers to prefer the providers' methods in the order added:
+    /// `Accept-Payment` gives the first provider's ranges `q=1` and each
+    /// next provider's 0.1 less (down to 0.1), so a server offering
+    /// several of them lists the preferred first.
+    #[must_use]
+    pub fn preferring_order(mut self) -> Self {
+        self.ranked = true;
         self
     }
 
@@ -144,6 +186,7 @@ impl fmt::Debug for MultiProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MultiProvider")
             .field("accepts", &PaymentProvider::accepts(self))
+            .field("ranked", &self.ranked)
             .field("providers", &self.providers.len())
             .finish()
     }
@@ -229,11 +272,27 @@ impl PaymentProvider for MultiProvider {
         self.providers.iter().all(|p| p.accepts_realm(realm, host))
     }
 
+    /// Each provider's pairs once; after
+    /// [`preferring_order`](MultiProvider::preferring_order), with the
+    /// weight (`;q=`) after the intent where it is below 1.
     fn accepts(&self) -> Vec<(String, String)> {
         let mut all: Vec<(String, String)> = Vec::new();
-        for pair in self.providers.iter().flat_map(|p| p.accepts()) {
-            if !all.contains(&pair) {
-                all.push(pair);
+        for (rank, provider) in self.providers.iter().enumerate() {
+            for (method, intent) in provider.accepts() {
+                if all
+                    .iter()
+                    .any(|(m, i)| *m == method && i.split(';').next() == Some(intent.as_str()))
+                {
+                    continue;
+                }
+                // Thousandths: 1000, 900, ... 100.
+                let q = 1000usize.saturating_sub(rank * 100).max(100);
+                let intent = if self.ranked && q < 1000 {
+                    format!("{intent};q=0.{}", q / 100)
+                } else {
+                    intent
+                };
+                all.push((method, intent));
             }
         }
         all

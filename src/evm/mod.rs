@@ -74,7 +74,8 @@ pub use typed::{
 use crate::chain::rpc::{self, Rpc, RpcFault};
 use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
 use gas::GasPayer;
-use request::{EvmRequest, MethodDetails};
+pub(crate) use request::EvmRequest;
+use request::MethodDetails;
 
 /// How long a transaction hash stays claimed: a transfer names no
 /// challenge, so only the claim stops it paying twice.

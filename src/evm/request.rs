@@ -54,11 +54,20 @@ pub struct EvmSplit {
     pub memo: Option<String>,
 }
 
+fn canonical_permit2() -> Address {
+    super::PERMIT2_ADDRESS
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MethodDetails {
     pub(crate) chain_id: u64,
-    #[serde(serialize_with = "crate::chain::wire::checksummed")]
+    /// Always written; read as the canonical address when absent (the
+    /// draft's default, and mppx 0.11's servers leave it out).
+    #[serde(
+        default = "canonical_permit2",
+        serialize_with = "crate::chain::wire::checksummed"
+    )]
     pub(crate) permit2_address: Address,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) credential_types: Option<Vec<CredentialType>>,
@@ -141,5 +150,16 @@ mod tests {
         assert!(request.accepts(CredentialType::Hash));
         assert!(!request.accepts(CredentialType::Permit2));
         assert!(!request.accepts(CredentialType::Authorization));
+    }
+
+    /// mppx 0.11's servers leave `permit2Address` out: the canonical one.
+    #[test]
+    fn a_missing_permit2_address_is_the_canonical_one() {
+        let json = r#"{"amount":"10000","currency":"0x0000000000000000000000000000000000000001","methodDetails":{"chainId":31337,"credentialTypes":["authorization"],"decimals":6},"recipient":"0x0000000000000000000000000000000000000002"}"#;
+        let request: EvmRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            request.method_details.permit2_address,
+            super::super::PERMIT2_ADDRESS
+        );
     }
 }

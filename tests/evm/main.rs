@@ -8,12 +8,19 @@
 
 mod common;
 mod evm_authorization;
+#[cfg(feature = "client")]
+mod evm_client;
 mod evm_hash;
+#[cfg(all(feature = "client", feature = "tempo"))]
+mod evm_multi;
 mod evm_permit2;
 mod evm_transaction;
 
 #[path = "../support/anvil.rs"]
 mod anvil;
+#[path = "../support/escrow.rs"]
+#[cfg(all(feature = "client", feature = "tempo"))]
+mod escrow;
 #[path = "../support/evm_chain.rs"]
 mod evm_chain;
 #[path = "../server/common.rs"]
@@ -21,5 +28,7 @@ mod evm_chain;
 mod server_common;
 
 mod support {
+    #[cfg(all(feature = "client", feature = "tempo"))]
+    pub(crate) use super::escrow;
     pub(crate) use super::{anvil, evm_chain};
 }
