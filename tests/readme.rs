@@ -6,6 +6,12 @@
 
 #[path = "support/anvil.rs"]
 mod anvil;
+#[path = "support/escrow.rs"]
+mod escrow;
+
+mod support {
+    pub(crate) use super::anvil;
+}
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -42,6 +48,7 @@ fn the_readme_programs_are_the_examples_unchanged() {
     let paths: Vec<&str> = programs.iter().map(|(p, _)| p.as_str()).collect();
     assert!(
         paths.contains(&"examples/readme_server.rs")
+            && paths.contains(&"examples/readme_stream.rs")
             && paths.contains(&"examples/readme_client.rs"),
         "{paths:?}"
     );
@@ -85,26 +92,22 @@ impl Drop for Running {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_readme_server_charges_and_the_readme_client_pays_on_tempo() {
-    let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
-    let recipient = Address::random();
-    let payer = anvil.funded_payer(10_000_000).await;
-
-    let mut server = Running(
-        Command::new(example("readme_server"))
-            .env("ADDR", "127.0.0.1:0")
-            .env("MPP_REALM", "127.0.0.1")
-            .env(
-                "MPP_SECRET_KEY",
-                "a README test secret of at least 32 bytes",
-            )
-            .env("TEMPO_RECIPIENT", recipient.to_string())
-            .env("TEMPO_RPC_URL", &anvil.url)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+/// Starts the example `name` on a free loopback port with `env` (and a
+/// realm and secret); the process and its address.
+async fn start(name: &str, env: &[(&str, String)]) -> (Running, String) {
+    let mut command = Command::new(example(name));
+    command
+        .env("ADDR", "127.0.0.1:0")
+        .env("MPP_REALM", "127.0.0.1")
+        .env(
+            "MPP_SECRET_KEY",
+            "a README test secret of at least 32 bytes",
+        )
+        .stdout(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut server = Running(command.spawn().unwrap());
     let stdout = server.0.stdout.take().unwrap();
     let address = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -119,6 +122,23 @@ async fn the_readme_server_charges_and_the_readme_client_pays_on_tempo() {
     })
     .await
     .unwrap();
+    (server, address)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_server_charges_and_the_readme_client_pays_on_tempo() {
+    let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
+    let recipient = Address::random();
+    let payer = anvil.funded_payer(10_000_000).await;
+
+    let (_server, address) = start(
+        "readme_server",
+        &[
+            ("TEMPO_RECIPIENT", recipient.to_string()),
+            ("TEMPO_RPC_URL", anvil.url.clone()),
+        ],
+    )
+    .await;
 
     let client = tokio::task::spawn_blocking({
         let url = anvil.url.clone();
@@ -144,4 +164,50 @@ async fn the_readme_server_charges_and_the_readme_client_pays_on_tempo() {
     assert!(stdout.contains("It had no account."), "{stdout}");
     // One cent of PathUSD (6 decimals) reached the recipient.
     assert_eq!(anvil.balance(PATH_USD, recipient).await, U256::from(10_000));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_stream_is_paid_word_by_word_from_a_channel() {
+    use futures_util::StreamExt as _;
+    use tower_mpp::client::{PaymentExt, SessionEvent, TempoSessionProvider};
+
+    let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
+    let escrow = escrow::deploy(&anvil).await;
+    let recipient = alloy::signers::local::PrivateKeySigner::random();
+    anvil.fund(recipient.address(), PATH_USD, 10_000_000).await;
+    let payer = anvil.funded_payer(10_000_000).await;
+    let (_server, address) = start(
+        "readme_stream",
+        &[
+            (
+                "TEMPO_PAYEE_KEY",
+                hex::encode_prefixed(recipient.to_bytes()),
+            ),
+            ("TEMPO_RPC_URL", anvil.url.clone()),
+            ("TEMPO_CHAIN_ID", anvil::CHAIN_ID.to_string()),
+            ("TEMPO_ESCROW", escrow.to_string()),
+        ],
+    )
+    .await;
+
+    let provider = TempoSessionProvider::new(payer).with_deposit(1_000_000);
+    let url = format!("http://{address}/answer");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .send_with_payment(&provider)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut events = provider.events(response);
+    let mut words = Vec::new();
+    while let Some(event) = events.next().await {
+        if let SessionEvent::Message(word) = event.unwrap() {
+            words.push(word);
+        }
+    }
+    assert_eq!(words.join(" "), "Pay as you go, one word at a time.");
+    let receipt = events.receipt().expect("the final receipt");
+    // Nine words at 0.0001 (100 base units) each.
+    assert_eq!(receipt.extra["spent"], "900");
+    provider.close(&url).await.unwrap();
 }
