@@ -22,6 +22,8 @@
 //!   transactions, hashes) on any EVM chain.
 //! - `client` (feature `client`): the paying side: `send_with_payment` on
 //!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
+//! - [`prelude`]: the names a server or a client needs, for
+//!   `use tower_mpp::prelude::*;`.
 //!
 //! # Cargo features
 //!
@@ -44,6 +46,7 @@ pub mod layer;
 pub mod method;
 #[cfg(test)]
 mod package_metadata;
+pub mod prelude;
 pub mod protocol;
 pub mod store;
 pub mod stream;

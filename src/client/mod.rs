@@ -42,7 +42,7 @@
 
 mod error;
 mod fetch;
-#[cfg(feature = "middleware")]
+#[cfg(feature = "reqwest-middleware")]
 mod middleware;
 mod multi;
 mod policy;
@@ -57,7 +57,7 @@ mod tempo;
 pub use alloy_signer_local::PrivateKeySigner;
 pub use error::{ClientError, PayError, PolicyViolation};
 pub use fetch::{PaymentExt, ReceiptExt};
-#[cfg(feature = "middleware")]
+#[cfg(feature = "reqwest-middleware")]
 pub use middleware::PaymentMiddleware;
 pub use multi::MultiProvider;
 pub use policy::{Limited, Reservation, SpendingPolicy, WithPolicy};
