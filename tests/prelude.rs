@@ -44,3 +44,24 @@ fn the_prelude_is_enough_for_a_paying_client() {
     let request = reqwest::Client::new().get("http://127.0.0.1:9/paid");
     drop(request.send_with_payment(&provider));
 }
+
+/// The setters are bare names (`deposit`, `client_id`), as in tower-http
+/// and reqwest; the former `with_*` names still build, deprecated.
+#[test]
+#[allow(deprecated)]
+fn the_former_setter_names_still_build() {
+    let signer = PrivateKeySigner::random();
+    let bare = TempoProvider::new(signer.clone(), "http://127.0.0.1:9")
+        .unwrap()
+        .client_id("app")
+        .chain_id(1337);
+    let former = TempoProvider::new(signer.clone(), "http://127.0.0.1:9")
+        .unwrap()
+        .with_client_id("app")
+        .with_chain_id(1337);
+    assert_eq!(bare.address(), former.address());
+    let sessions = TempoSessionProvider::new(signer)
+        .deposit(1_000)
+        .with_max_deposit(2_000);
+    assert_eq!(sessions.address(), bare.address());
+}

@@ -60,7 +60,7 @@ const ESTIMATE_MARGIN: u64 = 5_000;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
-/// let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?.with_client_id("my-app");
+/// let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?.client_id("my-app");
 /// let response = reqwest::Client::new()
 ///     .get("https://api.example.com/paid")
 ///     .send_with_payment(&provider)
@@ -110,46 +110,88 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
     /// Names this client in attribution memos (bytes 15..25 hold the first
     /// 10 bytes of its keccak256), so servers can tell their clients apart.
     #[must_use]
-    pub fn with_client_id(mut self, id: impl Into<String>) -> Self {
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.client_id = Some(id.into()).filter(|id: &String| !id.is_empty());
         self
     }
 
+    /// The former name of [`client_id`](Self::client_id).
+    #[deprecated(note = "renamed `client_id`")]
+    #[must_use]
+    pub fn with_client_id(self, id: impl Into<String>) -> Self {
+        self.client_id(id)
+    }
+
     /// The node's chain, known in advance: saves the `eth_chainId` call.
     #[must_use]
-    pub fn with_chain_id(mut self, chain_id: u64) -> Self {
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
         self.chain_id = OnceCell::new_with(Some(chain_id));
         self
     }
 
+    /// The former name of [`chain_id`](Self::chain_id).
+    #[deprecated(note = "renamed `chain_id`")]
+    #[must_use]
+    pub fn with_chain_id(self, chain_id: u64) -> Self {
+        self.chain_id(chain_id)
+    }
+
     /// Pull (the default) or push, when the challenge allows both.
     #[must_use]
-    pub fn with_mode(mut self, mode: Mode) -> Self {
+    pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
     }
 
+    /// The former name of [`mode`](Self::mode).
+    #[deprecated(note = "renamed `mode`")]
+    #[must_use]
+    pub fn with_mode(self, mode: Mode) -> Self {
+        self.mode(mode)
+    }
+
     /// The TIP-20 token fees are paid in (default: the charge's currency).
     #[must_use]
-    pub fn with_fee_token(mut self, token: Address) -> Self {
+    pub fn fee_token(mut self, token: Address) -> Self {
         self.fee_token = Some(token);
         self
     }
 
+    /// The former name of [`fee_token`](Self::fee_token).
+    #[deprecated(note = "renamed `fee_token`")]
+    #[must_use]
+    pub fn with_fee_token(self, token: Address) -> Self {
+        self.fee_token(token)
+    }
+
     /// A fixed gas limit instead of `eth_estimateGas` (plus a margin).
     #[must_use]
-    pub fn with_gas_limit(mut self, gas: u64) -> Self {
+    pub fn gas_limit(mut self, gas: u64) -> Self {
         self.gas_limit = Some(gas);
         self
+    }
+
+    /// The former name of [`gas_limit`](Self::gas_limit).
+    #[deprecated(note = "renamed `gas_limit`")]
+    #[must_use]
+    pub fn with_gas_limit(self, gas: u64) -> Self {
+        self.gas_limit(gas)
     }
 
     /// The most paid per gas, in wei (default 41 gwei), and the tip
     /// (default 1 gwei).
     #[must_use]
-    pub fn with_fees_per_gas(mut self, max_fee: u128, priority_fee: u128) -> Self {
+    pub fn fees_per_gas(mut self, max_fee: u128, priority_fee: u128) -> Self {
         self.max_fee_per_gas = max_fee;
         self.max_priority_fee_per_gas = priority_fee;
         self
+    }
+
+    /// The former name of [`fees_per_gas`](Self::fees_per_gas).
+    #[deprecated(note = "renamed `fees_per_gas`")]
+    #[must_use]
+    pub fn with_fees_per_gas(self, max_fee: u128, priority_fee: u128) -> Self {
+        self.fees_per_gas(max_fee, priority_fee)
     }
 
     /// Trusts the certificate authority in `pem` (PEM) for an https RPC
@@ -160,27 +202,45 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
     ///
     /// [`TempoConfigError::InvalidRootCertificate`] if `pem` holds no
     /// certificate or the HTTP client cannot be made with it.
-    pub fn with_root_certificate(
-        mut self,
-        pem: impl Into<Vec<u8>>,
-    ) -> Result<Self, TempoConfigError> {
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, TempoConfigError> {
         self.roots.push(pem.into());
         self.rpc = self.rpc.with_roots(&self.roots)?;
         Ok(self)
     }
 
+    /// The former name of [`root_certificate`](Self::root_certificate).
+    #[deprecated(note = "renamed `root_certificate`")]
+    #[allow(clippy::missing_errors_doc)]
+    pub fn with_root_certificate(self, pem: impl Into<Vec<u8>>) -> Result<Self, TempoConfigError> {
+        self.root_certificate(pem)
+    }
+
     /// How long one RPC call may take (default 10 s).
     #[must_use]
-    pub fn with_rpc_timeout(mut self, timeout: Duration) -> Self {
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
         self.rpc = self.rpc.with_timeout(timeout);
         self
     }
 
+    /// The former name of [`rpc_timeout`](Self::rpc_timeout).
+    #[deprecated(note = "renamed `rpc_timeout`")]
+    #[must_use]
+    pub fn with_rpc_timeout(self, timeout: Duration) -> Self {
+        self.rpc_timeout(timeout)
+    }
+
     /// How long a push payment waits for its receipt (default 30 s).
     #[must_use]
-    pub fn with_receipt_timeout(mut self, timeout: Duration) -> Self {
+    pub fn receipt_timeout(mut self, timeout: Duration) -> Self {
         self.receipt_timeout = timeout;
         self
+    }
+
+    /// The former name of [`receipt_timeout`](Self::receipt_timeout).
+    #[deprecated(note = "renamed `receipt_timeout`")]
+    #[must_use]
+    pub fn with_receipt_timeout(self, timeout: Duration) -> Self {
+        self.receipt_timeout(timeout)
     }
 
     /// The paying account.
