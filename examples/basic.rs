@@ -23,21 +23,29 @@
 //!   cargo run --features tempo,redis --example basic
 //! curl -i http://127.0.0.1:3000/paid    # 402 with a Payment challenge
 //! ```
+//!
+//! Copied into a new project as `src/main.rs`, it needs:
+//!
+//! ```text
+//! cargo add tower-mpp --features tempo,redis
+//! cargo add axum hyper hyper-util rustls serde_json tokio tower-http \
+//!   --features hyper/server,hyper/http1,hyper-util/tokio,hyper-util/server,hyper-util/service,tokio/full,tower-http/timeout
+//! ```
 
-use axum::http::StatusCode;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::error::Error;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 use tower_mpp::axum::Charge;
 use tower_mpp::discovery::Discovery;
 use tower_mpp::layer::PaymentLayer;

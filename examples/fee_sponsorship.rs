@@ -24,20 +24,28 @@
 //!   cargo run --features tempo --example fee_sponsorship
 //! curl -i http://127.0.0.1:3000/sponsored
 //! ```
+//!
+//! Copied into a new project as `src/main.rs`, it needs:
+//!
+//! ```text
+//! cargo add tower-mpp --features tempo
+//! cargo add axum hyper hyper-util tokio tower-http \
+//!   --features hyper/server,hyper/http1,hyper-util/tokio,hyper-util/server,hyper-util/service,tokio/full,tower-http/timeout
+//! ```
 
-use axum::http::StatusCode;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::error::Error;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 use tower_mpp::axum::Charge;
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{Payments, Price, StaticPrice};

@@ -14,6 +14,14 @@
 //!   cargo run --features tempo --example hyper_server
 //! curl -i http://127.0.0.1:3000/anything
 //! ```
+//!
+//! Copied into a new project as `src/main.rs`, it needs:
+//!
+//! ```text
+//! cargo add tower-mpp --features tempo
+//! cargo add bytes http http-body-util hyper hyper-util tokio tower tower-http \
+//!   --features hyper/server,hyper/http1,hyper-util/tokio,hyper-util/server,hyper-util/service,tokio/full,tower/util,tower-http/timeout
+//! ```
 
 use std::convert::Infallible;
 use std::error::Error;

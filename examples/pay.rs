@@ -55,7 +55,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .parse()
         .map_err(|_| "PAYER_KEY is not a private key")?;
     let client_id = env("CLIENT_ID").unwrap_or_else(|_| "tower-mpp-demo".to_owned());
-    let provider = TempoProvider::new(signer, &rpc_url)?.with_client_id(client_id);
+    let provider = TempoProvider::new(signer, &rpc_url)?.client_id(client_id);
     let chain = Chain::connect(&rpc_url)?;
     let http = reqwest::Client::new();
 

@@ -21,22 +21,30 @@
 //! curl -i http://127.0.0.1:3000/translate -H 'content-type: application/json' \
 //!   -d '{"text": "pay per word", "to": "fr"}'    # 402 for 0.003
 //! ```
+//!
+//! Copied into a new project as `src/main.rs`, it needs:
+//!
+//! ```text
+//! cargo add tower-mpp --features tempo
+//! cargo add axum hyper hyper-util serde serde_json tokio tower-http \
+//!   --features hyper/server,hyper/http1,hyper-util/tokio,hyper-util/server,hyper-util/service,serde/derive,tokio/full,tower-http/timeout
+//! ```
 
-use axum::http::StatusCode;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::error::Error;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 use tower_mpp::axum::Payment;
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{PaymentRejection, Payments, Price};

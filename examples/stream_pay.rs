@@ -66,9 +66,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let deposit: u128 = env("DEPOSIT").map_or(Ok(5_000), |d| d.parse())?;
     // Vouch ten words ahead, so the server asks every tenth word.
     let provider = TempoSessionProvider::new(signer)
-        .with_deposit(deposit)
-        .with_max_deposit(100 * deposit)
-        .with_voucher_ahead(900);
+        .deposit(deposit)
+        .max_deposit(100 * deposit)
+        .voucher_ahead(900);
     let payer = provider.address();
     let node = ProviderBuilder::new_with_network::<TempoNetwork>()
         .connect_http(rpc_url.parse()?)

@@ -15,23 +15,38 @@
 //!
 //! All are in the table of `tower_mpp::tempo`'s documentation.
 //!
+//! ```text
+//! TEMPO_PAYEE_KEY=0x... TEMPO_ESCROW=0x... \
+//! TEMPO_RPC_URL=http://127.0.0.1:8545 TEMPO_CHAIN_ID=1337 \
+//! MPP_SECRET_KEY=$(openssl rand -hex 32) \
+//!   cargo run --features tempo --example stream_words
+//! ```
+//!
 //! `scripts/demo` runs it on a local chain with the escrow deployed, and
 //! pays it with the `stream_pay` example.
+//!
+//! Copied into a new project as `src/main.rs`, it needs:
+//!
+//! ```text
+//! cargo add tower-mpp --features tempo
+//! cargo add axum futures-util hyper hyper-util tokio tower-http \
+//!   --features hyper/server,hyper/http1,hyper-util/tokio,hyper-util/server,hyper-util/service,tokio/full,tower-http/timeout
+//! ```
 
-use axum::http::StatusCode;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use std::error::Error;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tower_http::timeout::TimeoutLayer;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::get;
 use futures_util::stream;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
 use tower_mpp::axum::{Charge, Payment};
 use tower_mpp::layer::PaymentLayer;
 use tower_mpp::method::{PaymentRejection, Payments, Price, StaticPrice};

@@ -96,8 +96,14 @@ impl Payments {
     /// # Errors
     ///
     /// A `Misconfigured` [`PaymentRejection`] when a method cannot express
-    /// the price (as issuing a challenge would fail).
+    /// the price (as issuing a challenge would fail), or the price's
+    /// description was left out (see [`Price::check`]): discovery is
+    /// built at start-up, where such a price is refused.
     pub fn offers(&self, price: &Price) -> Result<Vec<Offer>, PaymentRejection> {
+        price.check().map_err(|e| {
+            self.misconfigured("the price's description cannot be offered")
+                .with_source(e)
+        })?;
         let text = |object: &Map<String, Value>, field: &str| {
             object.get(field).and_then(Value::as_str).map(str::to_owned)
         };

@@ -24,6 +24,8 @@
 //!   the same registry.
 //! - `client` (feature `client`): the paying side: `send_with_payment` on
 //!   reqwest, payment providers (Tempo with `tempo`), a spending policy.
+//! - [`prelude`]: the names a server or a client needs, for
+//!   `use tower_mpp::prelude::*;`.
 //!
 //! # Cargo features
 //!
@@ -48,6 +50,7 @@ pub mod mcp;
 pub mod method;
 #[cfg(test)]
 mod package_metadata;
+pub mod prelude;
 pub mod protocol;
 pub mod store;
 pub mod stream;

@@ -65,8 +65,8 @@ impl Peer {
         let address = payer.address();
         let provider = TempoProvider::new(payer, &self.anvil.url)
             .unwrap()
-            .with_client_id("tower-mpp tests")
-            .with_mode(mode);
+            .client_id("tower-mpp tests")
+            .mode(mode);
         let response = reqwest::Client::new()
             .get(self.server.url(path))
             .send_with_payment(&provider)

@@ -190,7 +190,7 @@ async fn the_readme_stream_is_paid_word_by_word_from_a_channel() {
     )
     .await;
 
-    let provider = TempoSessionProvider::new(payer).with_deposit(1_000_000);
+    let provider = TempoSessionProvider::new(payer).deposit(1_000_000);
     let url = format!("http://{address}/answer");
     let response = reqwest::Client::new()
         .get(&url)

@@ -109,7 +109,7 @@ async fn a_charge_and_a_session_settle_on_the_testnet() {
         response.headers().get("payment-receipt")
     );
 
-    let sessions = TempoSessionProvider::new(payer).with_deposit(10_000);
+    let sessions = TempoSessionProvider::new(payer).deposit(10_000);
     for _ in 0..2 {
         let response = client
             .get(format!("{base}/paid"))

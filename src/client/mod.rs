@@ -48,9 +48,11 @@ mod evm;
 mod fetch;
 #[cfg(feature = "mcp")]
 pub mod mcp;
-#[cfg(feature = "middleware")]
+#[cfg(feature = "reqwest-middleware")]
 mod middleware;
 mod multi;
+#[cfg(any(feature = "tempo", feature = "evm"))]
+mod node;
 mod policy;
 mod provider;
 #[cfg(feature = "tempo")]
@@ -66,7 +68,7 @@ pub use error::{ClientError, PayError, PolicyViolation};
 #[cfg(feature = "evm")]
 pub use evm::EvmProvider;
 pub use fetch::{PaymentExt, ReceiptExt};
-#[cfg(feature = "middleware")]
+#[cfg(feature = "reqwest-middleware")]
 pub use middleware::PaymentMiddleware;
 pub use multi::MultiProvider;
 pub use policy::{Limited, Reservation, SpendingPolicy, WithPolicy};

@@ -24,7 +24,7 @@ use crate::protocol::{Challenge, Credential, parse_base_units};
 /// per-request limit. A session's deposits (opens and top-ups) count
 /// against the total too, apart from what is spent: `max_total` bounds
 /// what is locked in escrows (each channel's deposit is also capped by
-/// its provider, see `TempoSessionProvider::with_max_deposit`). It refuses other
+/// its provider, see `TempoSessionProvider::max_deposit`). It refuses other
 /// intents, whose cost it cannot read. With no rules it allows every
 /// charge. Each rule narrows it:
 ///

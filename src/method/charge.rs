@@ -75,12 +75,11 @@ impl Payments {
         }
         let expires = Timestamp::after(expiry)
             .map_err(|e| self.misconfigured("expiry out of range").with_source(e))?;
-        if let Some(description) = price.description_text()
-            && !is_header_text(description)
-        {
-            return Err(self.misconfigured(
-                "the price's description holds a control or non-ASCII character, which a WWW-Authenticate header cannot carry",
-            ));
+        // A description a header cannot carry was left out of the price:
+        // the route stays payable, and the operator hears of it once.
+        #[cfg(feature = "tracing")]
+        if let Err(error) = price.check() {
+            warn_once_left_out(&error);
         }
         let opaque = bind_opaque(ctx.scope, inner.nonces.next().as_str());
         let offers = self.encoded_offers(price)?;
@@ -459,11 +458,13 @@ pub(super) fn bind_opaque(scope: &str, nonce: &str) -> Base64Json {
     Base64Json::from_canonical_string_map(json)
 }
 
-/// Whether `text` fits an RFC 9110 quoted-string as this crate writes one:
-/// tabs and visible ASCII (obs-text is not written: clients decode it
-/// differently).
-fn is_header_text(text: &str) -> bool {
-    super::price::header_text_error(text.as_bytes()).is_none()
+/// Logs, once per process, a price whose description was left out.
+#[cfg(feature = "tracing")]
+fn warn_once_left_out(error: &super::PriceError) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(target: "tower_mpp", %error, "a price's description was left out of its challenges");
+    }
 }
 
 #[cfg(test)]

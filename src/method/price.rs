@@ -50,6 +50,9 @@ pub struct Price {
     sponsor_fees: Option<bool>,
     expires_in: Option<Duration>,
     description: Option<Cow<'static, str>>,
+    /// Why the last description given to [`Price::description`] was left
+    /// out, if it was.
+    description_error: Option<PriceError>,
     external_id: Option<String>,
     units: u128,
 }
@@ -123,6 +126,7 @@ impl Price {
             "a price's description goes into a WWW-Authenticate header: printable ASCII and tabs only"
         );
         let mut whole = std::mem::ManuallyDrop::into_inner(this);
+        whole.description_error = None;
         let previous = whole.description.replace(Cow::Borrowed(description));
         // A const fn cannot run a destructor; a description set before at
         // run time is a few bytes left unfreed.
@@ -139,6 +143,7 @@ impl Price {
             sponsor_fees: None,
             expires_in: None,
             description: None,
+            description_error: None,
             external_id: None,
             units: 1,
         }
@@ -202,14 +207,49 @@ impl Price {
     }
 
     /// A human-readable purpose, shown to the payer. It must be text a
-    /// header carries (printable ASCII and tabs): other text makes every
-    /// challenge of this price a configuration error (`500`). Use
-    /// [`try_description`](Self::try_description) for text known only at
-    /// run time, [`described`](Self::described) for a literal.
+    /// header carries (printable ASCII and tabs). Other text (`"Café"`) is
+    /// left out, so the route stays payable (a description is for display
+    /// only): its challenges carry no description, [`check`](Self::check)
+    /// and [`Payments::offers`](crate::method::Payments::offers) (the
+    /// start-up path of discovery) return the [`PriceError`], and with the
+    /// `tracing` feature the first challenge issued without it logs a
+    /// warning. Use [`try_description`](Self::try_description) to refuse
+    /// such text where the price is built, [`described`](Self::described)
+    /// for a literal checked at compile time.
     #[must_use]
     pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.description = Some(Cow::Owned(description.into()));
+        let description = description.into();
+        if let Some(position) = header_text_error(description.as_bytes()) {
+            self.description = None;
+            self.description_error = Some(PriceError {
+                kind: PriceErrorKind::DescriptionNotHeaderText { position },
+            });
+        } else {
+            self.description = Some(Cow::Owned(description));
+            self.description_error = None;
+        }
         self
+    }
+
+    /// Whether every setting of this price can be offered as given: the
+    /// [`PriceError`] of a [`description`](Self::description) that was left
+    /// out. Call it at start-up to refuse such a price there.
+    ///
+    /// ```
+    /// use tower_mpp::method::Price;
+    /// let price = Price::base_units(1).description("Un café");
+    /// assert!(price.check().is_err());
+    /// assert_eq!(price.description_text(), None);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [`PriceError`] saying what was left out and why.
+    pub fn check(&self) -> Result<(), PriceError> {
+        match &self.description_error {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
     }
 
     /// Sets a description, refused now if a header cannot carry it.
@@ -318,12 +358,12 @@ pub(crate) const fn header_text_error(text: &[u8]) -> Option<usize> {
 }
 
 /// A price that cannot be offered as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PriceError {
     kind: PriceErrorKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum PriceErrorKind {
     DescriptionNotHeaderText { position: usize },
 }
@@ -394,7 +434,8 @@ mod tests {
     }
 
     /// "Café" used to be accepted here and answered every request with a
-    /// 500: it is refused where the price is built, saying why.
+    /// 500: `try_description` refuses it where the price is built, saying
+    /// why; `description` leaves it out and `check` says why.
     #[test]
     fn a_description_a_header_cannot_carry_is_refused_when_set() {
         let err = Price::base_units(1)
@@ -404,6 +445,11 @@ mod tests {
         assert!(err.to_string().contains("WWW-Authenticate"), "{err}");
         assert!(Price::base_units(1).try_description("a\nb").is_err());
         assert!(Price::base_units(1).try_description("tab\tok ~").is_ok());
+        let left_out = Price::base_units(1).description("Un caf\u{e9}");
+        assert_eq!(left_out.description_text(), None);
+        assert!(left_out.check().unwrap_err().to_string().contains("byte 6"));
+        // The last description set wins.
+        assert!(left_out.description("Un cafe").check().is_ok());
     }
 
     #[test]

@@ -201,7 +201,7 @@ async fn a_challenge_for_another_chain_is_not_paid() {
     let payer = server.payer(1_000_000).await;
     let provider = TempoProvider::new(payer.clone(), &server.anvil.url)
         .unwrap()
-        .with_chain_id(4217);
+        .chain_id(4217);
     let error = server.get("/paid", &provider).await.unwrap_err();
     let ClientError::NoPayableChallenge { offered, refusals } = &error else {
         panic!("{error:?}")

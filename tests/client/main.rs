@@ -4,7 +4,7 @@
 //! modes, with fee sponsorship and splits; spending-policy refusals, the
 //! redirect guard, a body resent on retry, and servers that refuse.
 
-#![cfg(all(feature = "client", feature = "tempo", feature = "middleware"))]
+#![cfg(all(feature = "client", feature = "tempo", feature = "reqwest-middleware"))]
 
 mod common;
 mod guards;

@@ -16,9 +16,7 @@ use crate::support::anvil::DEV_KEY_1;
 async fn pull_pays_with_a_memo_naming_the_client() {
     let server = Server::start().await;
     let payer = server.payer(1_000_000).await;
-    let provider = server
-        .provider(payer.clone())
-        .with_client_id("client-tests");
+    let provider = server.provider(payer.clone()).client_id("client-tests");
 
     let response = server.get("/paid", &provider).await.unwrap();
 
@@ -44,7 +42,7 @@ async fn pull_pays_with_a_memo_naming_the_client() {
 async fn push_pays_by_hash() {
     let server = Server::start().await;
     let payer = server.payer(1_000_000).await;
-    let provider = server.provider(payer.clone()).with_mode(Mode::Push);
+    let provider = server.provider(payer.clone()).mode(Mode::Push);
 
     let response = server.get("/paid", &provider).await.unwrap();
 

@@ -55,7 +55,7 @@ async fn requests_paid_with_vouchers_top_ups_and_a_close_that_settles_exactly() 
     let proxy = RpcProxy::start(&chain.anvil.url).await;
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
     let base = app.serve().await;
-    let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(4 * PRICE);
+    let provider = TempoSessionProvider::new(payer(&chain).await).deposit(4 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let client = reqwest::Client::new();
     let url = format!("{base}/paid");
@@ -119,8 +119,8 @@ async fn a_restarted_client_continues_its_channel_from_the_file_book() {
     let client = reqwest::Client::new();
     {
         let provider = TempoSessionProvider::new(key.clone())
-            .with_deposit(10 * PRICE)
-            .with_book(FileBook::open(&path).unwrap())
+            .deposit(10 * PRICE)
+            .book(FileBook::open(&path).unwrap())
             .with_policy(policy());
         for _ in 0..2 {
             let response = client.get(&url).send_with_payment(&provider).await.unwrap();
@@ -129,7 +129,7 @@ async fn a_restarted_client_continues_its_channel_from_the_file_book() {
     }
     proxy.take_calls();
     let restarted = TempoSessionProvider::new(key)
-        .with_book(FileBook::open(&path).unwrap())
+        .book(FileBook::open(&path).unwrap())
         .with_policy(policy());
     let response = client
         .get(&url)
@@ -156,8 +156,8 @@ async fn a_deposit_above_the_cap_is_refused_before_anything_is_signed() {
     let app = App::new(&chain, chain.session(&proxy.url, MemoryChannelStore::new()));
     let base = app.serve().await;
     let provider = TempoSessionProvider::new(payer(&chain).await)
-        .with_deposit(10 * PRICE)
-        .with_max_deposit(5 * PRICE)
+        .deposit(10 * PRICE)
+        .max_deposit(5 * PRICE)
         .with_policy(policy());
     let error = reqwest::Client::new()
         .get(format!("{base}/paid"))
@@ -184,7 +184,7 @@ async fn a_metered_stream_is_paid_as_it_is_read_with_top_ups() {
     let chain = Chain::start().await;
     let app = chain.app();
     let base = app.serve().await;
-    let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(5 * PRICE);
+    let provider = TempoSessionProvider::new(payer(&chain).await).deposit(5 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let response = reqwest::Client::new()
         // One item per need, so each need is one voucher.
@@ -227,7 +227,7 @@ async fn a_channel_the_server_no_longer_knows_is_forgotten_and_reopened() {
     let chain = Chain::start().await;
     let app = chain.app();
     let base = app.serve().await;
-    let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(10 * PRICE);
+    let provider = TempoSessionProvider::new(payer(&chain).await).deposit(10 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let client = reqwest::Client::new();
     let url = format!("{base}/paid");
@@ -306,7 +306,7 @@ async fn a_stream_on_one_instance_is_paid_through_another_sharing_redis() {
         apps.push(app);
     }
     let (proxy, counts) = round_robin(addresses).await;
-    let provider = TempoSessionProvider::new(payer(&chain).await).with_deposit(100 * PRICE);
+    let provider = TempoSessionProvider::new(payer(&chain).await).deposit(100 * PRICE);
     let paying = provider.clone().with_policy(policy());
     let response = reqwest::Client::new()
         .get(format!("{proxy}/stream?n=6&wait=30"))

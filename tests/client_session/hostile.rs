@@ -51,8 +51,8 @@ async fn a_receipt_claiming_the_deposit_does_not_raise_the_close() {
     let app = chain.app();
     let deposit = 50 * PRICE;
     let base = serve_claiming(&app, deposit).await;
-    let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
-        .with_deposit(deposit);
+    let provider =
+        TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await).deposit(deposit);
     let paying = provider
         .clone()
         .with_policy(SpendingPolicy::new().allow_realm(REALM));
@@ -86,8 +86,8 @@ async fn a_stream_cannot_ask_for_a_voucher_on_another_servers_channel() {
     let chain = Chain::start().await;
     let app_a = chain.app();
     let base_a = app_a.serve().await;
-    let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
-        .with_deposit(10 * PRICE);
+    let provider =
+        TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await).deposit(10 * PRICE);
     let paying = provider
         .clone()
         .with_policy(SpendingPolicy::new().allow_realm(REALM));
@@ -280,7 +280,7 @@ async fn four_opens_refused_past_the_policy<P: PaymentProvider>(
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let before = chain.balance(payer.address()).await;
     let deposit = 1_000_000;
-    let provider = TempoSessionProvider::new(payer.clone()).with_deposit(deposit);
+    let provider = TempoSessionProvider::new(payer.clone()).deposit(deposit);
     let policy = SpendingPolicy::new()
         .allow_realm(REALM)
         .max_total(crate::support::anvil::PATH_USD.to_string(), deposit * 3 / 2);

@@ -50,10 +50,10 @@ async fn a_streams_vouchers_stay_within_the_policy_per_request_and_in_total() {
     let base = app.serve().await;
     let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
         // The deposit counts against the total as well: at most 5.
-        .with_deposit(5 * PRICE)
+        .deposit(5 * PRICE)
         // Vouching ahead shrinks to the need where the policy allows no
         // more.
-        .with_voucher_ahead(4 * PRICE);
+        .voucher_ahead(4 * PRICE);
     let policy = SpendingPolicy::new()
         .allow_realm(REALM)
         .max_per_request(PATH_USD.to_string(), 3 * PRICE)
@@ -131,8 +131,8 @@ async fn dropping_the_provider_closes_its_channels() {
         "no runtime",
     ] {
         let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
-            .with_deposit(10 * PRICE)
-            .with_close_on_drop(Duration::from_secs(60));
+            .deposit(10 * PRICE)
+            .close_on_drop(Duration::from_secs(60));
         let id = pay_three(&app, &provider).await;
         let from: String = chain.anvil.rpc("eth_blockNumber", json!([])).await;
         match dropped_in {
@@ -173,8 +173,8 @@ async fn dropping_the_provider_closes_its_channels() {
 async fn channels_stay_open_on_drop_unless_asked_and_close_all_closes_them() {
     let chain = Chain::start().await;
     let app = chain.app();
-    let dropped = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
-        .with_deposit(10 * PRICE);
+    let dropped =
+        TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await).deposit(10 * PRICE);
     let open = pay_three(&app, &dropped).await;
     drop(dropped);
     let on_chain = chain.read(open).await;
@@ -183,8 +183,8 @@ async fn channels_stay_open_on_drop_unless_asked_and_close_all_closes_them() {
         "still open"
     );
 
-    let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
-        .with_deposit(10 * PRICE);
+    let provider =
+        TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await).deposit(10 * PRICE);
     let id = pay_three(&app, &provider).await;
     let closed = provider.close_all().await;
     assert_eq!(closed.len(), 1);
@@ -241,7 +241,7 @@ async fn a_lost_answer_is_fetched_again_without_paying_twice() {
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let provider = TempoSessionProvider::new(chain.anvil.funded_payer(100_000_000).await)
-        .with_deposit(10 * PRICE)
+        .deposit(10 * PRICE)
         .with_policy(SpendingPolicy::new().allow_realm(REALM));
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))

@@ -11,7 +11,7 @@
     feature = "tempo",
     feature = "redis",
     feature = "client",
-    feature = "middleware"
+    feature = "reqwest-middleware"
 ))]
 
 #[path = "../session/common.rs"]

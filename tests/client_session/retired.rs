@@ -20,7 +20,7 @@ async fn close_all_closes_a_channel_the_server_forgot() {
     let url = serve_gone(&app, 1).await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let deposit = 10 * PRICE;
-    let provider = TempoSessionProvider::new(payer.clone()).with_deposit(deposit);
+    let provider = TempoSessionProvider::new(payer.clone()).deposit(deposit);
     let paying = provider
         .clone()
         .with_policy(SpendingPolicy::new().allow_realm(REALM));

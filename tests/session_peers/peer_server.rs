@@ -85,7 +85,7 @@ async fn our_session_client_pays_the_mpp_crates_session_server() {
     let (_server, base) = peer_server(&chain).await;
     let payer = chain.anvil.funded_payer(100_000_000).await;
     let deposit = 1_000_000;
-    let provider = TempoSessionProvider::new(payer.clone()).with_deposit(deposit);
+    let provider = TempoSessionProvider::new(payer.clone()).deposit(deposit);
     // The peer's realm is the host it serves: the default rule holds.
     let paying = provider.clone().with_policy(SpendingPolicy::new());
     let client = reqwest::Client::new();

@@ -94,7 +94,7 @@ async fn pays_a_charge_over_https() {
     let payer = https.chain.anvil.funded_payer(1_000_000).await;
     let provider = TempoProvider::new(payer, &https.node.url)
         .unwrap()
-        .with_root_certificate(https.ca.authority.clone())
+        .root_certificate(https.ca.authority.clone())
         .unwrap();
     let before = https.chain.balance(https.chain.payee.address()).await;
 
@@ -131,8 +131,8 @@ async fn a_session_opens_and_closes_over_https() {
     let https = Https::start().await;
     let payer = https.chain.anvil.funded_payer(100_000_000).await;
     let provider = TempoSessionProvider::new(payer)
-        .with_deposit(10 * PRICE)
-        .with_http_client(https.client.clone());
+        .deposit(10 * PRICE)
+        .http_client(https.client.clone());
     for _ in 0..3 {
         let response = https
             .client

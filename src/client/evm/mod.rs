@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::client::node::Node;
 use alloy_primitives::{Address, U256};
 use alloy_signer::Signer;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, sol};
 use serde_json::{Map, Value};
-use tokio::sync::OnceCell;
 
 use crate::chain::did::did_pkh;
 use crate::chain::rpc::{Rpc, RpcFault};
@@ -66,8 +66,7 @@ const VALIDITY: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct EvmProvider<S = PrivateKeySigner> {
     signer: S,
-    rpc: Rpc,
-    chain_id: OnceCell<u64>,
+    node: Node,
     types: Vec<CredentialType>,
     domains: HashMap<Address, TokenDomain>,
     receipt_timeout: Duration,
@@ -90,8 +89,7 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
             .map_err(|e| EvmConfigError::Node(e.to_string()))?;
         Ok(Self {
             signer,
-            rpc,
-            chain_id: OnceCell::new(),
+            node: Node::new(rpc),
             types: vec![
                 CredentialType::Permit2,
                 CredentialType::Authorization,
@@ -135,7 +133,7 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
     /// The node's chain, known in advance: saves the `eth_chainId` call.
     #[must_use]
     pub fn with_chain_id(mut self, chain_id: u64) -> Self {
-        self.chain_id = OnceCell::new_with(Some(chain_id));
+        self.node.set_chain_id(chain_id);
         self
     }
 
@@ -149,20 +147,6 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
     /// The paying account.
     pub fn address(&self) -> Address {
         self.signer.address()
-    }
-
-    async fn check_chain(&self, wanted: u64) -> Result<(), PayError> {
-        let ours = self
-            .chain_id
-            .get_or_try_init(|| self.rpc.chain_id())
-            .await
-            .map_err(|fault| PayError::unavailable(fault.to_string()))?;
-        if *ours != wanted {
-            return Err(PayError::invalid(format!(
-                "the challenge is for chain {wanted}, the node is on chain {ours}"
-            )));
-        }
-        Ok(())
     }
 
     /// The credential type to pay `request` with: the first the challenge
@@ -205,6 +189,7 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
         }
         .abi_encode();
         let out = self
+            .node
             .rpc
             .eth_call(request.currency, data.into())
             .await
@@ -261,7 +246,7 @@ impl<S: Signer + Send + Sync> PaymentProvider for EvmProvider<S> {
             ));
         }
         let chain_id = request.method_details.chain_id;
-        self.check_chain(chain_id).await?;
+        self.node.check_chain(chain_id).await?;
         let kind = self.choose(&request).await?;
         let payload = match kind {
             CredentialType::Permit2 => sign::permit2(self, challenge, &request).await?,
@@ -287,7 +272,7 @@ impl<S: Signer> fmt::Debug for EvmProvider<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EvmProvider")
             .field("address", &self.signer.address())
-            .field("chain_id", &self.chain_id.get())
+            .field("chain_id", &self.node.known_chain_id())
             .field("types", &self.types)
             .field("domains", &self.domains.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()

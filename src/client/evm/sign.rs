@@ -133,7 +133,7 @@ pub(super) async fn transaction<S: Signer + Send + Sync>(
     }
     .abi_encode()
     .into();
-    let rpc = &provider.rpc;
+    let rpc = &provider.node.rpc;
     let gas = rpc
         .estimate_call(from, request.currency, &input)
         .await
@@ -175,6 +175,7 @@ pub(super) async fn hash<S: Signer + Send + Sync>(
 ) -> Result<Value, PayError> {
     let (_, raw, hash) = transaction(provider, request).await?;
     let receipt = provider
+        .node
         .rpc
         .broadcast(raw, hash, provider.receipt_timeout)
         .await

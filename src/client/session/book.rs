@@ -54,7 +54,7 @@ fn yes() -> bool {
 }
 
 /// Keeps a session client's channels, by server (see
-/// [`TempoSessionProvider::with_book`](super::TempoSessionProvider::with_book)).
+/// [`TempoSessionProvider::book`](super::TempoSessionProvider::book)).
 ///
 /// A voucher is recorded before it is sent, so a client that restarts
 /// never signs a lower one for the same channel.

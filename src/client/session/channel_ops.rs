@@ -90,14 +90,14 @@ impl TempoSessionProvider {
         Ok(added)
     }
 
-    /// The most one channel may hold: [`with_max_deposit`](TempoSessionProvider::with_max_deposit),
+    /// The most one channel may hold: [`max_deposit`](TempoSessionProvider::max_deposit),
     /// else [`DEFAULT_MAX_DEPOSIT`].
-    pub(super) fn max_deposit(&self) -> u128 {
+    pub(super) fn deposit_cap(&self) -> u128 {
         self.inner.max_deposit.unwrap_or(DEFAULT_MAX_DEPOSIT)
     }
 
     pub(super) fn check_deposit(&self, deposit: u128) -> Result<(), PayError> {
-        let max = self.max_deposit();
+        let max = self.deposit_cap();
         if deposit > max {
             return Err(PayError::Policy(PolicyViolation::Deposit { deposit, max }));
         }
@@ -186,7 +186,7 @@ impl TempoSessionProvider {
                 .deposit
                 .or(request
                     .suggested_deposit
-                    .map(|suggested| suggested.min(self.max_deposit())))
+                    .map(|suggested| suggested.min(self.deposit_cap())))
                 .ok_or_else(|| PayError::invalid("no deposit is configured or suggested"))?
                 .max(request.amount),
         };

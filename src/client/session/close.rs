@@ -2,7 +2,7 @@
 //! a server forgot ([`TempoSessionProvider::close_retired`]), all those
 //! paid from, retired ones included ([`TempoSessionProvider::close_all`]),
 //! and all of them when the provider's last clone is dropped
-//! ([`TempoSessionProvider::with_close_on_drop`]).
+//! ([`TempoSessionProvider::close_on_drop`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};

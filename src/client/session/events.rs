@@ -291,7 +291,7 @@ impl TempoSessionProvider {
     /// (a need announced again after a top-up), else the amount of the
     /// top-up, if any. Under a `limit`, what the voucher adds is checked
     /// before anything is signed; a voucher ahead of the need
-    /// ([`with_voucher_ahead`](Self::with_voucher_ahead)) shrinks to the
+    /// ([`voucher_ahead`](Self::voucher_ahead)) shrinks to the
     /// need when the policy allows no more.
     async fn pay_more(
         &self,

@@ -4,9 +4,9 @@
 //! - The first `402` offering `intent="session"` opens a channel: one
 //!   Tempo transaction (type `0x76`: `approve` of the escrow, then its
 //!   `open`) for the server to broadcast, with a first voucher for the
-//!   request. The deposit is [`with_deposit`](TempoSessionProvider::with_deposit)
+//!   request. The deposit is [`deposit`](TempoSessionProvider::deposit)
 //!   or else the server's `suggestedDeposit`, at least the request's price,
-//!   and never above [`with_max_deposit`](TempoSessionProvider::with_max_deposit).
+//!   and never above [`max_deposit`](TempoSessionProvider::max_deposit).
 //! - Later requests to the same server (realm, escrow, chain, payee, token)
 //!   pay with a voucher one price higher: no transaction, no fee.
 //! - When the deposit does not cover the next voucher, the provider first
@@ -23,7 +23,7 @@
 //! channels. A voucher is recorded before it is sent. Channels stay open
 //! until [`close`](TempoSessionProvider::close) or
 //! [`close_all`](TempoSessionProvider::close_all) is called, or, with
-//! [`with_close_on_drop`](TempoSessionProvider::with_close_on_drop),
+//! [`close_on_drop`](TempoSessionProvider::close_on_drop),
 //! until the provider's last clone is dropped; a kept book goes on
 //! later. The payer can also close through the escrow alone
 //! (`requestClose`, then `withdraw` after 15 minutes).
@@ -60,7 +60,7 @@ use crate::tempo::session::SessionRequest;
 const CHANNEL_GAS: u64 = 3_000_000;
 
 /// The most one channel holds unless
-/// [`with_max_deposit`](TempoSessionProvider::with_max_deposit) says
+/// [`max_deposit`](TempoSessionProvider::max_deposit) says
 /// otherwise: 10 units of a 6-decimal stablecoin (10 USD in `PathUSD`).
 pub const DEFAULT_MAX_DEPOSIT: u128 = 10_000_000;
 
@@ -70,9 +70,9 @@ pub const DEFAULT_MAX_DEPOSIT: u128 = 10_000_000;
 /// - The first `402` offering `intent="session"` opens a channel: one
 ///   Tempo transaction (type `0x76`: `approve` of the escrow, then its
 ///   `open`) for the server to broadcast, with a first voucher for the
-///   request. The deposit is [`with_deposit`](TempoSessionProvider::with_deposit)
+///   request. The deposit is [`deposit`](TempoSessionProvider::deposit)
 ///   or else the server's `suggestedDeposit`, at least the request's price,
-///   and never above [`with_max_deposit`](TempoSessionProvider::with_max_deposit).
+///   and never above [`max_deposit`](TempoSessionProvider::max_deposit).
 /// - Later requests to the same server (realm, escrow, chain, payee, token)
 ///   pay with a voucher one price higher: no transaction, no fee.
 /// - When the deposit does not cover the next voucher, the provider first
@@ -89,7 +89,7 @@ pub const DEFAULT_MAX_DEPOSIT: u128 = 10_000_000;
 /// channels. A voucher is recorded before it is sent. Channels stay open
 /// until [`close`](TempoSessionProvider::close) or
 /// [`close_all`](TempoSessionProvider::close_all) is called, or, with
-/// [`with_close_on_drop`](TempoSessionProvider::with_close_on_drop),
+/// [`close_on_drop`](TempoSessionProvider::close_on_drop),
 /// until the provider's last clone is dropped; a kept book goes on
 /// later. The payer can also close through the escrow alone
 /// (`requestClose`, then `withdraw` after 15 minutes).
@@ -100,8 +100,8 @@ pub const DEFAULT_MAX_DEPOSIT: u128 = 10_000_000;
 ///
 /// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
 /// let provider = TempoSessionProvider::new(signer)
-///     .with_deposit(5_000_000)
-///     .with_max_deposit(20_000_000);
+///     .deposit(5_000_000)
+///     .max_deposit(20_000_000);
 /// let client = reqwest::Client::new();
 /// for _ in 0..3 {
 ///     // The first request opens a channel; the next ones send vouchers.
@@ -185,8 +185,15 @@ impl TempoSessionProvider {
     /// The deposit of a new channel, in base units (default: the server's
     /// `suggestedDeposit`); also what a top-up adds at least.
     #[must_use]
-    pub fn with_deposit(self, base_units: u128) -> Self {
+    pub fn deposit(self, base_units: u128) -> Self {
         self.edit(|inner| inner.deposit = Some(base_units))
+    }
+
+    /// The former name of [`deposit`](Self::deposit).
+    #[deprecated(note = "renamed `deposit`")]
+    #[must_use]
+    pub fn with_deposit(self, base_units: u128) -> Self {
+        self.deposit(base_units)
     }
 
     /// The most one channel may hold, top-ups included (default
@@ -194,8 +201,15 @@ impl TempoSessionProvider {
     /// ([`PolicyViolation::Deposit`](crate::client::PolicyViolation::Deposit)).
     /// A server's `suggestedDeposit` is taken up to it only.
     #[must_use]
-    pub fn with_max_deposit(self, base_units: u128) -> Self {
+    pub fn max_deposit(self, base_units: u128) -> Self {
         self.edit(|inner| inner.max_deposit = Some(base_units))
+    }
+
+    /// The former name of [`max_deposit`](Self::max_deposit).
+    #[deprecated(note = "renamed `max_deposit`")]
+    #[must_use]
+    pub fn with_max_deposit(self, base_units: u128) -> Self {
+        self.max_deposit(base_units)
     }
 
     /// When a stream asks for a voucher, vouch this many base units more
@@ -203,30 +217,58 @@ impl TempoSessionProvider {
     /// 0: a voucher per need). What is vouched and not spent is not paid:
     /// the close pays what the stream's receipt says was spent.
     #[must_use]
-    pub fn with_voucher_ahead(self, base_units: u128) -> Self {
+    pub fn voucher_ahead(self, base_units: u128) -> Self {
         self.edit(|inner| inner.ahead = base_units)
+    }
+
+    /// The former name of [`voucher_ahead`](Self::voucher_ahead).
+    #[deprecated(note = "renamed `voucher_ahead`")]
+    #[must_use]
+    pub fn with_voucher_ahead(self, base_units: u128) -> Self {
+        self.voucher_ahead(base_units)
     }
 
     /// Keeps channels in `book` (a [`FileBook`] survives a restart).
     #[must_use]
-    pub fn with_book(self, book: impl ChannelBook) -> Self {
+    pub fn book(self, book: impl ChannelBook) -> Self {
         self.edit(|inner| inner.book = Arc::new(book))
+    }
+
+    /// The former name of [`book`](Self::book).
+    #[deprecated(note = "renamed `book`")]
+    #[must_use]
+    pub fn with_book(self, book: impl ChannelBook) -> Self {
+        self.book(book)
     }
 
     /// The HTTP client of top-ups, vouchers for streams, and closes.
     #[must_use]
-    pub fn with_http_client(self, client: reqwest::Client) -> Self {
+    pub fn http_client(self, client: reqwest::Client) -> Self {
         self.edit(|inner| inner.http = client)
+    }
+
+    /// The former name of [`http_client`](Self::http_client).
+    #[deprecated(note = "renamed `http_client`")]
+    #[must_use]
+    pub fn with_http_client(self, client: reqwest::Client) -> Self {
+        self.http_client(client)
     }
 
     /// The fee caps of open and top-up transactions (attodollars per gas;
     /// defaults 41 gwei and 1 gwei).
     #[must_use]
-    pub fn with_fees_per_gas(self, max_fee: u128, priority_fee: u128) -> Self {
+    pub fn fees_per_gas(self, max_fee: u128, priority_fee: u128) -> Self {
         self.edit(|inner| {
             inner.max_fee_per_gas = max_fee;
             inner.max_priority_fee_per_gas = priority_fee;
         })
+    }
+
+    /// The former name of [`fees_per_gas`](Self::fees_per_gas).
+    #[deprecated(note = "renamed `fees_per_gas`")]
+    #[must_use]
+    pub fn with_fees_per_gas(self, max_fee: u128, priority_fee: u128) -> Self {
+        self.fees_per_gas(max_fee, priority_fee)
     }
 
     /// Closes every channel this provider paid a URL from (see
@@ -242,8 +284,15 @@ impl TempoSessionProvider {
     /// `tracing` feature, logs a warning (target `tower_mpp::client`); call
     /// [`close_all`](Self::close_all) to see each result.
     #[must_use]
-    pub fn with_close_on_drop(self, timeout: Duration) -> Self {
+    pub fn close_on_drop(self, timeout: Duration) -> Self {
         self.edit(|inner| inner.close_on_drop = Some(timeout))
+    }
+
+    /// The former name of [`close_on_drop`](Self::close_on_drop).
+    #[deprecated(note = "renamed `close_on_drop`")]
+    #[must_use]
+    pub fn with_close_on_drop(self, timeout: Duration) -> Self {
+        self.close_on_drop(timeout)
     }
 
     /// The payer's address.

@@ -7,12 +7,12 @@ pub(crate) use tx::{Fees, transaction, valid_before};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::client::node::Node;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, hex};
 use alloy_signer::Signer;
 use alloy_signer_local::PrivateKeySigner;
 use serde_json::{Map, Value, json};
-use tokio::sync::OnceCell;
 
 use crate::client::{PayError, PaymentProvider};
 use crate::protocol::{Challenge, Credential};
@@ -51,7 +51,7 @@ const ESTIMATE_MARGIN: u64 = 5_000;
 ///
 /// The primary transfer carries the request's memo, or else the
 /// challenge's attribution memo with this client's id
-/// ([`with_client_id`](Self::with_client_id)); splits are paid in the same
+/// ([`client_id`](Self::client_id)); splits are paid in the same
 /// transaction. The chain of each challenge must be the node's (asked once
 /// with `eth_chainId`, or set with [`with_chain_id`](Self::with_chain_id)).
 ///
@@ -60,7 +60,7 @@ const ESTIMATE_MARGIN: u64 = 5_000;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
-/// let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?.with_client_id("my-app");
+/// let provider = TempoProvider::new(signer, "https://rpc.tempo.xyz")?.client_id("my-app");
 /// let response = reqwest::Client::new()
 ///     .get("https://api.example.com/paid")
 ///     .send_with_payment(&provider)
@@ -70,8 +70,7 @@ const ESTIMATE_MARGIN: u64 = 5_000;
 #[derive(Clone)]
 pub struct TempoProvider<S = PrivateKeySigner> {
     signer: S,
-    rpc: Rpc,
-    chain_id: OnceCell<u64>,
+    node: Node,
     client_id: Option<String>,
     mode: Mode,
     fee_token: Option<Address>,
@@ -94,8 +93,11 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
         let url = crate::tempo::config::parse_url(Some(rpc_url.as_ref()))?;
         Ok(Self {
             signer,
-            rpc: Rpc::new(url, Duration::from_secs(10), &ExtraRoots::default())?,
-            chain_id: OnceCell::new(),
+            node: Node::new(Rpc::new(
+                url,
+                Duration::from_secs(10),
+                &ExtraRoots::default(),
+            )?),
             client_id: None,
             mode: Mode::Pull,
             fee_token: None,
@@ -110,46 +112,88 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
     /// Names this client in attribution memos (bytes 15..25 hold the first
     /// 10 bytes of its keccak256), so servers can tell their clients apart.
     #[must_use]
-    pub fn with_client_id(mut self, id: impl Into<String>) -> Self {
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.client_id = Some(id.into()).filter(|id: &String| !id.is_empty());
         self
     }
 
+    /// The former name of [`client_id`](Self::client_id).
+    #[deprecated(note = "renamed `client_id`")]
+    #[must_use]
+    pub fn with_client_id(self, id: impl Into<String>) -> Self {
+        self.client_id(id)
+    }
+
     /// The node's chain, known in advance: saves the `eth_chainId` call.
     #[must_use]
-    pub fn with_chain_id(mut self, chain_id: u64) -> Self {
-        self.chain_id = OnceCell::new_with(Some(chain_id));
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
+        self.node.set_chain_id(chain_id);
         self
+    }
+
+    /// The former name of [`chain_id`](Self::chain_id).
+    #[deprecated(note = "renamed `chain_id`")]
+    #[must_use]
+    pub fn with_chain_id(self, chain_id: u64) -> Self {
+        self.chain_id(chain_id)
     }
 
     /// Pull (the default) or push, when the challenge allows both.
     #[must_use]
-    pub fn with_mode(mut self, mode: Mode) -> Self {
+    pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
     }
 
+    /// The former name of [`mode`](Self::mode).
+    #[deprecated(note = "renamed `mode`")]
+    #[must_use]
+    pub fn with_mode(self, mode: Mode) -> Self {
+        self.mode(mode)
+    }
+
     /// The TIP-20 token fees are paid in (default: the charge's currency).
     #[must_use]
-    pub fn with_fee_token(mut self, token: Address) -> Self {
+    pub fn fee_token(mut self, token: Address) -> Self {
         self.fee_token = Some(token);
         self
     }
 
+    /// The former name of [`fee_token`](Self::fee_token).
+    #[deprecated(note = "renamed `fee_token`")]
+    #[must_use]
+    pub fn with_fee_token(self, token: Address) -> Self {
+        self.fee_token(token)
+    }
+
     /// A fixed gas limit instead of `eth_estimateGas` (plus a margin).
     #[must_use]
-    pub fn with_gas_limit(mut self, gas: u64) -> Self {
+    pub fn gas_limit(mut self, gas: u64) -> Self {
         self.gas_limit = Some(gas);
         self
+    }
+
+    /// The former name of [`gas_limit`](Self::gas_limit).
+    #[deprecated(note = "renamed `gas_limit`")]
+    #[must_use]
+    pub fn with_gas_limit(self, gas: u64) -> Self {
+        self.gas_limit(gas)
     }
 
     /// The most paid per gas, in wei (default 41 gwei), and the tip
     /// (default 1 gwei).
     #[must_use]
-    pub fn with_fees_per_gas(mut self, max_fee: u128, priority_fee: u128) -> Self {
+    pub fn fees_per_gas(mut self, max_fee: u128, priority_fee: u128) -> Self {
         self.max_fee_per_gas = max_fee;
         self.max_priority_fee_per_gas = priority_fee;
         self
+    }
+
+    /// The former name of [`fees_per_gas`](Self::fees_per_gas).
+    #[deprecated(note = "renamed `fees_per_gas`")]
+    #[must_use]
+    pub fn with_fees_per_gas(self, max_fee: u128, priority_fee: u128) -> Self {
+        self.fees_per_gas(max_fee, priority_fee)
     }
 
     /// Trusts the certificate authority in `pem` (PEM) for an https RPC
@@ -160,46 +204,50 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
     ///
     /// [`TempoConfigError::InvalidRootCertificate`] if `pem` holds no
     /// certificate or the HTTP client cannot be made with it.
-    pub fn with_root_certificate(
-        mut self,
-        pem: impl Into<Vec<u8>>,
-    ) -> Result<Self, TempoConfigError> {
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, TempoConfigError> {
         self.roots.push(pem.into());
-        self.rpc = self.rpc.with_roots(&self.roots)?;
+        self.node.rpc = self.node.rpc.with_roots(&self.roots)?;
         Ok(self)
+    }
+
+    /// The former name of [`root_certificate`](Self::root_certificate).
+    #[deprecated(note = "renamed `root_certificate`")]
+    #[allow(clippy::missing_errors_doc)]
+    pub fn with_root_certificate(self, pem: impl Into<Vec<u8>>) -> Result<Self, TempoConfigError> {
+        self.root_certificate(pem)
     }
 
     /// How long one RPC call may take (default 10 s).
     #[must_use]
-    pub fn with_rpc_timeout(mut self, timeout: Duration) -> Self {
-        self.rpc = self.rpc.with_timeout(timeout);
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
+        self.node.rpc = self.node.rpc.with_timeout(timeout);
         self
+    }
+
+    /// The former name of [`rpc_timeout`](Self::rpc_timeout).
+    #[deprecated(note = "renamed `rpc_timeout`")]
+    #[must_use]
+    pub fn with_rpc_timeout(self, timeout: Duration) -> Self {
+        self.rpc_timeout(timeout)
     }
 
     /// How long a push payment waits for its receipt (default 30 s).
     #[must_use]
-    pub fn with_receipt_timeout(mut self, timeout: Duration) -> Self {
+    pub fn receipt_timeout(mut self, timeout: Duration) -> Self {
         self.receipt_timeout = timeout;
         self
+    }
+
+    /// The former name of [`receipt_timeout`](Self::receipt_timeout).
+    #[deprecated(note = "renamed `receipt_timeout`")]
+    #[must_use]
+    pub fn with_receipt_timeout(self, timeout: Duration) -> Self {
+        self.receipt_timeout(timeout)
     }
 
     /// The paying account.
     pub fn address(&self) -> Address {
         self.signer.address()
-    }
-
-    async fn check_chain(&self, wanted: u64) -> Result<(), PayError> {
-        let ours = self
-            .chain_id
-            .get_or_try_init(|| self.rpc.chain_id())
-            .await
-            .map_err(|fault| PayError::unavailable(fault.to_string()))?;
-        if *ours != wanted {
-            return Err(PayError::invalid(format!(
-                "the challenge is for chain {wanted}, the node is on chain {ours}"
-            )));
-        }
-        Ok(())
     }
 
     fn mode_for(&self, request: &ChargeRequest) -> Result<Mode, PayError> {
@@ -245,6 +293,7 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
         if self.gas_limit.is_none() && !sponsored {
             let estimate = tx::estimate_request(&unsigned, self.address(), ESTIMATE_CAP);
             let gas = self
+                .node
                 .rpc
                 .estimate_gas(estimate)
                 .await
@@ -268,6 +317,7 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
         }
         let hash = *signed.hash();
         let receipt = self
+            .node
             .rpc
             .broadcast(signed.encoded_2718().into(), hash, self.receipt_timeout)
             .await
@@ -315,7 +365,7 @@ impl<S: Signer + Send + Sync> PaymentProvider for TempoProvider<S> {
             self.proof(challenge, chain_id).await?
         } else {
             let mode = self.mode_for(&request)?;
-            self.check_chain(chain_id).await?;
+            self.node.check_chain(chain_id).await?;
             self.transaction(challenge, &request, mode).await?
         };
         let Value::Object(payload) = payload else {
@@ -336,7 +386,7 @@ impl<S: Signer> fmt::Debug for TempoProvider<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TempoProvider")
             .field("address", &self.signer.address())
-            .field("chain_id", &self.chain_id.get())
+            .field("chain_id", &self.node.known_chain_id())
             .field("client_id", &self.client_id)
             .field("mode", &self.mode)
             .field("fee_token", &self.fee_token)
