@@ -237,10 +237,12 @@ impl TempoSessionBuilder {
     /// payee loses with it: the vouchers accepted since the last
     /// settlement, at each restart (bounded by the settlement interval
     /// and threshold of the [`settler`](super::TempoSession::settler)).
-    /// After a restart a channel is recovered from the escrow with all
-    /// that its payer vouched counted as spent, so the payer gains
-    /// nothing. Off by default: [`build`](Self::build) refuses such a
-    /// store.
+    /// After a restart a channel is recovered from the escrow with the
+    /// first voucher presented counted as spent. Vouchers carry no time, so
+    /// a payer that presents an old, lower voucher first and its highest
+    /// old one next is served again for the difference: what it had
+    /// vouched and not yet been settled, the same bound. Off by default:
+    /// [`build`](Self::build) refuses such a store.
     pub fn volatile_channel_store(mut self, accept: bool) -> Self {
         self.volatile_store = accept;
         self

@@ -319,9 +319,12 @@ impl Inner {
     ///
     /// What the payer vouched before this store learned of the channel is
     /// unknown, and may have been served already (elsewhere, or before the
-    /// store forgot): none of it is credit. The payer's first voucher here
-    /// is kept for settlement (the payee is owed it) but buys nothing; the
-    /// next, higher one pays.
+    /// store forgot): the payer's first voucher here is kept for settlement
+    /// (the payee is owed it) but buys nothing; the next, higher one pays.
+    /// Vouchers carry no time: a payer presenting a lower old voucher
+    /// first, then its highest, is served again for the difference, which
+    /// is at most what was vouched and not settled when the store forgot
+    /// (why a forgetful store needs an explicit opt-in).
     pub(super) async fn recover(
         &self,
         id: B256,
