@@ -27,7 +27,8 @@
 //! Copied into a new project as `src/main.rs`, it needs:
 //!
 //! ```text
-//! cargo add tower-mpp --features tempo,redis
+//! cargo add tower-mpp --features tempo,redis,tracing
+//! cargo add tracing-subscriber --no-default-features --features fmt,std
 //! cargo add axum hyper hyper-util rustls serde_json tokio tower-http \
 //!   --features hyper/server,hyper/http1,hyper-util/tokio,hyper-util/server,hyper-util/service,tokio/full,tower-http/timeout
 //! ```
@@ -84,6 +85,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
+    // The payments' spans and events (feature `tracing`: `mpp.request`
+    // with its method, intent, amount and outcome) go to any subscriber;
+    // this one prints them on stderr, from `info` up. An OpenTelemetry
+    // exporter is another subscriber layer.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
     // The application picks rustls' process-wide crypto provider (a
     // `rediss://` REDIS_URL needs one); the library installs none.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
