@@ -65,6 +65,7 @@ mod tls;
     doctest,
     feature = "axum",
     feature = "client",
+    feature = "mcp",
     feature = "redis",
     feature = "tempo"
 ))]
