@@ -158,7 +158,7 @@ pub(crate) struct Rpc {
     /// The node's host and port (never a secret), for start-up errors.
     host: String,
     /// The node's URL, to make the client again with other roots.
-    #[cfg(all(feature = "client", feature = "tempo"))]
+    #[cfg(feature = "client")]
     url: Url,
 }
 
@@ -190,7 +190,7 @@ impl Rpc {
         Ok(Self {
             secrets: url_secrets(&url),
             host: host_of(&url),
-            #[cfg(all(feature = "client", feature = "tempo"))]
+            #[cfg(feature = "client")]
             url: url.clone(),
             client: ClientBuilder::default().http_with_client(http, url),
             timeout,
@@ -241,13 +241,13 @@ impl Rpc {
     }
 
     /// The same node, trusting `roots` besides the platform's.
-    #[cfg(all(feature = "client", feature = "tempo"))]
+    #[cfg(feature = "client")]
     pub(crate) fn with_roots(self, roots: &ExtraRoots) -> Result<Self, NodeError> {
         Self::new(self.url, self.timeout, roots)
     }
 
     /// The same node with another time limit per call.
-    #[cfg(all(feature = "client", feature = "tempo"))]
+    #[cfg(feature = "client")]
     pub(crate) fn with_timeout(self, timeout: Duration) -> Self {
         Self { timeout, ..self }
     }

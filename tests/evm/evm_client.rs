@@ -35,8 +35,8 @@ fn provider(
 ) -> Limited<EvmProvider> {
     EvmProvider::new(payer.clone(), &env.chain.anvil.url)
         .unwrap()
-        .with_authorization_domain(env.chain.token, TOKEN_NAME, TOKEN_VERSION)
-        .with_credential_types(types.iter().copied())
+        .authorization_domain(env.chain.token, TOKEN_NAME, TOKEN_VERSION)
+        .credential_types(types.iter().copied())
         .with_policy(policy.allow_realm(REALM))
 }
 

@@ -142,7 +142,7 @@ impl Both {
         let payer = self.evm.funded_payer(10 * PRICE).await;
         EvmProvider::new(payer, &self.evm.anvil.url)
             .unwrap()
-            .with_authorization_domain(self.evm.token, TOKEN_NAME, TOKEN_VERSION)
+            .authorization_domain(self.evm.token, TOKEN_NAME, TOKEN_VERSION)
     }
 
     async fn tempo_provider(&self) -> TempoProvider {

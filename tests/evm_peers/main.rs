@@ -145,7 +145,7 @@ async fn evm_our_client_pays_the_mppx_server() {
     let payer = chain.funded_payer(2 * PRICE).await;
     let provider = EvmProvider::new(payer.clone(), &chain.anvil.url)
         .unwrap()
-        .with_authorization_domain(chain.token, TOKEN_NAME, TOKEN_VERSION);
+        .authorization_domain(chain.token, TOKEN_NAME, TOKEN_VERSION);
     let http = reqwest::Client::new();
     let response = http.get(&url).send_with_payment(&provider).await.unwrap();
     assert_eq!(response.status(), 200, "{}", server.stderr());

@@ -3,7 +3,8 @@
 //! a session settled through an `https://` node (a rustls proxy in front
 //! of anvil), paid by our clients to an `https://` axum server, on both
 //! Tokio runtime flavours; certificates the roots do not know refused, with
-//! start-up errors naming the node's host and the cause.
+//! start-up errors naming the node's host and the cause. The EVM charge
+//! and `EvmProvider` through an `https://` node too (feature `evm`).
 
 #![cfg(all(
     feature = "tempo",
@@ -15,12 +16,18 @@
 #[path = "../session/common.rs"]
 #[allow(dead_code)]
 mod common;
+#[cfg(feature = "evm")]
+mod evm;
 mod https;
 
 #[path = "../support/anvil.rs"]
 mod anvil;
 #[path = "../support/escrow.rs"]
 mod escrow_support;
+#[cfg(feature = "evm")]
+#[path = "../support/evm_chain.rs"]
+#[allow(dead_code)]
+mod evm_chain;
 #[path = "../server/common.rs"]
 #[allow(dead_code)]
 mod server_common;
@@ -33,6 +40,8 @@ mod tls;
 
 mod support {
     pub(crate) use super::escrow_support as escrow;
+    #[cfg(feature = "evm")]
+    pub(crate) use super::evm_chain;
     #[allow(unused_imports)]
     pub(crate) use super::{anvil, session_payer, tempo_payer, tls};
 }

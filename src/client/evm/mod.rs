@@ -39,15 +39,17 @@ const VALIDITY: Duration = Duration::from_secs(300);
 ///   Permit2 for at least the amount (checked with `allowance`).
 /// - **`authorization`**: an EIP-3009 authorization whose nonce is the
 ///   challenge hash, for tokens whose EIP-712 domain was given with
-///   [`with_authorization_domain`](Self::with_authorization_domain).
+///   [`authorization_domain`](Self::authorization_domain).
 /// - **`transaction`**: a signed EIP-1559 `transfer` for the server to
 ///   broadcast (the payer pays gas).
 /// - **`hash`**: the payer broadcasts the transfer, waits for it to be
 ///   mined and sends its hash.
 ///
-/// [`with_credential_types`](Self::with_credential_types) narrows what it
+/// [`credential_types`](Self::credential_types) narrows what it
 /// pays. The challenge's chain must be the node's (asked once with
-/// `eth_chainId`, or set with [`with_chain_id`](Self::with_chain_id)).
+/// `eth_chainId`, or set with [`chain_id`](Self::chain_id)); an https
+/// node signed by a private authority is trusted with
+/// [`root_certificate`](Self::root_certificate).
 ///
 /// ```no_run
 /// use tower_mpp::client::{EvmProvider, PaymentExt, PrivateKeySigner};
@@ -56,7 +58,7 @@ const VALIDITY: Duration = Duration::from_secs(300);
 /// const USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
 /// let signer: PrivateKeySigner = std::env::var("PAYER_KEY")?.parse()?;
 /// let provider = EvmProvider::new(signer, "https://mainnet.base.org")?
-///     .with_authorization_domain(USDC.parse()?, "USD Coin", "2");
+///     .authorization_domain(USDC.parse()?, "USD Coin", "2");
 /// let response = reqwest::Client::new()
 ///     .get("https://api.example.com/paid")
 ///     .send_with_payment(&provider)
@@ -70,6 +72,7 @@ pub struct EvmProvider<S = PrivateKeySigner> {
     types: Vec<CredentialType>,
     domains: HashMap<Address, TokenDomain>,
     receipt_timeout: Duration,
+    roots: ExtraRoots,
 }
 
 impl<S: Signer + Send + Sync> EvmProvider<S> {
@@ -98,16 +101,14 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
             ],
             domains: HashMap::new(),
             receipt_timeout: Duration::from_secs(30),
+            roots: ExtraRoots::default(),
         })
     }
 
     /// Pays only with these credential types (the challenge's order still
     /// decides among them).
     #[must_use]
-    pub fn with_credential_types(
-        mut self,
-        types: impl IntoIterator<Item = CredentialType>,
-    ) -> Self {
+    pub fn credential_types(mut self, types: impl IntoIterator<Item = CredentialType>) -> Self {
         self.types = types.into_iter().collect();
         self
     }
@@ -116,7 +117,7 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
     /// `"USD Coin"`, `"2"` on most chains): without it, no
     /// `authorization` is signed for the token.
     #[must_use]
-    pub fn with_authorization_domain(
+    pub fn authorization_domain(
         mut self,
         token: Address,
         name: impl Into<String>,
@@ -132,16 +133,70 @@ impl<S: Signer + Send + Sync> EvmProvider<S> {
 
     /// The node's chain, known in advance: saves the `eth_chainId` call.
     #[must_use]
-    pub fn with_chain_id(mut self, chain_id: u64) -> Self {
+    pub fn chain_id(mut self, chain_id: u64) -> Self {
         self.node.set_chain_id(chain_id);
+        self
+    }
+
+    /// Trusts the certificate authority in `pem` (PEM) for an https RPC
+    /// URL, besides the platform's roots: for a node whose certificate a
+    /// private authority signed. May be called more than once.
+    ///
+    /// # Errors
+    ///
+    /// [`EvmConfigError::Node`] if `pem` holds no certificate or the HTTP
+    /// client cannot be made with it.
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Result<Self, EvmConfigError> {
+        self.roots.push(pem.into());
+        self.node.rpc = self.node.rpc.with_roots(&self.roots)?;
+        Ok(self)
+    }
+
+    /// How long one RPC call may take (default 10 s).
+    #[must_use]
+    pub fn rpc_timeout(mut self, timeout: Duration) -> Self {
+        self.node.rpc = self.node.rpc.with_timeout(timeout);
         self
     }
 
     /// How long a `hash` payment waits for its receipt (default 30 s).
     #[must_use]
-    pub fn with_receipt_timeout(mut self, timeout: Duration) -> Self {
+    pub fn receipt_timeout(mut self, timeout: Duration) -> Self {
         self.receipt_timeout = timeout;
         self
+    }
+
+    /// The former name of [`credential_types`](Self::credential_types).
+    #[deprecated(note = "renamed `credential_types`")]
+    #[must_use]
+    pub fn with_credential_types(self, types: impl IntoIterator<Item = CredentialType>) -> Self {
+        self.credential_types(types)
+    }
+
+    /// The former name of [`authorization_domain`](Self::authorization_domain).
+    #[deprecated(note = "renamed `authorization_domain`")]
+    #[must_use]
+    pub fn with_authorization_domain(
+        self,
+        token: Address,
+        name: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Self {
+        self.authorization_domain(token, name, version)
+    }
+
+    /// The former name of [`chain_id`](Self::chain_id).
+    #[deprecated(note = "renamed `chain_id`")]
+    #[must_use]
+    pub fn with_chain_id(self, chain_id: u64) -> Self {
+        self.chain_id(chain_id)
+    }
+
+    /// The former name of [`receipt_timeout`](Self::receipt_timeout).
+    #[deprecated(note = "renamed `receipt_timeout`")]
+    #[must_use]
+    pub fn with_receipt_timeout(self, timeout: Duration) -> Self {
+        self.receipt_timeout(timeout)
     }
 
     /// The paying account.
