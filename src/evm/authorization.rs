@@ -5,8 +5,8 @@
 use alloy_primitives::{B256, Bytes, Signature, U256};
 use alloy_sol_types::{SolCall, sol};
 
-use super::gas::GasPayer;
 use super::logs::{self, Transfer};
+use super::submission;
 use super::typed::{Authorization, authorization_signing_hash};
 use super::{CLAIM_MARGIN, Settle, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
@@ -45,25 +45,17 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
         "evm:authorization:{}:{}:{from}:{}",
         ctx.request.method_details.chain_id, ctx.request.currency, checked.authorization.nonce
     );
-    ctx.claim(&key, ctx.until_expiry() + CLAIM_MARGIN).await?;
-    let submitted = match gas
-        .submit(
-            &ctx.method.rpc,
-            ctx.method.chain_id,
-            ctx.request.currency,
-            calldata(&checked),
-        )
-        .await
-    {
-        Ok(submitted) => submitted,
-        Err(error) => {
-            // Nothing was sent: the authorization stays usable.
-            ctx.release(&key).await;
-            return Err(error);
-        }
-    };
-    let receipt =
-        GasPayer::receipt(&ctx.method.rpc, &submitted, ctx.method.receipt_timeout).await?;
+    let ttl = ctx.until_expiry() + CLAIM_MARGIN;
+    let submitted = submission::submit_once(
+        ctx,
+        gas,
+        &key,
+        ttl,
+        ctx.request.currency,
+        calldata(&checked),
+    )
+    .await?;
+    let receipt = submission::receipt(ctx, &submitted).await?;
     let expected = Transfer {
         from,
         to: checked.authorization.to,

@@ -51,6 +51,7 @@ mod hash;
 mod logs;
 mod permit2;
 mod request;
+mod submission;
 mod transaction;
 mod typed;
 
@@ -326,11 +327,7 @@ impl Settle<'_> {
             Ok(false) => Err(VerifyError::replayed(
                 "This payment proof has already paid for a request.",
             )),
-            Err(e) => Err(VerifyError::unavailable(
-                RETRY_AFTER,
-                "Payments are temporarily unavailable.",
-            )
-            .with_source(e)),
+            Err(e) => Err(claims_unavailable(e)),
         }
     }
 
@@ -375,6 +372,12 @@ impl Settle<'_> {
         }
         settlement
     }
+}
+
+/// The claim store could not answer: a retryable `503`.
+fn claims_unavailable(error: crate::store::StoreError) -> VerifyError {
+    VerifyError::unavailable(RETRY_AFTER, "Payments are temporarily unavailable.")
+        .with_source(error)
 }
 
 /// Seconds since the Unix epoch.

@@ -6,8 +6,8 @@ use alloy_primitives::{Address, Bytes, Signature, U256};
 use alloy_sol_types::{SolCall, sol};
 use serde::Deserialize;
 
-use super::gas::GasPayer;
 use super::logs::{self, Transfer};
+use super::submission;
 use super::typed::{PERMIT2_WITNESS_TYPE_STRING, Permit2Transfer};
 use super::{CLAIM_MARGIN, MAX_SPLITS, Settle, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
@@ -101,26 +101,11 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
     let deadline = u64::try_from(checked.transfer.deadline).unwrap_or(u64::MAX);
     let until_deadline =
         std::time::Duration::from_secs(deadline.saturating_sub(unix(std::time::SystemTime::now())));
-    ctx.claim(&key, until_deadline.min(ctx.until_expiry()) + CLAIM_MARGIN)
-        .await?;
     let permit2 = ctx.request.method_details.permit2_address;
-    let submitted = match gas
-        .submit(
-            &ctx.method.rpc,
-            ctx.method.chain_id,
-            permit2,
-            calldata(&checked),
-        )
-        .await
-    {
-        Ok(submitted) => submitted,
-        Err(error) => {
-            ctx.release(&key).await;
-            return Err(error);
-        }
-    };
-    let receipt =
-        GasPayer::receipt(&ctx.method.rpc, &submitted, ctx.method.receipt_timeout).await?;
+    let ttl = until_deadline.min(ctx.until_expiry()) + CLAIM_MARGIN;
+    let submitted =
+        submission::submit_once(ctx, gas, &key, ttl, permit2, calldata(&checked)).await?;
+    let receipt = submission::receipt(ctx, &submitted).await?;
     let expected: Vec<Transfer> = checked
         .details
         .iter()
