@@ -3,17 +3,16 @@
 //! `reqwest::RequestBuilder`; the middleware runs the same steps.
 
 use std::net::IpAddr;
-use std::time::SystemTime;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use reqwest::{Request, RequestBuilder, Response, Url};
 
+use super::choose::{self, Asked};
 use super::error::{ClientError, PayError};
 use super::provider::PaymentProvider;
 use crate::protocol::{
-    Challenge, Credential, PROBLEM_JSON, ProblemDetails, Receipt, ReceiptError, content_digest,
-    parse_challenges,
+    Challenge, Credential, PROBLEM_JSON, ProblemDetails, Receipt, ReceiptError, parse_challenges,
 };
 
 /// The `Accept-Payment` header name.
@@ -320,7 +319,8 @@ pub(crate) async fn read_problem(
 }
 
 /// Pays the first challenge of `response` that `provider` supports and
-/// does not refuse.
+/// does not refuse: its realm names `host`, and a body digest it binds is
+/// the digest of `body`.
 async fn choose_and_pay<P: PaymentProvider>(
     provider: &P,
     response: &Response,
@@ -328,8 +328,8 @@ async fn choose_and_pay<P: PaymentProvider>(
     host: &str,
     url: &Url,
 ) -> Result<Credential, ClientError> {
-    let mut offered = Vec::new();
-    let mut refusals = Vec::new();
+    // Unreadable headers first, then the challenges in the server's order.
+    let mut unreadable = Vec::new();
     let mut candidates = Vec::new();
     for value in response.headers().get_all(WWW_AUTHENTICATE) {
         let parsed = value
@@ -338,71 +338,20 @@ async fn choose_and_pay<P: PaymentProvider>(
             .and_then(|v| parse_challenges([v]).map_err(|e| e.to_string()));
         match parsed {
             Ok(challenges) => candidates.extend(challenges),
-            Err(why) => refusals.push(PayError::invalid(format!("unreadable challenge: {why}"))),
+            Err(why) => unreadable.push(PayError::invalid(format!("unreadable challenge: {why}"))),
         }
     }
-    let now = SystemTime::now();
-    // A policy refusal is reported as such when nothing else stood in the
-    // way: the provider could have paid, but the user's limits said no.
-    let mut violation = None;
-    let mut other_refusal = false;
-    for challenge in candidates {
-        offered.push(format!("{}/{}", challenge.method, challenge.intent));
-        if !provider.supports(&challenge.method, &challenge.intent) {
-            continue;
-        }
-        if !provider.accepts_realm(&challenge.realm, host) {
-            other_refusal = true;
-            refusals.push(PayError::invalid(format!(
-                "the challenge's realm {:?} does not name the server asked ({host})",
-                challenge.realm
-            )));
-            continue;
-        }
-        if let Err(refusal) = check_challenge(&challenge, body, now) {
-            other_refusal = true;
-            refusals.push(refusal);
-            continue;
-        }
-        match provider.pay_for(&challenge, url).await {
-            Ok(credential) => return Ok(credential),
-            Err(PayError::Policy(v)) => {
-                violation.get_or_insert_with(|| v.clone());
-                refusals.push(PayError::Policy(v));
-            }
-            Err(refusal) if refusal.is_refusal() => {
-                other_refusal = true;
-                refusals.push(refusal);
-            }
-            Err(failure) => return Err(ClientError::PaymentFailed(failure)),
-        }
-    }
-    if let (Some(violation), false) = (violation, other_refusal) {
-        return Err(ClientError::PolicyRefused(violation));
-    }
-    Err(ClientError::NoPayableChallenge { offered, refusals })
-}
-
-/// What a client checks of a challenge before paying it.
-fn check_challenge(challenge: &Challenge, body: &[u8], now: SystemTime) -> Result<(), PayError> {
-    if challenge
-        .expires
-        .as_ref()
-        .is_some_and(|e| e.is_reached(now))
-    {
-        return Err(PayError::invalid(format!(
-            "challenge {} has expired",
-            challenge.id
-        )));
-    }
-    if let Some(digest) = &challenge.digest
-        && *digest != content_digest(body)
-    {
-        return Err(PayError::invalid(
-            "the challenge is bound to another request body",
-        ));
-    }
-    Ok(())
+    let asked = Asked {
+        server: host,
+        url: Some(url),
+        body: Some(body),
+    };
+    let offers = unreadable
+        .into_iter()
+        .map(Err)
+        .chain(candidates.into_iter().map(|c| Ok((c, ()))));
+    let ((), credential) = choose::choose_and_pay(provider, asked, offers).await?;
+    Ok(credential)
 }
 
 /// `Accept-Payment` from what the provider advertises.
@@ -433,10 +382,8 @@ pub(crate) fn is_secure(url: &Url) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::protocol::{Base64Json, Timestamp};
+    use crate::protocol::Base64Json;
 
     fn challenge() -> Challenge {
         let request = Base64Json::from_value(serde_json::json!({})).unwrap();
@@ -457,24 +404,6 @@ mod tests {
             named.header = Some(asked.to_owned());
             assert_eq!(credential_header(&named), sent, "{asked}");
         }
-    }
-
-    #[test]
-    fn expired_challenges_are_not_paid() {
-        let now = SystemTime::now();
-        let soon = challenge().with_expires(Timestamp::after(Duration::from_secs(60)).unwrap());
-        assert!(check_challenge(&soon, b"", now).is_ok());
-        assert!(check_challenge(&soon, b"", now + Duration::from_secs(61)).is_err());
-        assert!(check_challenge(&challenge(), b"", now).is_ok());
-    }
-
-    #[test]
-    fn a_digest_must_be_the_bodys() {
-        let now = SystemTime::now();
-        let bound = challenge().with_digest(content_digest(b"{\"a\":1}"));
-        assert!(check_challenge(&bound, b"{\"a\":1}", now).is_ok());
-        assert!(check_challenge(&bound, b"{\"a\":2}", now).is_err());
-        assert!(check_challenge(&bound, b"", now).is_err());
     }
 
     #[test]

@@ -25,13 +25,12 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::SystemTime;
-
 use http::StatusCode;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorData, RequestMetaObject};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde_json::Value;
 
+use super::choose::{self, Asked};
 use super::error::{ClientError, PayError};
 use super::provider::PaymentProvider;
 use crate::mcp::wire::{
@@ -132,58 +131,16 @@ impl<P: PaymentProvider> McpPayer<P> {
         &self,
         challenges: &[Value],
     ) -> Result<(Value, Credential), ClientError> {
-        let provider = &self.provider;
-        let (mut offered, mut refusals, mut violation, mut other) =
-            (Vec::new(), Vec::new(), None, false);
-        let now = SystemTime::now();
-        for raw in challenges {
-            let challenge = match challenge_from_json(raw) {
-                Ok(challenge) => challenge,
-                Err(why) => {
-                    refusals.push(PayError::invalid(format!("unreadable challenge: {why}")));
-                    continue;
-                }
-            };
-            offered.push(format!("{}/{}", challenge.method, challenge.intent));
-            if !provider.supports(&challenge.method, &challenge.intent) {
-                continue;
-            }
-            let refusal = if !provider.accepts_realm(&challenge.realm, &self.server) {
-                Some(format!(
-                    "the challenge's realm {:?} does not name the server asked ({})",
-                    challenge.realm, self.server
-                ))
-            } else if challenge
-                .expires
-                .as_ref()
-                .is_some_and(|e| e.is_reached(now))
-            {
-                Some(format!("challenge {} has expired", challenge.id))
-            } else {
-                None
-            };
-            if let Some(why) = refusal {
-                other = true;
-                refusals.push(PayError::invalid(why));
-                continue;
-            }
-            match provider.pay(&challenge).await {
-                Ok(credential) => return Ok((raw.clone(), credential)),
-                Err(PayError::Policy(v)) => {
-                    violation.get_or_insert_with(|| v.clone());
-                    refusals.push(PayError::Policy(v));
-                }
-                Err(refusal) if refusal.is_refusal() => {
-                    other = true;
-                    refusals.push(refusal);
-                }
-                Err(failure) => return Err(ClientError::PaymentFailed(failure)),
-            }
-        }
-        match violation {
-            Some(violation) if !other => Err(ClientError::PolicyRefused(violation)),
-            _ => Err(ClientError::NoPayableChallenge { offered, refusals }),
-        }
+        let asked = Asked {
+            server: &self.server,
+            url: None,
+            body: None,
+        };
+        let offers = challenges.iter().map(|raw| match challenge_from_json(raw) {
+            Ok(challenge) => Ok((challenge, raw.clone())),
+            Err(why) => Err(PayError::invalid(format!("unreadable challenge: {why}"))),
+        });
+        choose::choose_and_pay(&self.provider, asked, offers).await
     }
 
     /// The server refused `credential`: the provider learns it, the caller

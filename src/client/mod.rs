@@ -42,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+mod choose;
 mod error;
 #[cfg(feature = "evm")]
 mod evm;

@@ -6,7 +6,8 @@
 //! the paying credential refused when sent again.
 //!
 //! And the other way: our `McpPayer` pays a tool served by mppx's MCP
-//! server transport (`mppx/mcp-sdk/server`).
+//! server transport (`mppx/mcp-sdk/server`) and one behind pympp's `pay`
+//! decorator (`mpp.extensions.mcp`, on the Python `mcp` SDK).
 //!
 //! A missing peer fails with how to install it (scripts/test does);
 //! nothing is skipped.
@@ -20,6 +21,8 @@ mod anvil;
 mod common;
 #[path = "../support/listening.rs"]
 mod listening;
+#[path = "../support/peer_server.rs"]
+mod peer_server;
 mod peers;
 #[path = "../server/common.rs"]
 #[allow(dead_code)]

@@ -35,7 +35,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const MPPX_HINT: &str = "run `scripts/test` once (it installs mppx 0.11 and viem into \
      .tools/node_modules with npm), or set TOWER_MPP_NODE_MODULES to a node_modules holding them";
 
-const PYMPP_HINT: &str = "run `scripts/test` once (it installs pympp[tempo,server] 0.16 into \
+const PYMPP_HINT: &str = "run `scripts/test` once (it installs pympp[tempo,server,mcp] 0.16 into \
      .tools/venv), or point TOWER_MPP_VENV at a venv holding it";
 
 /// Which server.
@@ -103,7 +103,7 @@ fn root() -> &'static Path {
 }
 
 /// The `node` binary: `TOWER_MPP_NODE`, else `node` on `PATH`.
-fn node() -> PathBuf {
+pub(crate) fn node() -> PathBuf {
     let node = std::env::var_os("TOWER_MPP_NODE")
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from("node"), PathBuf::from);
@@ -153,7 +153,7 @@ fn node_modules() -> PathBuf {
 }
 
 /// The venv's Python, which must have pympp.
-fn pympp_python() -> PathBuf {
+pub(crate) fn pympp_python() -> PathBuf {
     let venv = std::env::var_os("TOWER_MPP_VENV")
         .filter(|v| !v.is_empty())
         .map_or_else(|| root().join(".tools/venv"), PathBuf::from);
