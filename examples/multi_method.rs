@@ -112,7 +112,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .from_env()
         .credential_types([CredentialType::Permit2, CredentialType::Authorization])
         .connect()
-        .await?;
+        .await
+        .map_err(|e| format!("the EVM charge (EVM_* variables): {e}"))?;
     eprintln!(
         "tempo: chain {}, payee {}, escrow {}; evm: chain {}, token {}, recipient {}",
         session.chain_id(),
