@@ -152,7 +152,10 @@ async fn run() -> Result<(), Box<dyn Error>> {
     println!("  reference  {}", receipt.reference);
     println!("  timestamp  {}", receipt.timestamp.as_str());
     for (key, value) in &receipt.extra {
-        println!("  {key:<10} {value}");
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        println!("  {key:<10} {text}");
     }
     println!("body: {}", paid.text().await?);
 
