@@ -3,13 +3,20 @@
 # npm into .tools, once. Sourced by scripts/test and scripts/demo, which
 # define `root` (the repository) and `die` first.
 #
-# TOWER_MPP_ANVIL, when set, names an anvil binary to use instead.
+# TOWER_MPP_ANVIL, when set, names an anvil binary to use instead (and
+# TOWER_MPP_CAST a cast binary).
 
 ANVIL_PACKAGES=(@foundry-rs/anvil-linux-amd64@1.7.1 @foundry-rs/cast-linux-amd64@1.7.1)
 
 # The anvil binary ensure_anvil makes sure of.
 anvil_binary() {
     echo "${TOWER_MPP_ANVIL:-$root/.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
+}
+
+# The cast binary ensure_anvil installs beside anvil (TOWER_MPP_CAST, when
+# set, names another).
+cast_binary() {
+    echo "${TOWER_MPP_CAST:-$root/.tools/node_modules/@foundry-rs/cast-linux-amd64/bin/cast}"
 }
 
 # The Tempo tests start their own anvil from .tools (or TOWER_MPP_ANVIL).
@@ -19,7 +26,8 @@ ensure_anvil() {
         return
     fi
     local anvil="$root/.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-    if [[ -x "$anvil" ]] && "$anvil" --version 2>/dev/null | grep -q '1\.7\.1'; then
+    local cast="$root/.tools/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
+    if [[ -x "$anvil" ]] && "$anvil" --version 2>/dev/null | grep -q '1\.7\.1' && [[ -x "$cast" ]]; then
         return
     fi
     command -v npm >/dev/null || die "npm is needed to install anvil"
