@@ -74,7 +74,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
         .map_err(|_| "EVM_CURRENCY is not an address")?;
     let mut provider = EvmProvider::new(signer, &rpc_url)?;
     if let (Ok(name), Ok(version)) = (env("EVM_TOKEN_NAME"), env("EVM_TOKEN_VERSION")) {
-        provider = provider.with_authorization_domain(token, name, version);
+        provider = provider.authorization_domain(token, name, version);
     }
     let chain = Chain::connect(&rpc_url)?;
     let http = reqwest::Client::new();

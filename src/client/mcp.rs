@@ -80,7 +80,9 @@ impl<P: PaymentProvider> McpPayer<P> {
     /// rmcp [`ServiceError`] as its source), `NoPayableChallenge` or
     /// `PolicyRefused` when nothing offered may be paid, `PaymentFailed`
     /// when paying failed, `Rejected` (status 402) when the server refused
-    /// the credential.
+    /// the credential. A paid retry answered with an error result and no
+    /// receipt is returned as it is (`receipt: None`): the provider is not
+    /// told it was accepted.
     pub async fn call_tool(
         &self,
         peer: &Peer<RoleClient>,
@@ -115,7 +117,12 @@ impl<P: PaymentProvider> McpPayer<P> {
                     return Err(self.refused(&credential, data));
                 }
                 let receipt = receipt_of(&result, &credential);
-                self.provider.accepted(&credential, receipt.as_ref());
+                // An error result without a receipt says nothing of the
+                // payment: an SDK may have turned the server's refusal
+                // into one (the TypeScript MCP SDK does).
+                if receipt.is_some() || result.is_error != Some(true) {
+                    self.provider.accepted(&credential, receipt.as_ref());
+                }
                 Ok(PaidResult { result, receipt })
             }
             Err(ServiceError::McpError(error)) if asks_payment(&error) => {

@@ -106,3 +106,79 @@ async fn mcp_payer_reports_a_refused_credential_in_both_forms() {
     assert!(paid.receipt.is_some());
     assert_eq!(env.served(), 1);
 }
+
+/// Counts what the server is said to have accepted.
+#[derive(Default)]
+struct Counting {
+    accepted: std::sync::atomic::AtomicUsize,
+}
+
+impl PaymentProvider for &Counting {
+    fn supports(&self, method: &str, intent: &str) -> bool {
+        InvoicePayer("").supports(method, intent)
+    }
+
+    async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
+        InvoicePayer("forged").pay(challenge).await
+    }
+
+    fn accepted(&self, _: &Credential, _: Option<&tower_mpp::protocol::Receipt>) {
+        self.accepted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A server whose SDK turns a refusal of the paid retry (`-32043`) into
+/// an error result with no `_meta`, as the TypeScript MCP SDK does.
+#[derive(Clone)]
+struct Swallowing(tower_mpp::mcp::PaidServer<crate::common::Tools>);
+
+impl rmcp::ServerHandler for Swallowing {
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        match self.0.call_tool(request, context).await {
+            Err(error) if error.code.0 == -32043 => Ok(rmcp::model::CallToolResponse::Complete(
+                rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(
+                    error.message.to_string(),
+                )]),
+            )),
+            other => other,
+        }
+    }
+
+    fn get_info(&self) -> rmcp::model::ServerConfig {
+        self.0.get_info()
+    }
+}
+
+/// An error result without a receipt after the paid retry says nothing
+/// of the payment: the provider is not told it was accepted (a session
+/// provider would count a refused voucher as the server's).
+#[tokio::test]
+async fn mcp_payer_does_not_take_an_error_result_for_an_acceptance() {
+    use rmcp::ServiceExt as _;
+    let env = Env::new();
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server = Swallowing(env.server());
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ().serve(client_io).await.expect("the client initializes");
+    let counting = Counting::default();
+    let paid = McpPayer::new(&counting, REALM)
+        .call_tool(client.peer(), tool_call("joke", json!({}), None))
+        .await
+        .unwrap();
+    assert_eq!(paid.result.is_error, Some(true));
+    assert!(paid.receipt.is_none());
+    assert_eq!(
+        counting.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert_eq!(env.served(), 0);
+}
