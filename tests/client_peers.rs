@@ -12,6 +12,8 @@ mod anvil;
 mod listening;
 #[path = "support/peer_server.rs"]
 mod peer_server;
+#[path = "support/pympp_venv.rs"]
+mod pympp_venv;
 
 use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;

@@ -39,6 +39,8 @@ mod listening;
 mod mppx;
 #[path = "peer_clients/peers.rs"]
 mod peers;
+#[path = "support/pympp_venv.rs"]
+mod pympp_venv;
 #[path = "peer_clients/server.rs"]
 mod server;
 

@@ -19,6 +19,8 @@ mod anvil;
 mod listening;
 #[path = "support/peer_server.rs"]
 mod peer_server;
+#[path = "support/pympp_venv.rs"]
+mod pympp_venv;
 #[path = "support/tempo_payer.rs"]
 mod tempo_payer;
 

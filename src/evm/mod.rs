@@ -364,8 +364,14 @@ impl Settle<'_> {
         Ok(())
     }
 
+    /// The draft's receipt: the transaction, the challenge it paid, the
+    /// chain, and the request's `externalId`.
     fn settlement(&self, hash: alloy_primitives::B256) -> Settlement {
         let mut settlement = Settlement::new(hash.to_string())
+            .receipt_field(
+                "challengeId",
+                self.verification.credential.challenge.id.clone(),
+            )
             .receipt_field("chainId", self.request.method_details.chain_id);
         if let Some(id) = &self.request.external_id {
             settlement = settlement.receipt_field("externalId", id.clone());

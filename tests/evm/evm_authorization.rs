@@ -30,7 +30,15 @@ async fn evm_authorization_pays_once_and_moves_the_tokens() {
     );
     let receipt = env.get(Some(&header)).await.assert_paid();
     assert_eq!(receipt.method, "evm");
-    assert!(receipt.reference.starts_with("0x") && receipt.reference.len() == 66);
+    // The reference is the transaction that moved the tokens.
+    let transfers = env.chain.transfers_in(&receipt.reference).await;
+    assert_eq!(
+        transfers,
+        [(payer.address(), env.recipient, U256::from(PRICE))]
+    );
+    // The draft's receipt fields: the challenge paid and the chain.
+    assert_eq!(receipt.extra["challengeId"], challenge.id.as_str());
+    assert_eq!(receipt.extra["chainId"], EVM_CHAIN_ID);
     assert_eq!(env.chain.balance(env.recipient).await, U256::from(PRICE));
     assert_eq!(env.chain.balance(payer.address()).await, U256::ZERO);
     // The same credential again: refused, nothing served twice.

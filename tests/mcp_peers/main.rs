@@ -24,6 +24,8 @@ mod listening;
 #[path = "../support/peer_server.rs"]
 mod peer_server;
 mod peers;
+#[path = "../support/pympp_venv.rs"]
+mod pympp_venv;
 #[path = "../server/common.rs"]
 #[allow(dead_code)]
 mod server_common;

@@ -17,7 +17,7 @@ use tower_mpp::tempo::TempoCharge;
 
 use crate::anvil::{Anvil, CHAIN_ID, PATH_USD};
 use crate::common::Tools;
-use crate::peer_server::pympp_python;
+use crate::pympp_venv::pympp_python;
 
 /// The realm: the host the peers connect to.
 const REALM: &str = "127.0.0.1";
@@ -144,7 +144,7 @@ async fn mcp_peer_pympp_mcp_client_pays_our_tool() {
     // more than its own clock (as in tests/peer_clients.rs).
     served.anvil.shift_clock(40).await;
     let payer = served.anvil.funded_payer(1_000_000).await;
-    let mut command = Command::new(pympp_python());
+    let mut command = Command::new(pympp_python("pympp's MCP client"));
     command
         .arg(root().join("tests/peers/pympp_mcp_client.py"))
         .env("MCP_URL", &served.url)

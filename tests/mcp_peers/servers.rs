@@ -18,7 +18,8 @@ use tower_mpp::mcp::wire::credential_to_json;
 use crate::anvil::{Anvil, CHAIN_ID, PATH_USD};
 use crate::common::{challenges, mcp_error, parsed, tool_call};
 use crate::listening::Listening;
-use crate::peer_server::{node, pympp_python};
+use crate::peer_server::node;
+use crate::pympp_venv::pympp_python;
 
 const PRICE: u128 = 10_000;
 /// The realm the peers sign: the host our client connects to.
@@ -152,7 +153,7 @@ async fn mcp_peer_our_client_pays_mppx_mcp_server() {
 async fn mcp_peer_our_client_pays_pympp_mcp_server() {
     let anvil = tokio::task::spawn_blocking(Anvil::start).await.unwrap();
     let recipient = PrivateKeySigner::random().address();
-    let mut command = Command::new(pympp_python());
+    let mut command = Command::new(pympp_python("pympp's MCP server"));
     command
         .arg(script("pympp_mcp_server.py"))
         .env("PYTHONUNBUFFERED", "1");

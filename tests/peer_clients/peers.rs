@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::process::Command;
 
 use crate::anvil::CHAIN_ID;
+use crate::pympp_venv::{PYMPP_HINT, pympp_python};
 
 /// How long one payment may take, client start-up included.
 const PAY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -41,26 +42,9 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-const PYMPP_HINT: &str = "run `scripts/test` once (it installs pympp into .tools/venv), \
-     or point TOWER_MPP_VENV at a venv holding pympp[tempo] 0.16";
-
 const MPP_CLIENT_HINT: &str = "run `scripts/test` (it builds it and sets TOWER_MPP_MPP_CLIENT), \
      or `cargo build --manifest-path tests/peers/mpp-client/Cargo.toml` and set \
      TOWER_MPP_MPP_CLIENT=tests/peers/mpp-client/target/debug/mpp-client";
-
-/// The venv's Python, which must have pympp.
-fn pympp_python() -> PathBuf {
-    let venv = std::env::var_os("TOWER_MPP_VENV")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| root().join(".tools/venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "the pympp peer needs a venv with pympp, but there is no Python at {}: {PYMPP_HINT}",
-        python.display()
-    );
-    python
-}
 
 /// The mpp-client helper binary: `TOWER_MPP_MPP_CLIENT`, else where
 /// `cargo build --manifest-path tests/peers/mpp-client/Cargo.toml` puts it.
@@ -91,7 +75,7 @@ impl Peer {
         match self {
             Self::Pympp => Client {
                 peer: self,
-                program: pympp_python(),
+                program: pympp_python("the pympp peer"),
                 script: Some(root().join("tests/peers/pympp_pay.py")),
                 hint: PYMPP_HINT,
             },

@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
@@ -37,6 +37,8 @@ use tower_mpp::protocol::Base64Json;
 mod abi;
 mod cases;
 mod peer;
+#[path = "../support/pympp_venv.rs"]
+mod pympp_venv;
 
 use cases::*;
 use peer::*;

@@ -2,6 +2,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::pympp_venv::{PYMPP_HINT, pympp_python};
 
 /// The seed of the case generator; change it to explore other cases.
 pub(crate) const SEED: u64 = 0x4d50_505f_6469_6666;
@@ -24,26 +25,9 @@ pub(crate) struct Peer {
     stdout: BufReader<ChildStdout>,
 }
 
-pub(crate) const INSTALL_HINT: &str = "run `scripts/test` once (it installs pympp into .tools/venv), \
-     or point TOWER_MPP_VENV at a venv holding pympp 0.16";
-
-pub(crate) fn venv_python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = std::env::var_os("TOWER_MPP_VENV")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| root.join(".tools/venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "the pympp differential test needs pympp, but there is no Python at {}: {INSTALL_HINT}",
-        python.display()
-    );
-    python
-}
-
 impl Peer {
     pub(crate) fn spawn() -> Self {
-        let python = venv_python();
+        let python = pympp_python("the pympp differential test");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pympp_peer.py");
         let mut child = Command::new(&python)
             .arg(&script)
@@ -53,7 +37,7 @@ impl Peer {
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "cannot start the pympp peer ({} {}): {e}; {INSTALL_HINT}",
+                    "cannot start the pympp peer ({} {}): {e}; {PYMPP_HINT}",
                     python.display(),
                     script.display()
                 )
@@ -70,7 +54,7 @@ impl Peer {
         assert_eq!(
             hello,
             json!({"ok": true, "value": {"text": "b2s"}}),
-            "the pympp peer does not answer as expected; {INSTALL_HINT}"
+            "the pympp peer does not answer as expected; {PYMPP_HINT}"
         );
         peer
     }
@@ -81,7 +65,7 @@ impl Peer {
         let stdin = self.stdin.as_mut().expect("the peer's stdin is open");
         writeln!(stdin, "{line}")
             .and_then(|()| stdin.flush())
-            .unwrap_or_else(|e| panic!("cannot write to the pympp peer: {e}; {INSTALL_HINT}"));
+            .unwrap_or_else(|e| panic!("cannot write to the pympp peer: {e}; {PYMPP_HINT}"));
         let mut answer = String::new();
         let read = self
             .stdout
@@ -89,7 +73,7 @@ impl Peer {
             .unwrap_or_else(|e| panic!("cannot read from the pympp peer: {e}"));
         assert!(
             read > 0,
-            "the pympp peer exited (its stderr is above) while answering {line}; {INSTALL_HINT}"
+            "the pympp peer exited (its stderr is above) while answering {line}; {PYMPP_HINT}"
         );
         serde_json::from_str(&answer)
             .unwrap_or_else(|e| panic!("the pympp peer wrote invalid JSON ({e}): {answer}"))

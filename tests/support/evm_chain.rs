@@ -153,7 +153,38 @@ impl EvmChain {
             .await;
         U256::from_str_radix(out.trim_start_matches("0x"), 16).unwrap()
     }
+
+    /// The token's `Transfer`s (from, to, value) in the mined, successful
+    /// transaction `hash`: what a receipt's `reference` names.
+    pub(crate) async fn transfers_in(&self, hash: &str) -> Vec<(Address, Address, U256)> {
+        let receipt = wait_receipt(&self.anvil, hash).await;
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+        let topic = |log: &serde_json::Value, i: usize| -> String {
+            log["topics"][i].as_str().unwrap_or_default().to_owned()
+        };
+        let word = |hex: &str| U256::from_str_radix(hex.trim_start_matches("0x"), 16).unwrap();
+        let address = |hex: &str| Address::from_word(word(hex).into());
+        receipt["logs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|log| {
+                log["address"].as_str().and_then(|a| a.parse().ok()) == Some(self.token)
+                    && topic(log, 0) == TRANSFER_TOPIC
+            })
+            .map(|log| {
+                (
+                    address(&topic(log, 1)),
+                    address(&topic(log, 2)),
+                    word(log["data"].as_str().unwrap_or_default()),
+                )
+            })
+            .collect()
+    }
 }
+
+/// `keccak256("Transfer(address,address,uint256)")`.
+const TRANSFER_TOPIC: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 
 async fn wait_receipt(anvil: &Anvil, hash: &str) -> serde_json::Value {
     for _ in 0..100 {

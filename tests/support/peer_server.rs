@@ -28,15 +28,13 @@ use alloy::primitives::Address;
 
 use super::anvil::{Anvil, CHAIN_ID, PATH_USD};
 use super::listening::{Listening, random_secret};
+use super::pympp_venv::{PYMPP_HINT, pympp_python};
 
 /// How long a server may take to print `listening`.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 const MPPX_HINT: &str = "run `scripts/test` once (it installs mppx 0.11 and viem into \
      .tools/node_modules with npm), or set TOWER_MPP_NODE_MODULES to a node_modules holding them";
-
-const PYMPP_HINT: &str = "run `scripts/test` once (it installs pympp[tempo,server,mcp] 0.16 into \
-     .tools/venv), or point TOWER_MPP_VENV at a venv holding it";
 
 /// Which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,21 +150,6 @@ fn node_modules() -> PathBuf {
     dir
 }
 
-/// The venv's Python, which must have pympp.
-pub(crate) fn pympp_python() -> PathBuf {
-    let venv = std::env::var_os("TOWER_MPP_VENV")
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| root().join(".tools/venv"), PathBuf::from);
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "the pympp peer server needs a venv with pympp, but there is no Python at {}: \
-         {PYMPP_HINT}",
-        python.display()
-    );
-    python
-}
-
 impl PeerServer {
     /// mppx 0.11's server, charging on `anvil`.
     pub(crate) fn mppx(anvil: &Anvil, config: &PeerConfig) -> Self {
@@ -190,7 +173,7 @@ impl PeerServer {
                 c
             }
             PeerKind::Pympp => {
-                let mut c = Command::new(pympp_python());
+                let mut c = Command::new(pympp_python("the pympp peer server"));
                 c.arg(root().join("tests/peers/pympp_server.py"))
                     // Unbuffered, so the ready line and errors show at once.
                     .env("PYTHONUNBUFFERED", "1");
