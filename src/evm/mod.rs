@@ -73,7 +73,9 @@ pub use typed::{
 };
 
 use crate::chain::rpc::{self, Rpc, RpcFault};
-use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
+use crate::method::{
+    MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError, request_object,
+};
 use gas::GasPayer;
 pub(crate) use request::EvmRequest;
 use request::MethodDetails;
@@ -202,13 +204,9 @@ impl PaymentMethod for EvmCharge {
         if intent != "charge" {
             return Ok(None);
         }
-        let Some(request) = self.charge_request(price)? else {
-            return Ok(None);
-        };
-        match serde_json::to_value(request) {
-            Ok(Value::Object(object)) => Ok(Some(object)),
-            _ => Err(MethodError::new("the EVM request did not serialize")),
-        }
+        self.charge_request(price)?
+            .map(|request| request_object(&request))
+            .transpose()
     }
 
     /// A transaction or a hash names no challenge: only a claim that

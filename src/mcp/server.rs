@@ -155,12 +155,30 @@ fn scope(operation: Operation, name: &str) -> String {
 }
 
 /// A response a priced call can give: what the server needs to attach a
-/// receipt to it, refuse it, and keep it for retries.
+/// receipt to it, refuse it, and keep it for retries. Each is an rmcp
+/// response whose `Complete` variant holds the result.
 pub(super) trait PaidResponse: Sized {
-    /// Puts the receipt in a successful result's `_meta`; `false` for a
-    /// response that is not one (a tool's `isError` result, a request for
+    /// The completed result.
+    type Result: serde::Serialize + serde::de::DeserializeOwned;
+
+    /// The completed result, if the response is one (not a request for
     /// more input).
-    fn attach_receipt(&mut self, receipt: Value) -> bool;
+    fn result(&self) -> Option<&Self::Result>;
+
+    /// The same, to change.
+    fn result_mut(&mut self) -> Option<&mut Self::Result>;
+
+    /// The response completed with `result`.
+    fn from_result(result: Self::Result) -> Self;
+
+    /// The result's `_meta`.
+    fn meta(result: &mut Self::Result) -> &mut Option<MetaObject>;
+
+    /// Whether `result` is a success (a tool's `isError` result is not).
+    fn succeeded(result: &Self::Result) -> bool {
+        let _ = result;
+        true
+    }
 
     /// The tool-result form of a refusal, for tools.
     fn refusal_result(rejection: &PaymentRejection) -> Option<Self> {
@@ -168,87 +186,79 @@ pub(super) trait PaidResponse: Sized {
         None
     }
 
+    /// Puts the receipt in a successful result's `_meta`; `false` for a
+    /// response that is not one.
+    fn attach_receipt(&mut self, receipt: Value) -> bool {
+        match self.result_mut() {
+            Some(result) if Self::succeeded(result) => {
+                Self::meta(result)
+                    .get_or_insert_with(MetaObject::new)
+                    .insert(RECEIPT_KEY.into(), receipt);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The completed result as JSON, to keep.
-    fn to_kept(&self) -> Option<Vec<u8>>;
+    fn to_kept(&self) -> Option<Vec<u8>> {
+        serde_json::to_vec(self.result()?).ok()
+    }
 
     /// A kept result.
-    fn from_kept(bytes: &[u8]) -> Option<Self>;
+    fn from_kept(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok().map(Self::from_result)
+    }
 }
 
-fn insert_receipt(meta: &mut Option<MetaObject>, receipt: Value) -> bool {
-    meta.get_or_insert_with(MetaObject::new)
-        .insert(RECEIPT_KEY.into(), receipt);
-    true
+/// The accessors of an rmcp response whose `Complete` variant holds
+/// `$result`.
+macro_rules! completes_with {
+    ($result:ty) => {
+        type Result = $result;
+
+        fn result(&self) -> Option<&$result> {
+            match self {
+                Self::Complete(result) => Some(result),
+                _ => None,
+            }
+        }
+
+        fn result_mut(&mut self) -> Option<&mut $result> {
+            match self {
+                Self::Complete(result) => Some(result),
+                _ => None,
+            }
+        }
+
+        fn from_result(result: $result) -> Self {
+            Self::Complete(result)
+        }
+
+        fn meta(result: &mut $result) -> &mut Option<MetaObject> {
+            &mut result.meta
+        }
+    };
 }
 
 impl PaidResponse for CallToolResponse {
-    fn attach_receipt(&mut self, receipt: Value) -> bool {
-        match self {
-            Self::Complete(r) if r.is_error != Some(true) => insert_receipt(&mut r.meta, receipt),
-            _ => false,
-        }
+    completes_with!(CallToolResult);
+
+    fn succeeded(result: &CallToolResult) -> bool {
+        result.is_error != Some(true)
     }
 
     fn refusal_result(rejection: &PaymentRejection) -> Option<Self> {
         rejection_to_tool_result(rejection).map(Self::Complete)
     }
-
-    fn to_kept(&self) -> Option<Vec<u8>> {
-        match self {
-            Self::Complete(r) => serde_json::to_vec(r).ok(),
-            _ => None,
-        }
-    }
-
-    fn from_kept(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<CallToolResult>(bytes)
-            .ok()
-            .map(Self::Complete)
-    }
 }
 
 impl PaidResponse for ReadResourceResponse {
-    fn attach_receipt(&mut self, receipt: Value) -> bool {
-        match self {
-            Self::Complete(r) => insert_receipt(&mut r.meta, receipt),
-            _ => false,
-        }
-    }
-
-    fn to_kept(&self) -> Option<Vec<u8>> {
-        match self {
-            Self::Complete(r) => serde_json::to_vec(r).ok(),
-            _ => None,
-        }
-    }
-
-    fn from_kept(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<ReadResourceResult>(bytes)
-            .ok()
-            .map(Self::Complete)
-    }
+    completes_with!(ReadResourceResult);
 }
 
 impl PaidResponse for GetPromptResponse {
-    fn attach_receipt(&mut self, receipt: Value) -> bool {
-        match self {
-            Self::Complete(r) => insert_receipt(&mut r.meta, receipt),
-            _ => false,
-        }
-    }
-
-    fn to_kept(&self) -> Option<Vec<u8>> {
-        match self {
-            Self::Complete(r) => serde_json::to_vec(r).ok(),
-            _ => None,
-        }
-    }
-
-    fn from_kept(bytes: &[u8]) -> Option<Self> {
-        serde_json::from_slice::<GetPromptResult>(bytes)
-            .ok()
-            .map(Self::Complete)
-    }
+    completes_with!(GetPromptResult);
 }
 
 /// A call the server may charge for.

@@ -47,7 +47,7 @@ pub use limits::{
 };
 pub use meter::{Balance, DEFAULT_PAYMENT_WAIT, Meter, MeterError, MeterFuture};
 pub use payment_method::{
-    Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError,
+    Management, MethodError, PaymentMethod, Settlement, Verification, VerifyError, request_object,
 };
 pub use price::{Amount, Price, PriceError, StaticPrice};
 pub use registry::{Payments, PaymentsBuilder, REALM_ENV_VARS};

@@ -386,6 +386,30 @@ impl MethodError {
     }
 }
 
+/// The JSON object of a typed request, as [`PaymentMethod::request`]
+/// returns it (the challenge carries it base64url-encoded).
+///
+/// # Errors
+///
+/// [`MethodError`] when `request` does not serialize to a JSON object.
+///
+/// ```
+/// #[derive(serde::Serialize)]
+/// struct Invoice {
+///     amount: String,
+/// }
+/// let object = tower_mpp::method::request_object(&Invoice { amount: "100".into() }).unwrap();
+/// assert_eq!(object["amount"], "100");
+/// assert!(tower_mpp::method::request_object(&"not an object").is_err());
+/// ```
+pub fn request_object<T: serde::Serialize>(request: &T) -> Result<Map<String, Value>, MethodError> {
+    match serde_json::to_value(request) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(MethodError::new("the request is not a JSON object")),
+        Err(e) => Err(MethodError::new("the request did not serialize").with_source(e)),
+    }
+}
+
 impl fmt::Display for MethodError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.detail)

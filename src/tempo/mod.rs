@@ -93,7 +93,9 @@ pub use push::check_push_receipt;
 pub use request::{Mode, Split};
 pub use sponsor::{FeeLimits, SponsorBudget};
 
-use crate::method::{MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError};
+use crate::method::{
+    MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError, request_object,
+};
 use config::{parse_address, parse_memo};
 use request::{ChargeRequest, MethodDetails};
 use rpc::Rpc;
@@ -249,13 +251,9 @@ impl PaymentMethod for TempoCharge {
         if intent != "charge" {
             return Ok(None);
         }
-        let Some(request) = self.charge_request(price)? else {
-            return Ok(None);
-        };
-        match serde_json::to_value(request) {
-            Ok(Value::Object(object)) => Ok(Some(object)),
-            _ => Err(MethodError::new("the Tempo request did not serialize")),
-        }
+        self.charge_request(price)?
+            .map(|request| request_object(&request))
+            .transpose()
     }
 
     fn needs_durable_store(&self) -> bool {

@@ -27,6 +27,7 @@ use super::voucher::{VoucherHasher, recover_voucher_signer};
 use super::wire::{SessionDetails, SessionPayload, SessionRequest};
 use crate::method::{
     Management, Meter, MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError,
+    request_object,
 };
 use crate::protocol::{Base64Json, Credential, ProblemType, Receipt};
 use crate::store::AccountingError;
@@ -396,13 +397,9 @@ impl PaymentMethod for TempoSession {
         if intent != "session" {
             return Ok(None);
         }
-        let Some(request) = self.session_request(price)? else {
-            return Ok(None);
-        };
-        match serde_json::to_value(request) {
-            Ok(Value::Object(object)) => Ok(Some(object)),
-            _ => Err(MethodError::new("the session request did not serialize")),
-        }
+        self.session_request(price)?
+            .map(|request| request_object(&request))
+            .transpose()
     }
 
     /// The offered request, or the same naming a channel to resume.
