@@ -8,7 +8,8 @@ use alloy_sol_types::{SolCall, sol};
 use super::gas::GasPayer;
 use super::logs::{self, Transfer};
 use super::typed::{Authorization, authorization_signing_hash};
-use super::{CLAIM_MARGIN, Settle, parse_address, parse_uint, unix};
+use super::verify::{Proof, Settle};
+use super::{CLAIM_MARGIN, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
 use crate::method::{Settlement, VerifyError};
 
@@ -28,18 +29,44 @@ sol! {
 
 /// A checked authorization, ready to submit.
 #[derive(Debug)]
-pub(crate) struct Checked {
-    pub(crate) authorization: Authorization,
-    pub(crate) signature: Signature,
+struct Checked {
+    authorization: Authorization,
+    signature: Signature,
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let (Some(domain), Some(gas)) = (&ctx.method.token_domain, &ctx.method.gas_payer) else {
+/// An authorization checked offline, with the gas key that submits it and
+/// the call that settles it.
+#[derive(Debug)]
+pub(super) struct Ready<'a> {
+    gas: &'a GasPayer,
+    checked: Checked,
+    calldata: Bytes,
+}
+
+/// The offline half: the token's domain and the gas key, every check, the
+/// call.
+pub(super) fn prepare<'a>(proof: &Proof<'a>) -> Result<Ready<'a>, VerifyError> {
+    let (Some(domain), Some(gas)) = (&proof.method.token_domain, &proof.method.gas_payer) else {
         return Err(VerifyError::failed(
             "This server does not accept authorization credentials for this token.",
         ));
     };
-    let checked = check(ctx, domain)?;
+    let checked = check(proof, domain)?;
+    let calldata = calldata(&checked);
+    Ok(Ready {
+        gas,
+        checked,
+        calldata,
+    })
+}
+
+/// Claims the authorization's nonce, submits it and reads its transfer.
+pub(super) async fn settle(ctx: &Settle<'_>, ready: Ready<'_>) -> Result<Settlement, VerifyError> {
+    let Ready {
+        gas,
+        checked,
+        calldata,
+    } = ready;
     let from = checked.authorization.from;
     let key = format!(
         "evm:authorization:{}:{}:{from}:{}",
@@ -51,7 +78,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
             &ctx.method.rpc,
             ctx.method.chain_id,
             ctx.request.currency,
-            calldata(&checked),
+            calldata,
         )
         .await
     {
@@ -84,7 +111,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
 
 /// Every offline check of the draft's authorization verification: the
 /// signer, recipient, amount, nonce (the challenge hash) and validity.
-pub(crate) fn check(ctx: &Settle<'_>, domain: &super::TokenDomain) -> Result<Checked, VerifyError> {
+fn check(ctx: &Proof<'_>, domain: &super::TokenDomain) -> Result<Checked, VerifyError> {
     let from = parse_address("from", ctx.payload_str("from")?)?;
     let to = parse_address("to", ctx.payload_str("to")?)?;
     let value = parse_uint("value", ctx.payload_str("value")?)?;
@@ -151,7 +178,7 @@ pub(crate) fn check(ctx: &Settle<'_>, domain: &super::TokenDomain) -> Result<Che
 }
 
 /// The token call that settles `checked`.
-pub(crate) fn calldata(checked: &Checked) -> Bytes {
+fn calldata(checked: &Checked) -> Bytes {
     let a = &checked.authorization;
     // Tokens refuse the malleable twin (a high `s`): send the low one.
     let s = &checked.signature.normalized_s();

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use super::gas::GasPayer;
 use super::logs::{self, Transfer};
 use super::typed::{PERMIT2_WITNESS_TYPE_STRING, Permit2Transfer};
-use super::{CLAIM_MARGIN, MAX_SPLITS, Settle, parse_address, parse_uint, unix};
+use super::verify::{Proof, Settle};
+use super::{CLAIM_MARGIN, MAX_SPLITS, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
 use crate::method::{Settlement, VerifyError};
 
@@ -75,7 +76,7 @@ struct Witness {
 
 /// A checked permit, ready to submit.
 #[derive(Debug)]
-pub(crate) struct Checked {
+struct Checked {
     owner: Address,
     transfer: Permit2Transfer,
     /// `(to, amount)` per transfer, primary first.
@@ -83,13 +84,38 @@ pub(crate) struct Checked {
     signature: Signature,
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let Some(gas) = &ctx.method.gas_payer else {
+/// A permit checked offline, with the gas key that submits it and the
+/// call that settles it.
+#[derive(Debug)]
+pub(super) struct Ready<'a> {
+    gas: &'a GasPayer,
+    checked: Checked,
+    calldata: Bytes,
+}
+
+/// The offline half: the gas key, every check, the call.
+pub(super) fn prepare<'a>(proof: &Proof<'a>) -> Result<Ready<'a>, VerifyError> {
+    let Some(gas) = &proof.method.gas_payer else {
         return Err(VerifyError::failed(
             "This server does not accept permit2 credentials.",
         ));
     };
-    let checked = check(ctx, gas.address())?;
+    let checked = check(proof, gas.address())?;
+    let calldata = calldata(&checked);
+    Ok(Ready {
+        gas,
+        checked,
+        calldata,
+    })
+}
+
+/// Claims the permit's nonce, submits it and reads its transfers.
+pub(super) async fn settle(ctx: &Settle<'_>, ready: Ready<'_>) -> Result<Settlement, VerifyError> {
+    let Ready {
+        gas,
+        checked,
+        calldata,
+    } = ready;
     let key = format!(
         "evm:permit2:{}:{}:{}:{}",
         ctx.request.method_details.chain_id,
@@ -105,12 +131,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
         .await?;
     let permit2 = ctx.request.method_details.permit2_address;
     let submitted = match gas
-        .submit(
-            &ctx.method.rpc,
-            ctx.method.chain_id,
-            permit2,
-            calldata(&checked),
-        )
+        .submit(&ctx.method.rpc, ctx.method.chain_id, permit2, calldata)
         .await
     {
         Ok(submitted) => submitted,
@@ -146,9 +167,9 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
 /// Every offline check of the draft's Permit2 verification (1, 2 and 5 to
 /// 10; the balance and allowance, 3 and 4, are what the simulation before
 /// submitting shows).
-pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, VerifyError> {
+fn check(ctx: &Proof<'_>, spender: Address) -> Result<Checked, VerifyError> {
     let payload: Payload = serde_json::from_value(serde_json::Value::Object(
-        ctx.verification.credential.payload.clone(),
+        ctx.credential.payload.clone(),
     ))
     .map_err(|e| {
         VerifyError::malformed("The permit2 payload does not have the draft's shape.")
@@ -250,7 +271,7 @@ pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, Verif
 
 /// The Permit2 call that settles `checked`: the single form for one
 /// transfer, the batch form with splits.
-pub(crate) fn calldata(checked: &Checked) -> Bytes {
+fn calldata(checked: &Checked) -> Bytes {
     let t = &checked.transfer;
     let permissions = |&(token, amount): &(Address, U256)| TokenPermissions { token, amount };
     let details = |&(to, amount): &(Address, U256)| SignatureTransferDetails {

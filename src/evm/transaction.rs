@@ -8,7 +8,8 @@ use alloy_primitives::{Address, B256, Bytes};
 use alloy_sol_types::{SolCall, sol};
 
 use super::logs;
-use super::{Settle, TX_CLAIM_TTL, unavailable};
+use super::verify::{Proof, Settle};
+use super::{TX_CLAIM_TTL, unavailable};
 use crate::method::{Settlement, VerifyError};
 
 sol! {
@@ -17,14 +18,14 @@ sol! {
 
 /// A checked transaction, ready to broadcast.
 #[derive(Debug)]
-pub(crate) struct Checked {
-    pub(crate) raw: Bytes,
-    pub(crate) hash: B256,
-    pub(crate) from: Address,
+pub(super) struct Checked {
+    raw: Bytes,
+    hash: B256,
+    from: Address,
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let checked = check(ctx)?;
+/// Claims the transaction, broadcasts it and reads its transfer.
+pub(super) async fn settle(ctx: &Settle<'_>, checked: Checked) -> Result<Settlement, VerifyError> {
     let key = tx_key(&checked.hash);
     ctx.claim(&key, TX_CLAIM_TTL).await?;
     let receipt = match ctx
@@ -62,7 +63,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
 
 /// The draft's checks before broadcasting: an EIP-1559 transaction on this
 /// chain calling `transfer(recipient, amount)` on the token.
-pub(crate) fn check(ctx: &Settle<'_>) -> Result<Checked, VerifyError> {
+pub(super) fn check(ctx: &Proof<'_>) -> Result<Checked, VerifyError> {
     let text = ctx.payload_str("signature")?;
     let raw: Bytes = text
         .parse()
