@@ -7,7 +7,7 @@ use alloy_sol_types::{SolCall, sol};
 
 use super::gas::GasPayer;
 use super::logs::{self, Transfer};
-use super::typed::{Authorization, authorization_signing_hash};
+use super::typed::{Authorization, eip712_digest};
 use super::verify::{Proof, Settle};
 use super::{CLAIM_MARGIN, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
@@ -160,12 +160,12 @@ fn check(ctx: &Proof<'_>, domain: &super::TokenDomain) -> Result<Checked, Verify
         valid_before,
         nonce,
     };
-    let digest = authorization_signing_hash(
+    let separator = ctx.method.separators.token(
         domain,
         ctx.request.method_details.chain_id,
         ctx.request.currency,
-        &authorization,
     );
+    let digest = eip712_digest(separator, authorization.struct_hash());
     if recover(&signature, &digest) != Some(from) {
         return Err(VerifyError::failed(
             "The authorization's signature is not from its payer.",

@@ -106,6 +106,8 @@ struct Inner {
     receipt_timeout: Duration,
     gas_payer: Option<GasPayer>,
     token_domain: Option<TokenDomain>,
+    /// EIP-712 domain separators, computed once.
+    separators: typed::Separators,
     credential_types: Vec<CredentialType>,
     splits: Vec<EvmSplit>,
     unbound_on_volatile_store: bool,

@@ -1,7 +1,7 @@
 //! `type="transaction"`: a signed EIP-1559 ERC-20 `transfer` the server
 //! checks and broadcasts; the client pays the gas.
 
-use alloy_consensus::transaction::SignerRecoverable as _;
+use alloy_consensus::crypto::SECP256K1N_HALF;
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes};
@@ -10,6 +10,7 @@ use alloy_sol_types::{SolCall, sol};
 use super::logs;
 use super::verify::{Proof, Settle};
 use super::{TX_CLAIM_TTL, unavailable};
+use crate::chain::signature::recover;
 use crate::method::{Settlement, VerifyError};
 
 sol! {
@@ -100,9 +101,13 @@ pub(super) fn check(ctx: &Proof<'_>) -> Result<Checked, VerifyError> {
             "The transfer's amount is not the charge's amount.",
         ));
     }
-    let from = envelope
-        .recover_signer()
-        .map_err(|_| VerifyError::failed("The transaction's signature does not recover."))?;
+    // As `recover_signer` (EIP-2: a high `s` is refused), with the faster
+    // libsecp256k1.
+    let signature = signed.signature();
+    let from = (signature.s() <= SECP256K1N_HALF)
+        .then(|| recover(signature, &signed.signature_hash()))
+        .flatten()
+        .ok_or_else(|| VerifyError::failed("The transaction's signature does not recover."))?;
     if ctx.payer.is_some_and(|payer| payer != from) {
         return Err(VerifyError::failed(
             "The credential's source did not sign the transaction.",
