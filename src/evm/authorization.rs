@@ -5,10 +5,12 @@
 use alloy_primitives::{B256, Bytes, Signature, U256};
 use alloy_sol_types::{SolCall, sol};
 
+use super::gas::GasPayer;
 use super::logs::{self, Transfer};
 use super::submission;
-use super::typed::{Authorization, authorization_signing_hash};
-use super::{CLAIM_MARGIN, Settle, parse_address, parse_uint, unix};
+use super::typed::{Authorization, eip712_digest};
+use super::verify::{Proof, Settle};
+use super::{CLAIM_MARGIN, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
 use crate::method::{Settlement, VerifyError};
 
@@ -28,33 +30,52 @@ sol! {
 
 /// A checked authorization, ready to submit.
 #[derive(Debug)]
-pub(crate) struct Checked {
-    pub(crate) authorization: Authorization,
-    pub(crate) signature: Signature,
+struct Checked {
+    authorization: Authorization,
+    signature: Signature,
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let (Some(domain), Some(gas)) = (&ctx.method.token_domain, &ctx.method.gas_payer) else {
+/// An authorization checked offline, with the gas key that submits it and
+/// the call that settles it.
+#[derive(Debug)]
+pub(super) struct Ready<'a> {
+    gas: &'a GasPayer,
+    checked: Checked,
+    calldata: Bytes,
+}
+
+/// The offline half: the token's domain and the gas key, every check, the
+/// call.
+pub(super) fn prepare<'a>(proof: &Proof<'a>) -> Result<Ready<'a>, VerifyError> {
+    let (Some(domain), Some(gas)) = (&proof.method.token_domain, &proof.method.gas_payer) else {
         return Err(VerifyError::failed(
             "This server does not accept authorization credentials for this token.",
         ));
     };
-    let checked = check(ctx, domain)?;
+    let checked = check(proof, domain)?;
+    let calldata = calldata(&checked);
+    Ok(Ready {
+        gas,
+        checked,
+        calldata,
+    })
+}
+
+/// Claims the authorization's nonce, submits it and reads its transfer.
+pub(super) async fn settle(ctx: &Settle<'_>, ready: Ready<'_>) -> Result<Settlement, VerifyError> {
+    let Ready {
+        gas,
+        checked,
+        calldata,
+    } = ready;
     let from = checked.authorization.from;
     let key = format!(
         "evm:authorization:{}:{}:{from}:{}",
         ctx.request.method_details.chain_id, ctx.request.currency, checked.authorization.nonce
     );
     let ttl = ctx.until_expiry() + CLAIM_MARGIN;
-    let submitted = submission::submit_once(
-        ctx,
-        gas,
-        &key,
-        ttl,
-        ctx.request.currency,
-        calldata(&checked),
-    )
-    .await?;
+    let submitted =
+        submission::submit_once(ctx, gas, &key, ttl, ctx.request.currency, calldata).await?;
     let receipt = submission::receipt(ctx, &submitted).await?;
     let expected = Transfer {
         from,
@@ -76,7 +97,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
 
 /// Every offline check of the draft's authorization verification: the
 /// signer, recipient, amount, nonce (the challenge hash) and validity.
-pub(crate) fn check(ctx: &Settle<'_>, domain: &super::TokenDomain) -> Result<Checked, VerifyError> {
+fn check(ctx: &Proof<'_>, domain: &super::TokenDomain) -> Result<Checked, VerifyError> {
     let from = parse_address("from", ctx.payload_str("from")?)?;
     let to = parse_address("to", ctx.payload_str("to")?)?;
     let value = parse_uint("value", ctx.payload_str("value")?)?;
@@ -125,12 +146,12 @@ pub(crate) fn check(ctx: &Settle<'_>, domain: &super::TokenDomain) -> Result<Che
         valid_before,
         nonce,
     };
-    let digest = authorization_signing_hash(
+    let separator = ctx.method.separators.token(
         domain,
         ctx.request.method_details.chain_id,
         ctx.request.currency,
-        &authorization,
     );
+    let digest = eip712_digest(separator, authorization.struct_hash());
     if recover(&signature, &digest) != Some(from) {
         return Err(VerifyError::failed(
             "The authorization's signature is not from its payer.",
@@ -143,7 +164,7 @@ pub(crate) fn check(ctx: &Settle<'_>, domain: &super::TokenDomain) -> Result<Che
 }
 
 /// The token call that settles `checked`.
-pub(crate) fn calldata(checked: &Checked) -> Bytes {
+fn calldata(checked: &Checked) -> Bytes {
     let a = &checked.authorization;
     // Tokens refuse the malleable twin (a high `s`): send the low one.
     let s = &checked.signature.normalized_s();

@@ -9,6 +9,7 @@ use alloy_primitives::{Address, U256};
 use alloy_signer_local::PrivateKeySigner;
 
 use super::gas::{GasLimits, GasPayer};
+use super::typed::Separators;
 use super::{
     CredentialType, EvmCharge, EvmConfigError, EvmSplit, Inner, MAX_SPLITS, PERMIT2_ADDRESS,
     SponsorBudget, TokenDomain,
@@ -278,9 +279,14 @@ impl EvmChargeBuilder {
         let configured = self.chain_id;
         let mut method = self.finish(configured.unwrap_or(0))?;
         let id = method.inner.rpc.check_chain_id(configured).await?;
-        Arc::get_mut(&mut method.inner)
-            .expect("a method just built is not shared")
-            .chain_id = id;
+        let inner = Arc::get_mut(&mut method.inner).expect("a method just built is not shared");
+        inner.chain_id = id;
+        inner.separators = Separators::new(
+            id,
+            inner.permit2,
+            inner.currency,
+            inner.token_domain.as_ref(),
+        );
         Ok(method)
     }
 
@@ -338,6 +344,7 @@ impl EvmChargeBuilder {
             self.token_domain.is_some(),
             !splits.is_empty(),
         )?;
+        let separators = Separators::new(chain_id, permit2, currency, self.token_domain.as_ref());
         Ok(EvmCharge {
             inner: Arc::new(Inner {
                 recipient,
@@ -353,6 +360,7 @@ impl EvmChargeBuilder {
                 receipt_timeout: self.receipt_timeout.unwrap_or(Duration::from_secs(30)),
                 gas_payer,
                 token_domain: self.token_domain,
+                separators,
                 credential_types,
                 splits,
                 unbound_on_volatile_store: self.unbound_on_volatile_store,
@@ -446,70 +454,5 @@ fn credential_types(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use CredentialType::{Authorization, Hash, Permit2, Transaction};
-
-    #[test]
-    fn the_default_credential_types_follow_what_the_server_can_settle() {
-        assert_eq!(
-            credential_types(None, false, true, false).unwrap(),
-            [Transaction, Hash]
-        );
-        assert_eq!(
-            credential_types(None, true, false, false).unwrap(),
-            [Permit2, Transaction, Hash]
-        );
-        assert_eq!(
-            credential_types(None, true, true, false).unwrap(),
-            [Permit2, Authorization, Transaction, Hash]
-        );
-        assert_eq!(credential_types(None, true, true, true).unwrap(), [Permit2]);
-        assert!(credential_types(Some(vec![Authorization]), true, false, false).is_err());
-        assert!(credential_types(Some(vec![Permit2]), false, true, false).is_err());
-        assert!(credential_types(Some(vec![]), true, true, false).is_err());
-        assert!(credential_types(Some(vec![Permit2, Hash]), true, true, true).is_err());
-        assert_eq!(
-            credential_types(Some(vec![Hash, Hash, Transaction]), false, false, false).unwrap(),
-            [Hash, Transaction]
-        );
-    }
-
-    #[test]
-    fn bad_settings_are_refused() {
-        let good = || {
-            EvmCharge::builder()
-                .recipient("0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00")
-                .currency("0x742d35Cc6634C0532925a3b844Bc9e7595f8fE00")
-                .rpc_url("http://127.0.0.1:8545")
-                .chain_id(31337)
-        };
-        assert!(good().build().is_ok());
-        assert_eq!(
-            good().rpc_url("ftp://x").build().unwrap_err(),
-            EvmConfigError::InvalidRpcUrl
-        );
-        assert_eq!(
-            good().gas_payer_key("nope").build().unwrap_err(),
-            EvmConfigError::InvalidGasPayerKey
-        );
-        assert!(matches!(
-            good().currency("0x12").build().unwrap_err(),
-            EvmConfigError::InvalidAddress { .. }
-        ));
-        assert_eq!(
-            EvmCharge::builder().build().unwrap_err(),
-            EvmConfigError::ChainIdUnknown
-        );
-        let debug = format!(
-            "{:?}",
-            good()
-                .gas_payer_key("0x01")
-                .rpc_url("https://k:secret@x/key")
-        );
-        assert!(
-            !debug.contains("secret") && !debug.contains("0x01"),
-            "{debug}"
-        );
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -5,15 +5,21 @@ use alloy_primitives::B256;
 
 use super::logs;
 use super::transaction::tx_key;
-use super::{Settle, TX_CLAIM_TTL, unavailable};
+use super::verify::{Proof, Settle};
+use super::{TX_CLAIM_TTL, unavailable};
 use crate::method::{Settlement, VerifyError};
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let text = ctx.payload_str("hash")?;
-    let hash: B256 = (text.len() == 66)
+/// The offline half: the payload's transaction hash.
+pub(super) fn parse(proof: &Proof<'_>) -> Result<B256, VerifyError> {
+    let text = proof.payload_str("hash")?;
+    (text.len() == 66)
         .then(|| text.parse().ok())
         .flatten()
-        .ok_or_else(|| VerifyError::malformed("The payload's hash is not 32 bytes of hex."))?;
+        .ok_or_else(|| VerifyError::malformed("The payload's hash is not 32 bytes of hex."))
+}
+
+/// Claims the hash, then reads its receipt.
+pub(super) async fn settle(ctx: &Settle<'_>, hash: B256) -> Result<Settlement, VerifyError> {
     let key = tx_key(&hash);
     ctx.claim(&key, TX_CLAIM_TTL).await?;
     match check(ctx, hash).await {

@@ -54,6 +54,10 @@ mod request;
 mod submission;
 mod transaction;
 mod typed;
+mod verify;
+
+#[doc(hidden)]
+pub mod bench;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -72,7 +76,7 @@ pub use typed::{
     authorization_signing_hash, challenge_hash,
 };
 
-use crate::chain::rpc::{self, Rpc, RpcFault};
+use crate::chain::rpc::{Rpc, RpcFault};
 use crate::method::{
     MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError, request_object,
 };
@@ -105,6 +109,8 @@ struct Inner {
     receipt_timeout: Duration,
     gas_payer: Option<GasPayer>,
     token_domain: Option<TokenDomain>,
+    /// EIP-712 domain separators, computed once.
+    separators: typed::Separators,
     credential_types: Vec<CredentialType>,
     splits: Vec<EvmSplit>,
     unbound_on_volatile_store: bool,
@@ -221,167 +227,8 @@ impl PaymentMethod for EvmCharge {
     }
 
     async fn verify(&self, verification: &Verification<'_>) -> Result<Settlement, VerifyError> {
-        let request: EvmRequest = verification.request.deserialize().map_err(|e| {
-            VerifyError::failed("The challenge's request is not an EVM charge.").with_source(e)
-        })?;
-        let credential = verification.credential;
-        let payer = match credential.source.as_deref() {
-            None => None,
-            Some(source) => {
-                let payer = crate::chain::did::parse_did(source).ok_or_else(|| {
-                    VerifyError::malformed("The credential's source is not a did:pkh:eip155 DID.")
-                })?;
-                if payer.chain_id != request.method_details.chain_id {
-                    return Err(VerifyError::failed(
-                        "The credential's source names another chain.",
-                    ));
-                }
-                Some(payer.address)
-            }
-        };
-        let kind = match credential.payload.get("type").and_then(Value::as_str) {
-            Some("permit2") => CredentialType::Permit2,
-            Some("authorization") => CredentialType::Authorization,
-            Some("transaction") => CredentialType::Transaction,
-            Some("hash") => CredentialType::Hash,
-            _ => {
-                return Err(VerifyError::malformed(
-                    "The payload type must be \"permit2\", \"authorization\", \"transaction\" or \"hash\".",
-                ));
-            }
-        };
-        if !request.accepts(kind) {
-            return Err(VerifyError::failed(format!(
-                "This charge does not accept {} credentials.",
-                kind.as_str()
-            )));
-        }
-        if !request.method_details.splits.is_empty() && kind != CredentialType::Permit2 {
-            return Err(VerifyError::failed(
-                "A charge with splits is paid with a permit2 credential.",
-            ));
-        }
-        if !kind.server_pays_gas()
-            && !verification.claims.is_durable()
-            && !self.inner.unbound_on_volatile_store
-        {
-            return Err(VerifyError::failed(
-                "This server is not set up to accept transaction or hash credentials (its claim store does not survive a restart).",
-            ));
-        }
-        let ctx = Settle {
-            method: &self.inner,
-            verification,
-            request: &request,
-            payer,
-        };
-        match kind {
-            CredentialType::Permit2 => permit2::verify(&ctx).await,
-            CredentialType::Authorization => authorization::verify(&ctx).await,
-            CredentialType::Transaction => transaction::verify(&ctx).await,
-            CredentialType::Hash => hash::verify(&ctx).await,
-        }
+        verify::verify(&self.inner, verification).await
     }
-}
-
-/// What the four verifiers share.
-struct Settle<'a> {
-    method: &'a Inner,
-    verification: &'a Verification<'a>,
-    request: &'a EvmRequest,
-    payer: Option<Address>,
-}
-
-impl Settle<'_> {
-    fn payload_str(&self, field: &str) -> Result<&str, VerifyError> {
-        self.verification
-            .credential
-            .payload
-            .get(field)
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                VerifyError::malformed(format!("The payload has no \"{field}\" string."))
-            })
-    }
-
-    /// The challenge hash this credential must carry.
-    fn challenge_hash(&self) -> alloy_primitives::B256 {
-        let challenge = &self.verification.credential.challenge;
-        challenge_hash(&challenge.id, &challenge.realm)
-    }
-
-    /// Time left before the challenge expires.
-    fn until_expiry(&self) -> Duration {
-        self.verification
-            .expires
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-    }
-
-    /// Claims `key` for `ttl`: a proof already claimed is a replay.
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<(), VerifyError> {
-        match self.verification.claims.claim(key, ttl).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(VerifyError::replayed(
-                "This payment proof has already paid for a request.",
-            )),
-            Err(e) => Err(claims_unavailable(e)),
-        }
-    }
-
-    /// Gives a claim back after a definite failure that moved no money.
-    async fn release(&self, key: &str) {
-        // Best effort: an unreleased claim only blocks a retry of a proof
-        // that did not pay.
-        let _ = self.verification.claims.release(key).await;
-    }
-
-    /// Refuses a transaction mined before this challenge was issued: it
-    /// was made for something else (one second of slack for clocks).
-    async fn check_mined_after_issue(&self, receipt: &rpc::Receipt) -> Result<(), VerifyError> {
-        let mined = match (receipt.block_timestamp, receipt.block_number) {
-            (Some(timestamp), _) => timestamp.to::<u64>(),
-            (None, Some(number)) => self
-                .method
-                .rpc
-                .block_timestamp(number)
-                .await
-                .map_err(unavailable)?,
-            (None, None) => {
-                return Err(unavailable(RpcFault::Unavailable(
-                    "a receipt without a block".to_owned(),
-                )));
-            }
-        };
-        let issued = unix(self.verification.issued);
-        if mined + 1 < issued {
-            return Err(VerifyError::replayed(
-                "This transaction was mined before the challenge was issued.",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The draft's receipt: the transaction, the challenge it paid, the
-    /// chain, and the request's `externalId`.
-    fn settlement(&self, hash: alloy_primitives::B256) -> Settlement {
-        let mut settlement = Settlement::new(hash.to_string())
-            .receipt_field(
-                "challengeId",
-                self.verification.credential.challenge.id.clone(),
-            )
-            .receipt_field("chainId", self.request.method_details.chain_id);
-        if let Some(id) = &self.request.external_id {
-            settlement = settlement.receipt_field("externalId", id.clone());
-        }
-        settlement
-    }
-}
-
-/// The claim store could not answer: a retryable `503`.
-fn claims_unavailable(error: crate::store::StoreError) -> VerifyError {
-    VerifyError::unavailable(RETRY_AFTER, "Payments are temporarily unavailable.")
-        .with_source(error)
 }
 
 /// Seconds since the Unix epoch.

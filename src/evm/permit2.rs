@@ -2,14 +2,17 @@
 //! witness names the challenge; the server submits it (the batch form when
 //! the charge has splits) and pays the gas.
 
-use alloy_primitives::{Address, Bytes, Signature, U256};
+use alloy_primitives::{Address, B256, Bytes, Signature, U256};
 use alloy_sol_types::{SolCall, sol};
 use serde::Deserialize;
+use serde::de::value::MapDeserializer;
 
+use super::gas::GasPayer;
 use super::logs::{self, Transfer};
 use super::submission;
-use super::typed::{PERMIT2_WITNESS_TYPE_STRING, Permit2Transfer};
-use super::{CLAIM_MARGIN, MAX_SPLITS, Settle, parse_address, parse_uint, unix};
+use super::typed::{PERMIT2_WITNESS_TYPE_STRING, Permit2Transfer, eip712_digest};
+use super::verify::{Proof, Settle};
+use super::{CLAIM_MARGIN, MAX_SPLITS, parse_address, parse_uint, unix};
 use crate::chain::signature::recover;
 use crate::method::{Settlement, VerifyError};
 
@@ -38,58 +41,89 @@ sol! {
     );
 }
 
+// The payload's fields, borrowed from the credential.
 #[derive(Debug, Deserialize)]
-struct Payload {
-    permit: Permit,
-    #[serde(rename = "transferDetails")]
-    transfer_details: Vec<Detail>,
-    witness: Witness,
-    signature: String,
+struct Payload<'a> {
+    #[serde(borrow)]
+    permit: Permit<'a>,
+    #[serde(rename = "transferDetails", borrow)]
+    transfer_details: Vec<Detail<'a>>,
+    #[serde(borrow)]
+    witness: Witness<'a>,
+    signature: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
-struct Permit {
-    permitted: Vec<Permitted>,
-    nonce: String,
-    deadline: String,
+struct Permit<'a> {
+    #[serde(borrow)]
+    permitted: Vec<Permitted<'a>>,
+    nonce: &'a str,
+    deadline: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
-struct Permitted {
-    token: String,
-    amount: String,
+struct Permitted<'a> {
+    token: &'a str,
+    amount: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
-struct Detail {
-    to: String,
+struct Detail<'a> {
+    to: &'a str,
     #[serde(rename = "requestedAmount")]
-    requested_amount: String,
+    requested_amount: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
-struct Witness {
+struct Witness<'a> {
     #[serde(rename = "challengeHash")]
-    challenge_hash: String,
+    challenge_hash: &'a str,
 }
 
 /// A checked permit, ready to submit.
 #[derive(Debug)]
-pub(crate) struct Checked {
+struct Checked {
     owner: Address,
     transfer: Permit2Transfer,
     /// `(to, amount)` per transfer, primary first.
     details: Vec<(Address, U256)>,
+    /// The witness' struct hash, signed and submitted.
+    witness: B256,
     signature: Signature,
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let Some(gas) = &ctx.method.gas_payer else {
+/// A permit checked offline, with the gas key that submits it and the
+/// call that settles it.
+#[derive(Debug)]
+pub(super) struct Ready<'a> {
+    gas: &'a GasPayer,
+    checked: Checked,
+    calldata: Bytes,
+}
+
+/// The offline half: the gas key, every check, the call.
+pub(super) fn prepare<'a>(proof: &Proof<'a>) -> Result<Ready<'a>, VerifyError> {
+    let Some(gas) = &proof.method.gas_payer else {
         return Err(VerifyError::failed(
             "This server does not accept permit2 credentials.",
         ));
     };
-    let checked = check(ctx, gas.address())?;
+    let checked = check(proof, gas.address())?;
+    let calldata = calldata(&checked);
+    Ok(Ready {
+        gas,
+        checked,
+        calldata,
+    })
+}
+
+/// Claims the permit's nonce, submits it and reads its transfers.
+pub(super) async fn settle(ctx: &Settle<'_>, ready: Ready<'_>) -> Result<Settlement, VerifyError> {
+    let Ready {
+        gas,
+        checked,
+        calldata,
+    } = ready;
     let key = format!(
         "evm:permit2:{}:{}:{}:{}",
         ctx.request.method_details.chain_id,
@@ -101,10 +135,9 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
     let deadline = u64::try_from(checked.transfer.deadline).unwrap_or(u64::MAX);
     let until_deadline =
         std::time::Duration::from_secs(deadline.saturating_sub(unix(std::time::SystemTime::now())));
-    let permit2 = ctx.request.method_details.permit2_address;
     let ttl = until_deadline.min(ctx.until_expiry()) + CLAIM_MARGIN;
-    let submitted =
-        submission::submit_once(ctx, gas, &key, ttl, permit2, calldata(&checked)).await?;
+    let permit2 = ctx.request.method_details.permit2_address;
+    let submitted = submission::submit_once(ctx, gas, &key, ttl, permit2, calldata).await?;
     let receipt = submission::receipt(ctx, &submitted).await?;
     let expected: Vec<Transfer> = checked
         .details
@@ -128,17 +161,20 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
     Ok(ctx.settlement(submitted.hash))
 }
 
+/// The payload, read in place (nothing of it copied).
+fn read<'a>(ctx: &Proof<'a>) -> Result<Payload<'a>, VerifyError> {
+    let fields = ctx.credential.payload.iter().map(|(k, v)| (k.as_str(), v));
+    Payload::deserialize(MapDeserializer::<_, serde_json::Error>::new(fields)).map_err(|e| {
+        VerifyError::malformed("The permit2 payload does not have the draft's shape.")
+            .with_source(e)
+    })
+}
+
 /// Every offline check of the draft's Permit2 verification (1, 2 and 5 to
 /// 10; the balance and allowance, 3 and 4, are what the simulation before
 /// submitting shows).
-pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, VerifyError> {
-    let payload: Payload = serde_json::from_value(serde_json::Value::Object(
-        ctx.verification.credential.payload.clone(),
-    ))
-    .map_err(|e| {
-        VerifyError::malformed("The permit2 payload does not have the draft's shape.")
-            .with_source(e)
-    })?;
+fn check(ctx: &Proof<'_>, spender: Address) -> Result<Checked, VerifyError> {
+    let payload = read(ctx)?;
     let owner = ctx.payer.ok_or_else(|| {
         VerifyError::malformed("A permit2 credential names its signer in `source`.")
     })?;
@@ -168,10 +204,10 @@ pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, Verif
         .zip(&payload.transfer_details)
         .zip(expected)
     {
-        let token = parse_address("token", &allowed.token)?;
-        let max = parse_uint("amount", &allowed.amount)?;
-        let got_to = parse_address("to", &detail.to)?;
-        let requested = parse_uint("requestedAmount", &detail.requested_amount)?;
+        let token = parse_address("token", allowed.token)?;
+        let max = parse_uint("amount", allowed.amount)?;
+        let got_to = parse_address("to", detail.to)?;
+        let requested = parse_uint("requestedAmount", detail.requested_amount)?;
         if token != request.currency {
             return Err(VerifyError::failed("The permit is for another token."));
         }
@@ -199,8 +235,8 @@ pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, Verif
             "The permit's witness does not name this challenge.",
         ));
     }
-    let nonce = parse_uint("nonce", &payload.permit.nonce)?;
-    let deadline = parse_uint("deadline", &payload.permit.deadline)?;
+    let nonce = parse_uint("nonce", payload.permit.nonce)?;
+    let deadline = parse_uint("deadline", payload.permit.deadline)?;
     if deadline <= U256::from(unix(std::time::SystemTime::now())) {
         return Err(VerifyError::expired("The permit's deadline has passed."));
     }
@@ -216,10 +252,12 @@ pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, Verif
         challenge_hash,
         external_id: request.external_id.clone().unwrap_or_default(),
     };
-    let digest = transfer.signing_hash(
+    let witness = transfer.witness_hash();
+    let separator = ctx.method.separators.permit2(
         request.method_details.chain_id,
         request.method_details.permit2_address,
     );
+    let digest = eip712_digest(separator, transfer.struct_hash(witness));
     if recover(&signature, &digest) != Some(owner) {
         return Err(VerifyError::failed(
             "The permit's signature is not from the credential's source.",
@@ -229,13 +267,14 @@ pub(crate) fn check(ctx: &Settle<'_>, spender: Address) -> Result<Checked, Verif
         owner,
         transfer,
         details,
+        witness,
         signature,
     })
 }
 
 /// The Permit2 call that settles `checked`: the single form for one
 /// transfer, the batch form with splits.
-pub(crate) fn calldata(checked: &Checked) -> Bytes {
+fn calldata(checked: &Checked) -> Bytes {
     let t = &checked.transfer;
     let permissions = |&(token, amount): &(Address, U256)| TokenPermissions { token, amount };
     let details = |&(to, amount): &(Address, U256)| SignatureTransferDetails {
@@ -245,7 +284,7 @@ pub(crate) fn calldata(checked: &Checked) -> Bytes {
     // Permit2 checks 65-byte signatures with `ecrecover`, which takes
     // either `s`; the low one is what every signer makes.
     let signature = Bytes::from(checked.signature.normalized_s().as_bytes().to_vec());
-    let witness = t.witness_hash();
+    let witness = checked.witness;
     let type_string = PERMIT2_WITNESS_TYPE_STRING.to_owned();
     match (t.permitted.as_slice(), checked.details.as_slice()) {
         ([one], [detail]) => permitWitnessTransferFrom_0Call {

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes};
 
-use super::Settle;
 use super::gas::{GasPayer, Submitted};
+use super::verify::{Settle, claims_unavailable};
 use crate::method::VerifyError;
 use crate::store::StoreErrorKind;
 
@@ -37,8 +37,8 @@ pub(super) async fn submit_once(
     to: Address,
     data: Bytes,
 ) -> Result<Submitted, VerifyError> {
-    let claims = ctx.verification.claims;
-    let challenge = &ctx.verification.credential.challenge.id;
+    let claims = ctx.claims();
+    let challenge = &ctx.credential.challenge.id;
     let recorded = match claims.claim_value(key, SUBMITTING, ttl).await {
         Ok(None) => true,
         Ok(Some(value)) => {
@@ -58,7 +58,7 @@ pub(super) async fn submit_once(
             ctx.claim(key, ttl).await?;
             false
         }
-        Err(e) => return Err(super::claims_unavailable(e)),
+        Err(e) => return Err(claims_unavailable(e)),
     };
     let submitted = match gas
         .submit(&ctx.method.rpc, ctx.method.chain_id, to, data)

@@ -1,14 +1,16 @@
 //! `type="transaction"`: a signed EIP-1559 ERC-20 `transfer` the server
 //! checks and broadcasts; the client pays the gas.
 
-use alloy_consensus::transaction::SignerRecoverable as _;
+use alloy_consensus::crypto::SECP256K1N_HALF;
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_sol_types::{SolCall, sol};
 
 use super::logs;
-use super::{Settle, TX_CLAIM_TTL, unavailable};
+use super::verify::{Proof, Settle};
+use super::{TX_CLAIM_TTL, unavailable};
+use crate::chain::signature::recover;
 use crate::method::{Settlement, VerifyError};
 
 sol! {
@@ -17,14 +19,14 @@ sol! {
 
 /// A checked transaction, ready to broadcast.
 #[derive(Debug)]
-pub(crate) struct Checked {
-    pub(crate) raw: Bytes,
-    pub(crate) hash: B256,
-    pub(crate) from: Address,
+pub(super) struct Checked {
+    raw: Bytes,
+    hash: B256,
+    from: Address,
 }
 
-pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> {
-    let checked = check(ctx)?;
+/// Claims the transaction, broadcasts it and reads its transfer.
+pub(super) async fn settle(ctx: &Settle<'_>, checked: Checked) -> Result<Settlement, VerifyError> {
     let key = tx_key(&checked.hash);
     ctx.claim(&key, TX_CLAIM_TTL).await?;
     let receipt = match ctx
@@ -62,7 +64,7 @@ pub(super) async fn verify(ctx: &Settle<'_>) -> Result<Settlement, VerifyError> 
 
 /// The draft's checks before broadcasting: an EIP-1559 transaction on this
 /// chain calling `transfer(recipient, amount)` on the token.
-pub(crate) fn check(ctx: &Settle<'_>) -> Result<Checked, VerifyError> {
+pub(super) fn check(ctx: &Proof<'_>) -> Result<Checked, VerifyError> {
     let text = ctx.payload_str("signature")?;
     let raw: Bytes = text
         .parse()
@@ -99,9 +101,13 @@ pub(crate) fn check(ctx: &Settle<'_>) -> Result<Checked, VerifyError> {
             "The transfer's amount is not the charge's amount.",
         ));
     }
-    let from = envelope
-        .recover_signer()
-        .map_err(|_| VerifyError::failed("The transaction's signature does not recover."))?;
+    // As `recover_signer` (EIP-2: a high `s` is refused), with the faster
+    // libsecp256k1.
+    let signature = signed.signature();
+    let from = (signature.s() <= SECP256K1N_HALF)
+        .then(|| recover(signature, &signed.signature_hash()))
+        .flatten()
+        .ok_or_else(|| VerifyError::failed("The transaction's signature does not recover."))?;
     if ctx.payer.is_some_and(|payer| payer != from) {
         return Err(VerifyError::failed(
             "The credential's source did not sign the transaction.",

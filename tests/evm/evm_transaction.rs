@@ -1,7 +1,9 @@
 //! `type="transaction"`: a signed EIP-1559 `transfer` the server checks
 //! and broadcasts.
 
-use alloy::primitives::U256;
+use alloy::consensus::{SignableTransaction as _, TxEnvelope};
+use alloy::eips::eip2718::{Decodable2718 as _, Encodable2718 as _};
+use alloy::primitives::{Signature, U256};
 use alloy::signers::local::PrivateKeySigner;
 use serde_json::json;
 
@@ -10,6 +12,22 @@ use crate::support::evm_chain::EVM_CHAIN_ID;
 
 fn payload(raw: &[u8]) -> serde_json::Value {
     json!({"type": "transaction", "signature": alloy::hex::encode_prefixed(raw)})
+}
+
+/// `raw` signed again with the malleable twin of its signature: `n - s`,
+/// the parity flipped.
+fn high_s(raw: &[u8]) -> Vec<u8> {
+    let order = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let TxEnvelope::Eip1559(signed) = TxEnvelope::decode_2718(&mut &raw[..]).unwrap() else {
+        panic!("an EIP-1559 transaction")
+    };
+    let low = *signed.signature();
+    let high = Signature::new(low.r(), order - low.s(), !low.v());
+    TxEnvelope::from(signed.tx().clone().into_signed(high)).encoded_2718()
 }
 
 #[tokio::test]
@@ -80,6 +98,17 @@ async fn evm_transaction_refuses_what_the_draft_refuses() {
     env.get(Some(&credential(&challenge, payload(&raw), Some(stranger))))
         .await
         .assert_rejected(402, "verification-failed");
+    // The same transaction with the high-`s` twin of its signature: it
+    // recovers to the same signer, and EIP-2 refuses it before broadcast.
+    let reply = env
+        .get(Some(&credential(&challenge, payload(&high_s(&raw)), None)))
+        .await;
+    reply.assert_rejected(402, "verification-failed");
+    assert!(
+        reply.text().contains("does not recover"),
+        "{}",
+        reply.text()
+    );
     // A transfer that reverts on chain (more than the payer has) never
     // serves; the client paid its own gas.
     let poor = env.chain.funded_payer(PRICE - 1).await;

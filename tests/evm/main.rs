@@ -23,6 +23,8 @@ mod anvil;
 mod escrow;
 #[path = "../support/evm_chain.rs"]
 mod evm_chain;
+#[path = "../support/evm_payer.rs"]
+mod evm_payer;
 #[path = "../server/common.rs"]
 #[allow(dead_code)]
 mod server_common;
@@ -30,5 +32,5 @@ mod server_common;
 mod support {
     #[cfg(all(feature = "client", feature = "tempo"))]
     pub(crate) use super::escrow;
-    pub(crate) use super::{anvil, evm_chain};
+    pub(crate) use super::{anvil, evm_chain, evm_payer};
 }
