@@ -58,6 +58,14 @@ impl Env {
     pub(crate) async fn start_with(
         configure: impl FnOnce(EvmChargeBuilder) -> EvmChargeBuilder,
     ) -> Self {
+        Self::start_on(tower_mpp::store::MemoryStore::default(), configure).await
+    }
+
+    /// With the registry's claims in `store`.
+    pub(crate) async fn start_on<S: tower_mpp::store::Store>(
+        store: S,
+        configure: impl FnOnce(EvmChargeBuilder) -> EvmChargeBuilder,
+    ) -> Self {
         let chain = EvmChain::start().await;
         let recipient = PrivateKeySigner::random().address();
         let builder = EvmCharge::builder()
@@ -77,6 +85,7 @@ impl Env {
             .realm(REALM)
             .secret(SECRET)
             .method(method.clone())
+            .store(store)
             .max_failed_attempts(100)
             .build()
             .unwrap();

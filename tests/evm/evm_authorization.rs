@@ -1,6 +1,8 @@
 //! `type="authorization"`: EIP-3009 `transferWithAuthorization`, nonce =
 //! the challenge hash, submitted by the server's gas key.
 
+use std::time::Duration;
+
 use alloy::primitives::{B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use serde_json::{Value, json};
@@ -224,9 +226,7 @@ async fn evm_authorization_is_offered_only_for_eip3009_tokens() {
 /// payer's retry with the same credential waits for that same transfer
 /// (it is not submitted again, nor refused as a replay) and is served
 /// once it is mined.
-#[tokio::test]
-async fn evm_authorization_retry_after_a_receipt_timeout_is_served() {
-    let env = Env::start_with(|b| b.receipt_timeout(std::time::Duration::from_secs(1))).await;
+async fn retry_after_a_receipt_timeout_is_served(env: Env) {
     let payer = env.chain.funded_payer(PRICE).await;
     let challenge = env.challenge().await;
     let auth = good_authorization(&payer, &env, &challenge);
@@ -267,4 +267,26 @@ async fn evm_authorization_retry_after_a_receipt_timeout_is_served() {
         .await
         .assert_rejected(402, "invalid-challenge");
     assert_eq!(env.handled(), 1);
+}
+
+/// With the claims in memory.
+#[tokio::test]
+async fn evm_authorization_retry_after_a_receipt_timeout_is_served() {
+    let env = Env::start_with(|b| b.receipt_timeout(Duration::from_secs(1))).await;
+    retry_after_a_receipt_timeout_is_served(env).await;
+}
+
+/// With the claims in a real Redis.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn evm_authorization_retry_after_a_receipt_timeout_is_served_with_redis() {
+    let server = tokio::task::spawn_blocking(crate::support::redis_server::RedisServer::start)
+        .await
+        .unwrap();
+    let store = tower_mpp::store::RedisStore::builder(server.url())
+        .connect()
+        .await
+        .unwrap();
+    let env = Env::start_on(store, |b| b.receipt_timeout(Duration::from_secs(1))).await;
+    retry_after_a_receipt_timeout_is_served(env).await;
 }

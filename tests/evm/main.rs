@@ -25,6 +25,9 @@ mod escrow;
 mod evm_chain;
 #[path = "../support/evm_payer.rs"]
 mod evm_payer;
+#[cfg(feature = "redis")]
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 #[path = "../server/common.rs"]
 #[allow(dead_code)]
 mod server_common;
@@ -32,5 +35,7 @@ mod server_common;
 mod support {
     #[cfg(all(feature = "client", feature = "tempo"))]
     pub(crate) use super::escrow;
+    #[cfg(feature = "redis")]
+    pub(crate) use super::redis_server;
     pub(crate) use super::{anvil, evm_chain, evm_payer};
 }
