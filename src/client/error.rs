@@ -39,6 +39,15 @@ pub enum PayError {
 }
 
 impl PayError {
+    /// An [`Unsupported`](Self::Unsupported) error naming `challenge`'s
+    /// method and intent.
+    pub fn unsupported(challenge: &crate::protocol::Challenge) -> Self {
+        Self::Unsupported {
+            method: challenge.method.clone(),
+            intent: challenge.intent.clone(),
+        }
+    }
+
     /// An [`InvalidChallenge`](Self::InvalidChallenge) error.
     pub fn invalid(why: impl Into<String>) -> Self {
         Self::InvalidChallenge(why.into())

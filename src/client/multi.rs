@@ -205,10 +205,7 @@ impl PaymentProvider for MultiProvider {
         async move {
             match provider {
                 Some(provider) => provider.pay(challenge).await,
-                None => Err(PayError::Unsupported {
-                    method: challenge.method.clone(),
-                    intent: challenge.intent.clone(),
-                }),
+                None => Err(PayError::unsupported(challenge)),
             }
         }
     }
@@ -222,10 +219,7 @@ impl PaymentProvider for MultiProvider {
         async move {
             match provider {
                 Some(provider) => provider.pay_for(challenge, url).await,
-                None => Err(PayError::Unsupported {
-                    method: challenge.method.clone(),
-                    intent: challenge.intent.clone(),
-                }),
+                None => Err(PayError::unsupported(challenge)),
             }
         }
     }
@@ -242,10 +236,7 @@ impl PaymentProvider for MultiProvider {
         async move {
             match provider {
                 Some(provider) => provider.pay_within(challenge, url, policy).await,
-                None => Err(PayError::Unsupported {
-                    method: challenge.method.clone(),
-                    intent: challenge.intent.clone(),
-                }),
+                None => Err(PayError::unsupported(challenge)),
             }
         }
     }

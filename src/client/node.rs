@@ -4,7 +4,7 @@
 use tokio::sync::OnceCell;
 
 use super::error::PayError;
-use crate::chain::rpc::Rpc;
+use crate::chain::rpc::{Rpc, RpcFault};
 
 /// A node and the chain it is on (asked at most once, or given).
 #[derive(Debug, Clone)]
@@ -45,5 +45,14 @@ impl Node {
             )));
         }
         Ok(())
+    }
+}
+
+/// A payment step the node refused (it simulated the payment and it would
+/// fail: a low balance, say) or could not answer.
+pub(crate) fn payment_fault(fault: &RpcFault) -> PayError {
+    match fault {
+        RpcFault::Refused { .. } => PayError::failed(format!("the payment would fail: {fault}")),
+        RpcFault::Unavailable(_) => PayError::unavailable(fault.to_string()),
     }
 }

@@ -39,12 +39,13 @@ pub(super) async fn submit_once(
 ) -> Result<Submitted, VerifyError> {
     let claims = ctx.claims();
     let challenge = &ctx.credential.challenge.id;
-    let recorded = match claims.claim_value(key, SUBMITTING, ttl).await {
+    let keeps_values = match claims.claim_value(key, SUBMITTING, ttl).await {
         Ok(None) => true,
         Ok(Some(value)) => {
             return match submitted_for(&value, challenge) {
                 Some(hash) => {
-                    tracing::debug!(%hash, "waiting again for a submitted transaction");
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(target: "tower_mpp", %hash, "waiting again for a submitted transaction");
                     Ok(Submitted { hash })
                 }
                 None => Err(VerifyError::replayed(
@@ -71,13 +72,17 @@ pub(super) async fn submit_once(
             return Err(error);
         }
     };
-    if recorded {
+    if keeps_values {
         let value = format!("{SUBMITTED}{challenge}:{}", submitted.hash);
         // Best effort: unrecorded, a retry after a receipt timeout is
         // refused as a replay, as with a store keeping no values.
-        if let Err(e) = claims.replace(key, SUBMITTING, Some(&value), ttl).await {
-            tracing::warn!(error = %e, hash = %submitted.hash, "a submitted transaction is not recorded");
+        let stored = claims.replace(key, SUBMITTING, Some(&value), ttl).await;
+        #[cfg(feature = "tracing")]
+        if let Err(error) = stored {
+            tracing::warn!(target: "tower_mpp", %error, hash = %submitted.hash, "a submitted transaction is not recorded");
         }
+        #[cfg(not(feature = "tracing"))]
+        let _ = stored;
     }
     Ok(submitted)
 }

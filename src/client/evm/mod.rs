@@ -14,7 +14,7 @@ use alloy_sol_types::{SolCall, sol};
 use serde_json::{Map, Value};
 
 use crate::chain::did::did_pkh;
-use crate::chain::rpc::{Rpc, RpcFault};
+use crate::chain::rpc::Rpc;
 use crate::client::{PayError, PaymentProvider};
 use crate::evm::{CredentialType, EvmConfigError, EvmRequest, TokenDomain};
 use crate::protocol::{Challenge, Credential};
@@ -272,13 +272,6 @@ fn valid_until(challenge: &Challenge) -> Result<u64, PayError> {
     Ok(until)
 }
 
-fn node_failure(fault: &RpcFault) -> PayError {
-    match fault {
-        RpcFault::Refused { .. } => PayError::failed(format!("the payment would fail: {fault}")),
-        RpcFault::Unavailable(_) => PayError::unavailable(fault.to_string()),
-    }
-}
-
 impl<S: Signer + Send + Sync> PaymentProvider for EvmProvider<S> {
     fn supports(&self, method: &str, intent: &str) -> bool {
         method == "evm" && intent == "charge"
@@ -286,10 +279,7 @@ impl<S: Signer + Send + Sync> PaymentProvider for EvmProvider<S> {
 
     async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
         if !self.supports(&challenge.method, &challenge.intent) {
-            return Err(PayError::Unsupported {
-                method: challenge.method.clone(),
-                intent: challenge.intent.clone(),
-            });
+            return Err(PayError::unsupported(challenge));
         }
         let request: EvmRequest = challenge
             .request

@@ -7,8 +7,9 @@ use alloy_signer::Signer;
 use alloy_sol_types::{SolCall, sol};
 use serde_json::{Value, json};
 
-use super::{EvmProvider, node_failure, valid_until};
+use super::{EvmProvider, valid_until};
 use crate::client::PayError;
+use crate::client::node::payment_fault;
 use crate::evm::{
     Authorization, EvmRequest, Permit2Transfer, authorization_signing_hash, challenge_hash,
 };
@@ -137,13 +138,16 @@ pub(super) async fn transaction<S: Signer + Send + Sync>(
     let gas = rpc
         .estimate_call(from, request.currency, &input)
         .await
-        .map_err(|f| node_failure(&f))?;
+        .map_err(|f| payment_fault(&f))?;
     let nonce = rpc
         .pending_nonce(from)
         .await
-        .map_err(|f| node_failure(&f))?;
-    let price = rpc.gas_price().await.map_err(|f| node_failure(&f))?;
-    let tip = rpc.max_priority_fee().await.map_err(|f| node_failure(&f))?;
+        .map_err(|f| payment_fault(&f))?;
+    let price = rpc.gas_price().await.map_err(|f| payment_fault(&f))?;
+    let tip = rpc
+        .max_priority_fee()
+        .await
+        .map_err(|f| payment_fault(&f))?;
     let tx = TxEip1559 {
         chain_id: request.method_details.chain_id,
         nonce,

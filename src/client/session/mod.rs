@@ -420,10 +420,7 @@ impl fmt::Debug for TempoSessionProvider {
 
 fn session_request(challenge: &Challenge) -> Result<SessionRequest, PayError> {
     if challenge.method != "tempo" || challenge.intent != "session" {
-        return Err(PayError::Unsupported {
-            method: challenge.method.clone(),
-            intent: challenge.intent.clone(),
-        });
+        return Err(PayError::unsupported(challenge));
     }
     challenge
         .request

@@ -7,7 +7,7 @@ pub(crate) use tx::{Fees, transaction, valid_before};
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::client::node::Node;
+use crate::client::node::{Node, payment_fault};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, hex};
 use alloy_signer::Signer;
@@ -297,7 +297,7 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
                 .rpc
                 .estimate_gas(estimate)
                 .await
-                .map_err(|f| estimate_fault(&f))?;
+                .map_err(|f| payment_fault(&f))?;
             fees.gas_limit = gas.saturating_add(ESTIMATE_MARGIN);
             unsigned.gas_limit = fees.gas_limit;
         }
@@ -336,14 +336,6 @@ impl<S: Signer + Send + Sync> TempoProvider<S> {
     }
 }
 
-fn estimate_fault(fault: &RpcFault) -> PayError {
-    match fault {
-        // The node simulated and the payment would fail (a low balance, say).
-        RpcFault::Refused { .. } => PayError::failed(format!("the payment would fail: {fault}")),
-        RpcFault::Unavailable(_) => PayError::unavailable(fault.to_string()),
-    }
-}
-
 impl<S: Signer + Send + Sync> PaymentProvider for TempoProvider<S> {
     fn supports(&self, method: &str, intent: &str) -> bool {
         method == "tempo" && intent == "charge"
@@ -351,10 +343,7 @@ impl<S: Signer + Send + Sync> PaymentProvider for TempoProvider<S> {
 
     async fn pay(&self, challenge: &Challenge) -> Result<Credential, PayError> {
         if !self.supports(&challenge.method, &challenge.intent) {
-            return Err(PayError::Unsupported {
-                method: challenge.method.clone(),
-                intent: challenge.intent.clone(),
-            });
+            return Err(PayError::unsupported(challenge));
         }
         let request: ChargeRequest = challenge
             .request
