@@ -284,6 +284,14 @@ impl Rpc {
         self.call("eth_getTransactionReceipt", (hash,)).await
     }
 
+    /// Whether the node has the transaction `hash`, pending or mined.
+    #[cfg(feature = "evm")]
+    pub(crate) async fn has_transaction(&self, hash: B256) -> Result<bool, RpcFault> {
+        let found: Option<serde_json::Value> =
+            self.call("eth_getTransactionByHash", (hash,)).await?;
+        Ok(found.is_some())
+    }
+
     /// Broadcasts and waits for the receipt in one call.
     pub(crate) async fn send_sync(&self, raw: Bytes) -> Result<Receipt, RpcFault> {
         self.call("eth_sendRawTransactionSync", (raw,)).await

@@ -2,11 +2,12 @@
 //!
 //! The credential's key is claimed as `submitting` while the transaction
 //! is simulated, signed and sent, then holds `submitted:<challenge
-//! id>:<hash>`. When the
-//! node is slow to mine and the receipt wait gives up (a `503`), the
+//! id>:<hash>`. When the node is slow to mine and the receipt wait gives up (a `503`), the
 //! payer's retry with the same credential waits for that transaction:
 //! it is not refused as a replay (the payer paid), and no second
-//! transaction is submitted (it would revert, on the gas key's account).
+//! transaction is submitted (it would revert, on the gas key's account),
+//! unless the node no longer has the first (dropped from its pool, or
+//! restarted): then nothing would mine it, and it is submitted again.
 //! Only a credential for the same challenge waits: the key of a Permit2
 //! nonce signed again for another challenge is a replay. The challenge's
 //! own single-use claim keeps two requests from serving it, and the
@@ -18,6 +19,7 @@ use alloy_primitives::{Address, B256, Bytes};
 
 use super::gas::{GasPayer, Submitted};
 use super::verify::{Settle, claims_unavailable};
+use super::{RETRY_AFTER, unavailable};
 use crate::method::VerifyError;
 use crate::store::StoreErrorKind;
 
@@ -38,20 +40,38 @@ pub(super) async fn submit_once(
     data: Bytes,
 ) -> Result<Submitted, VerifyError> {
     let claims = ctx.claims();
-    let challenge = &ctx.credential.challenge.id;
     let keeps_values = match claims.claim_value(key, SUBMITTING, ttl).await {
         Ok(None) => true,
         Ok(Some(value)) => {
-            return match submitted_for(&value, challenge) {
-                Some(hash) => {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(target: "tower_mpp", %hash, "waiting again for a submitted transaction");
-                    Ok(Submitted { hash })
-                }
-                None => Err(VerifyError::replayed(
-                    "This payment proof has already paid for a request.",
-                )),
-            };
+            let hash = submitted_for(&value, &ctx.credential.challenge.id).ok_or_else(|| {
+                VerifyError::replayed("This payment proof has already paid for a request.")
+            })?;
+            if ctx
+                .method
+                .rpc
+                .has_transaction(hash)
+                .await
+                .map_err(unavailable)?
+            {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(target: "tower_mpp", %hash, "waiting again for a submitted transaction");
+                return Ok(Submitted { hash });
+            }
+            // The node no longer has it (dropped from its pool, or
+            // restarted): nothing will mine it, so it is submitted again.
+            // Should the old one come back, one of the two reverts: the
+            // authorization or permit pays once.
+            let taken = claims
+                .replace(key, &value, Some(SUBMITTING), ttl)
+                .await
+                .map_err(claims_unavailable)?;
+            if !taken {
+                return Err(VerifyError::unavailable(
+                    RETRY_AFTER,
+                    "This payment is being settled; retry shortly.",
+                ));
+            }
+            true
         }
         // A store keeping no values: the plain claim (a retry after a
         // receipt timeout is then refused as a replay).
@@ -73,7 +93,10 @@ pub(super) async fn submit_once(
         }
     };
     if keeps_values {
-        let value = format!("{SUBMITTED}{challenge}:{}", submitted.hash);
+        let value = format!(
+            "{SUBMITTED}{}:{}",
+            ctx.credential.challenge.id, submitted.hash
+        );
         // Best effort: unrecorded, a retry after a receipt timeout is
         // refused as a replay, as with a store keeping no values.
         let stored = claims.replace(key, SUBMITTING, Some(&value), ttl).await;

@@ -1,11 +1,9 @@
 //! `type="authorization"`: EIP-3009 `transferWithAuthorization`, nonce =
 //! the challenge hash, submitted by the server's gas key.
 
-use std::time::Duration;
-
 use alloy::primitives::{B256, U256};
 use alloy::signers::local::PrivateKeySigner;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower_mpp::evm::{CredentialType, SponsorBudget};
 
 use crate::common::{Env, PRICE, authorization_payload, credential, good_authorization, now};
@@ -219,74 +217,4 @@ async fn evm_authorization_is_offered_only_for_eip3009_tokens() {
         .credential_types([CredentialType::Authorization])
         .build();
     assert!(refused.is_err(), "authorization without a token domain");
-}
-
-/// The node is slow to mine: the submitted transfer's receipt does not
-/// come within the receipt timeout, so the request is a `503`. The
-/// payer's retry with the same credential waits for that same transfer
-/// (it is not submitted again, nor refused as a replay) and is served
-/// once it is mined.
-async fn retry_after_a_receipt_timeout_is_served(env: Env) {
-    let payer = env.chain.funded_payer(PRICE).await;
-    let challenge = env.challenge().await;
-    let auth = good_authorization(&payer, &env, &challenge);
-    let header = credential(
-        &challenge,
-        authorization_payload(&payer, env.chain.token, &auth),
-        Some(payer.address()),
-    );
-    let automine = |on: bool| env.chain.anvil.rpc::<Value>("evm_setAutomine", json!([on]));
-    automine(false).await;
-    let reply = env.get(Some(&header)).await;
-    assert_eq!(reply.status, 503, "{}", reply.text());
-    assert_eq!(env.handled(), 0);
-
-    automine(true).await;
-    let _: Value = env.chain.anvil.rpc("evm_mine", json!([])).await;
-    let receipt = env.get(Some(&header)).await.assert_paid();
-    assert_eq!(env.chain.balance(env.recipient).await, U256::from(PRICE));
-    let sent: Value = env
-        .chain
-        .anvil
-        .rpc(
-            "eth_getTransactionCount",
-            json!([env.method.gas_payer(), "latest"]),
-        )
-        .await;
-    assert_eq!(sent, json!("0x1"), "the transfer was submitted once");
-    let tx: Value = env
-        .chain
-        .anvil
-        .rpc("eth_getTransactionByHash", json!([receipt.reference]))
-        .await;
-    assert_eq!(
-        tx["from"].as_str().map(str::to_lowercase),
-        Some(format!("{:#x}", env.method.gas_payer().unwrap()))
-    );
-    env.get(Some(&header))
-        .await
-        .assert_rejected(402, "invalid-challenge");
-    assert_eq!(env.handled(), 1);
-}
-
-/// With the claims in memory.
-#[tokio::test]
-async fn evm_authorization_retry_after_a_receipt_timeout_is_served() {
-    let env = Env::start_with(|b| b.receipt_timeout(Duration::from_secs(1))).await;
-    retry_after_a_receipt_timeout_is_served(env).await;
-}
-
-/// With the claims in a real Redis.
-#[cfg(feature = "redis")]
-#[tokio::test]
-async fn evm_authorization_retry_after_a_receipt_timeout_is_served_with_redis() {
-    let server = tokio::task::spawn_blocking(crate::support::redis_server::RedisServer::start)
-        .await
-        .unwrap();
-    let store = tower_mpp::store::RedisStore::builder(server.url())
-        .connect()
-        .await
-        .unwrap();
-    let env = Env::start_on(store, |b| b.receipt_timeout(Duration::from_secs(1))).await;
-    retry_after_a_receipt_timeout_is_served(env).await;
 }

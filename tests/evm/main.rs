@@ -14,6 +14,7 @@ mod evm_hash;
 #[cfg(all(feature = "client", feature = "tempo"))]
 mod evm_multi;
 mod evm_permit2;
+mod evm_slow_node;
 mod evm_transaction;
 
 #[path = "../support/anvil.rs"]
