@@ -77,20 +77,13 @@ pub use typed::{
 };
 
 use crate::chain::rpc::{Rpc, RpcFault};
+use crate::chain::{CLAIM_MARGIN, RETRY_AFTER, TX_CLAIM_TTL};
 use crate::method::{
     MethodError, PaymentMethod, Price, Settlement, Verification, VerifyError, request_object,
 };
 use gas::GasPayer;
 pub(crate) use request::EvmRequest;
 use request::MethodDetails;
-
-/// How long a transaction hash stays claimed: a transfer names no
-/// challenge, so only the claim stops it paying twice.
-const TX_CLAIM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long claims outlive the challenge they answer.
-const CLAIM_MARGIN: Duration = Duration::from_secs(60);
-/// What a `503` asks the client to wait when the node is unavailable.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// The EVM `charge` method. Cheap to clone.
 #[derive(Debug, Clone)]

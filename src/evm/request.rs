@@ -105,14 +105,8 @@ impl EvmRequest {
     /// What the primary recipient receives: the amount less the splits,
     /// `None` when the splits leave nothing (the request is invalid).
     pub(crate) fn primary_amount(&self) -> Option<U256> {
-        let splits = self
-            .method_details
-            .splits
-            .iter()
-            .try_fold(U256::ZERO, |sum, split| sum.checked_add(split.amount))?;
-        self.amount
-            .checked_sub(splits)
-            .filter(|rest| !rest.is_zero())
+        let splits = self.method_details.splits.iter().map(|split| split.amount);
+        crate::chain::wire::primary_amount(self.amount, splits)
     }
 
     /// Whether the challenge accepts `kind`: the listed types, or by the

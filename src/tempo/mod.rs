@@ -101,15 +101,10 @@ use request::{ChargeRequest, MethodDetails};
 use rpc::Rpc;
 use sponsor::FeePayer;
 
-/// How long a transaction hash stays claimed when the charge has a memo of
-/// its own: such a transfer names no challenge, so only the claim stops it
-/// paying twice. (An attribution memo names its challenge, which cannot be
-/// presented once expired: its hash is claimed until then.)
-const TX_CLAIM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How long claims outlive the challenge they answer.
-const CLAIM_MARGIN: Duration = Duration::from_secs(60);
-/// What a `503` asks the client to wait when the node is unavailable.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
+// A transaction hash is claimed for `TX_CLAIM_TTL` when the charge has a
+// memo of its own; an attribution memo names its challenge, which cannot
+// be presented once expired: its hash is claimed until then.
+use crate::chain::{CLAIM_MARGIN, RETRY_AFTER, TX_CLAIM_TTL};
 
 /// The Tempo `charge` method. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -83,14 +83,8 @@ impl ChargeRequest {
     /// Requests are built with splits summing below the amount; a request
     /// that does not is refused here rather than wrapped.
     pub(crate) fn primary_amount(&self) -> Option<U256> {
-        let splits = self
-            .method_details
-            .splits
-            .iter()
-            .try_fold(U256::ZERO, |sum, split| sum.checked_add(split.amount))?;
-        self.amount
-            .checked_sub(splits)
-            .filter(|rest| !rest.is_zero())
+        let splits = self.method_details.splits.iter().map(|split| split.amount);
+        crate::chain::wire::primary_amount(self.amount, splits)
     }
 
     /// Whether `mode` may pay this request.

@@ -35,8 +35,7 @@ use crate::store::{Applied, Channel, ChannelUpdate, SharedChannelStore, SignedVo
 use crate::tempo::rpc::{Rpc, RpcFault};
 use crate::tempo::sponsor::FeePayer;
 
-/// What a `503` asks the client to wait.
-pub(super) const RETRY_AFTER: Duration = Duration::from_secs(2);
+pub(super) use crate::chain::RETRY_AFTER;
 
 /// The Tempo `session` method: pay-as-you-go on payment channels
 /// (`sessionProtocol` v1, the `TempoStreamChannel` escrow). Cheap to clone.
