@@ -5,7 +5,6 @@
 use alloy_primitives::{B256, Bytes, Signature, U256};
 use alloy_sol_types::{SolCall, sol};
 
-use super::gas::GasPayer;
 use super::logs::{self, Transfer};
 use super::submission;
 use super::typed::{Authorization, eip712_digest};
@@ -30,19 +29,13 @@ sol! {
 
 /// A checked authorization, ready to submit.
 #[derive(Debug)]
-struct Checked {
+pub(super) struct Checked {
     authorization: Authorization,
     signature: Signature,
 }
 
-/// An authorization checked offline, with the gas key that submits it and
-/// the call that settles it.
-#[derive(Debug)]
-pub(super) struct Ready<'a> {
-    gas: &'a GasPayer,
-    checked: Checked,
-    calldata: Bytes,
-}
+/// An authorization checked offline, ready to submit.
+pub(super) type Ready<'a> = submission::Ready<'a, Checked>;
 
 /// The offline half: the token's domain and the gas key, every check, the
 /// call.

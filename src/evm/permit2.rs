@@ -7,7 +7,6 @@ use alloy_sol_types::{SolCall, sol};
 use serde::Deserialize;
 use serde::de::value::MapDeserializer;
 
-use super::gas::GasPayer;
 use super::logs::{self, Transfer};
 use super::submission;
 use super::typed::{PERMIT2_WITNESS_TYPE_STRING, Permit2Transfer, eip712_digest};
@@ -82,7 +81,7 @@ struct Witness<'a> {
 
 /// A checked permit, ready to submit.
 #[derive(Debug)]
-struct Checked {
+pub(super) struct Checked {
     owner: Address,
     transfer: Permit2Transfer,
     /// `(to, amount)` per transfer, primary first.
@@ -92,14 +91,8 @@ struct Checked {
     signature: Signature,
 }
 
-/// A permit checked offline, with the gas key that submits it and the
-/// call that settles it.
-#[derive(Debug)]
-pub(super) struct Ready<'a> {
-    gas: &'a GasPayer,
-    checked: Checked,
-    calldata: Bytes,
-}
+/// A permit checked offline, ready to submit.
+pub(super) type Ready<'a> = submission::Ready<'a, Checked>;
 
 /// The offline half: the gas key, every check, the call.
 pub(super) fn prepare<'a>(proof: &Proof<'a>) -> Result<Ready<'a>, VerifyError> {

@@ -23,6 +23,15 @@ use super::{RETRY_AFTER, unavailable};
 use crate::method::VerifyError;
 use crate::store::StoreErrorKind;
 
+/// A gas-paid credential checked offline (`checked`: what its settlement
+/// reads), with the gas key that submits it and the call that settles it.
+#[derive(Debug)]
+pub(super) struct Ready<'a, C> {
+    pub(super) gas: &'a GasPayer,
+    pub(super) checked: C,
+    pub(super) calldata: Bytes,
+}
+
 /// The key's value while its transaction is being submitted.
 const SUBMITTING: &str = "submitting";
 /// The prefix of the key's value once its transaction was sent.
