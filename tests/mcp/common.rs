@@ -165,6 +165,19 @@ pub(crate) fn challenges(error: &ErrorData) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// The first challenge of an unpaid call of tool `name` (a `-32042`).
+pub(crate) async fn first_challenge(
+    client: &rmcp::Peer<RoleClient>,
+    name: &str,
+    arguments: Value,
+) -> Value {
+    let error = client
+        .call_tool(tool_call(name, arguments, None))
+        .await
+        .unwrap_err();
+    challenges(&mcp_error(error))[0].clone()
+}
+
 /// A challenge's JSON form read back.
 pub(crate) fn parsed(challenge: &Value) -> Challenge {
     tower_mpp::mcp::wire::challenge_from_json(challenge).unwrap()

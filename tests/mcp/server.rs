@@ -8,7 +8,9 @@ use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams};
 use serde_json::{Value, json};
 use tower_mpp::store::MemoryResponseCache;
 
-use crate::common::{Env, challenges, connect, mcp_error, parsed, pay, tool_call, words};
+use crate::common::{
+    Env, challenges, connect, first_challenge, mcp_error, parsed, pay, tool_call, words,
+};
 
 const RECEIPT: &str = "org.paymentauth/receipt";
 
@@ -132,13 +134,7 @@ async fn mcp_failures_map_to_32043_32602_and_32603() {
 async fn mcp_a_challenge_pays_only_its_own_tool_and_price() {
     let env = Env::new();
     let client = connect(env.server()).await;
-    let joke = challenges(&mcp_error(
-        client
-            .call_tool(tool_call("joke", json!({}), None))
-            .await
-            .unwrap_err(),
-    ))[0]
-        .clone();
+    let joke = first_challenge(client.peer(), "joke", json!({})).await;
     // `fails` costs the same: the scope still tells them apart.
     let other = mcp_error(
         client
@@ -149,13 +145,7 @@ async fn mcp_a_challenge_pays_only_its_own_tool_and_price() {
     assert_eq!(other.code.0, -32043);
 
     // A per-call price: three words cost 3; the challenge does not pay two.
-    let three = challenges(&mcp_error(
-        client
-            .call_tool(tool_call("words", words("a b c"), None))
-            .await
-            .unwrap_err(),
-    ))[0]
-        .clone();
+    let three = first_challenge(client.peer(), "words", words("a b c")).await;
     assert_eq!(three["request"]["amount"], "3");
     let two = mcp_error(
         client
@@ -187,13 +177,7 @@ async fn mcp_free_tools_ignore_credentials_and_failed_tools_get_no_receipt() {
     assert!(free.meta.is_none());
     assert_eq!(env.verified.load(Ordering::SeqCst), 0);
 
-    let challenge = challenges(&mcp_error(
-        client
-            .call_tool(tool_call("fails", json!({}), None))
-            .await
-            .unwrap_err(),
-    ))[0]
-        .clone();
+    let challenge = first_challenge(client.peer(), "fails", json!({})).await;
     let failed = client
         .call_tool(tool_call("fails", json!({}), Some(pay(&challenge, "paid"))))
         .await
@@ -268,13 +252,7 @@ async fn mcp_initialize_advertises_experimental_payment() {
 async fn mcp_concurrent_calls_with_one_credential_settle_once() {
     let env = Env::new();
     let client = connect(env.server()).await;
-    let challenge = challenges(&mcp_error(
-        client
-            .call_tool(tool_call("joke", json!({}), None))
-            .await
-            .unwrap_err(),
-    ))[0]
-        .clone();
+    let challenge = first_challenge(client.peer(), "joke", json!({})).await;
     let credential = pay(&challenge, "paid");
     let calls =
         (0..8).map(|_| client.call_tool(tool_call("joke", json!({}), Some(credential.clone()))));
@@ -288,13 +266,7 @@ async fn mcp_concurrent_calls_with_one_credential_settle_once() {
 async fn mcp_idempotent_retries_get_the_paid_result_again() {
     let env = Env::new();
     let client = connect(env.server().idempotent(MemoryResponseCache::new())).await;
-    let challenge = challenges(&mcp_error(
-        client
-            .call_tool(tool_call("joke", json!({}), None))
-            .await
-            .unwrap_err(),
-    ))[0]
-        .clone();
+    let challenge = first_challenge(client.peer(), "joke", json!({})).await;
     let credential = pay(&challenge, "paid");
     let first = client
         .call_tool(tool_call("joke", json!({}), Some(credential.clone())))
