@@ -8,6 +8,7 @@ use std::time::Duration;
 use alloy::primitives::hex;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
+use tower_mpp::protocol::Challenge;
 use tower_mpp::store::{MemoryChannelStore, RedisStore};
 use tower_mpp::tempo::SponsorBudget;
 use tower_mpp::tempo::session::ITempoStreamChannel;
@@ -33,6 +34,46 @@ fn top_up_with(
     .clone()
 }
 
+/// A sponsored open of `channel` through `app`, then a sponsored top-up
+/// of it: the top-up's payload, to replay.
+async fn open_and_top_up(
+    app: &App,
+    challenge: &Challenge,
+    channel: &Channel,
+) -> serde_json::Map<String, serde_json::Value> {
+    let open = channel.sponsored_transaction(channel.open_calls(10 * PRICE), |_| {});
+    let reply = app
+        .pay("/paid", challenge, channel.open_payload_with(&open, PRICE))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let top_up = channel.sponsored_transaction(channel.top_up_calls(5 * PRICE), |_| {});
+    let payload = top_up_with(channel, &top_up, 5 * PRICE);
+    let reply = app.manage("/paid", challenge, payload.clone()).await;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    payload
+}
+
+/// `payload` replayed ten times at `app` tops up nothing and leaves the
+/// budget room for an honest sponsored open.
+async fn replays_cost_nothing_more(
+    chain: &Chain,
+    app: &App,
+    challenge: &Challenge,
+    payload: &serde_json::Map<String, serde_json::Value>,
+) {
+    for i in 0..10 {
+        let reply = app.manage("/paid", challenge, payload.clone()).await;
+        assert_ne!(reply.status, 204, "replay {i} topped up again");
+        assert_ne!(reply.status, 503, "replay {i}: {}", reply.text());
+    }
+    let honest = chain.channel().await;
+    let open = honest.sponsored_transaction(honest.open_calls(10 * PRICE), |_| {});
+    let reply = app
+        .pay("/paid", challenge, honest.open_payload_with(&open, PRICE))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
 /// One top-up credential replayed ten times costs the budget one
 /// transaction: the next honest sponsored open is still co-signed.
 #[tokio::test]
@@ -47,29 +88,9 @@ async fn a_replayed_sponsored_top_up_is_counted_once() {
     let (app, _) = sponsoring_app(&chain, budget).await;
     let challenge = app.challenge("/paid").await;
     let channel = chain.channel().await;
-    let open = channel.sponsored_transaction(channel.open_calls(10 * PRICE), |_| {});
-    let reply = app
-        .pay("/paid", &challenge, channel.open_payload_with(&open, PRICE))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-
-    let top_up = channel.sponsored_transaction(channel.top_up_calls(5 * PRICE), |_| {});
-    let payload = top_up_with(&channel, &top_up, 5 * PRICE);
-    let reply = app.manage("/paid", &challenge, payload.clone()).await;
-    assert_eq!(reply.status, 204, "{}", reply.text());
-    for i in 0..10 {
-        let reply = app.manage("/paid", &challenge, payload.clone()).await;
-        assert_ne!(reply.status, 204, "replay {i} topped up again");
-        assert_ne!(reply.status, 503, "replay {i}: {}", reply.text());
-    }
+    let payload = open_and_top_up(&app, &challenge, &channel).await;
+    replays_cost_nothing_more(&chain, &app, &challenge, &payload).await;
     assert_eq!(chain.read(channel.id).await.deposit, 15 * PRICE);
-
-    let honest = chain.channel().await;
-    let open = honest.sponsored_transaction(honest.open_calls(10 * PRICE), |_| {});
-    let reply = app
-        .pay("/paid", &challenge, honest.open_payload_with(&open, PRICE))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
 }
 
 /// Two instances counting one budget in Redis: a top-up co-signed by the
@@ -103,28 +124,10 @@ async fn a_replay_at_another_instance_is_not_counted_again() {
     let (first, second) = (instance(), instance());
     let challenge = first.challenge("/paid").await;
     let channel = chain.channel().await;
-    let open = channel.sponsored_transaction(channel.open_calls(10 * PRICE), |_| {});
-    let reply = first
-        .pay("/paid", &challenge, channel.open_payload_with(&open, PRICE))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    let top_up = channel.sponsored_transaction(channel.top_up_calls(5 * PRICE), |_| {});
-    let payload = top_up_with(&channel, &top_up, 5 * PRICE);
-    let reply = first.manage("/paid", &challenge, payload.clone()).await;
-    assert_eq!(reply.status, 204, "{}", reply.text());
+    let payload = open_and_top_up(&first, &challenge, &channel).await;
 
     let challenge = second.challenge("/paid").await;
-    for i in 0..10 {
-        let reply = second.manage("/paid", &challenge, payload.clone()).await;
-        assert_ne!(reply.status, 204, "replay {i} topped up again");
-        assert_ne!(reply.status, 503, "replay {i}: {}", reply.text());
-    }
-    let honest = chain.channel().await;
-    let open = honest.sponsored_transaction(honest.open_calls(10 * PRICE), |_| {});
-    let reply = second
-        .pay("/paid", &challenge, honest.open_payload_with(&open, PRICE))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text());
+    replays_cost_nothing_more(&chain, &second, &challenge, &payload).await;
 }
 
 /// A sponsored top-up that would revert on chain (no allowance for it, or
